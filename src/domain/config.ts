@@ -1,0 +1,152 @@
+/**
+ * The engine's configuration: one validated object with defaults. `lenta config` prints it.
+ * Sources, in order: defaults ← a JSON file (`--config FILE` or $LENTA_CONFIG) ← environment
+ * ($PORT, $LENTA_DB) ← command-line flags.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DEFAULT_EVENT_TYPES } from './event-types.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const eventTypeSchema = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _'),
+  polarity: z.enum(['positive', 'negative', 'neutral']),
+  weight: z.number(),
+  valued: z.boolean().optional(),
+  description: z.string().optional(),
+});
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        port: z.number().int().min(0).max(65535).default(8080),
+        host: z.string().default('127.0.0.1'),
+        /** Largest accepted request body in bytes. */
+        bodyLimit: z.number().int().positive().default(16 * 1024 * 1024),
+        /** Largest number of records in one write batch. */
+        maxBatch: z.number().int().positive().default(10_000),
+      })
+      .prefault({}),
+    store: z
+      .object({
+        /** The embedded database file. */
+        db: z.string().default('./data/lenta.db'),
+        /** SQLite `synchronous`: FULL survives power loss, NORMAL survives a process crash. */
+        synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+        /** Longest a write waits for others to share its commit (group commit), in ms. */
+        groupCommitMs: z.number().min(0).max(1000).default(2),
+      })
+      .prefault({}),
+    eventTypes: z.array(eventTypeSchema).min(1).default(() => DEFAULT_EVENT_TYPES.map((t) => ({ ...t }))),
+    state: z
+      .object({
+        /** Counter windows in ms: decayed counts with these time constants. */
+        windows: z
+          .array(z.number().positive())
+          .min(1)
+          .max(8)
+          .default([30 * MINUTE, DAY, 3 * DAY, 50 * DAY]),
+        /** Recent engagements kept per user (history). */
+        historyLength: z.number().int().positive().default(200),
+        /** Recent engagers kept per item (user–item engagement graph). */
+        engagersPerItem: z.number().int().positive().default(64),
+        /** Served or impressed items remembered per user (never shown again). */
+        seenPerUser: z.number().int().positive().default(2000),
+        /** Recent posts kept per author for in-network retrieval. */
+        postsPerAuthor: z.number().int().positive().default(64),
+      })
+      .prefault({}),
+    feed: z
+      .object({
+        pageSize: z.number().int().min(1).max(200).default(20),
+        /** Posts older than this are not candidates, in ms (0 = no limit). */
+        maxPostAge: z.number().min(0).default(7 * DAY),
+        /** Target share of in-network posts in a page. */
+        inNetworkShare: z.number().min(0).max(1).default(0.5),
+        /** Candidates taken from each source before scoring. */
+        inNetworkBudget: z.number().int().min(0).default(750),
+        popularBudget: z.number().int().min(0).default(750),
+        /** Followed authors considered, best affinity first. */
+        maxAuthors: z.number().int().min(1).default(200),
+        /** Half-life of recency in the first ranker, in ms. */
+        recencyHalfLife: z.number().positive().default(DAY),
+        /** The clock of the feed: `now` (wall clock) or `log` (time of the newest event: replays, demos). */
+        clock: z.enum(['now', 'log']).default('now'),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates a (partial) config object, filling defaults; errors name the field. */
+export function parseConfig(input: unknown): Config {
+  const result = configSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const first = result.error.issues[0]!;
+    const field = first.path.join('.') || '(root)';
+    throw new ConfigError(`config ${field}: ${first.message}`);
+  }
+  return result.data;
+}
+
+export interface ConfigSources {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: DeepPartial<Config>;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+/** defaults ← file ← environment ← overrides */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  let base: Record<string, unknown> = {};
+  const file = sources.file ?? env.LENTA_CONFIG;
+  if (file) {
+    try {
+      base = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const merged = mergeDeep(base, envOverrides(env));
+  return parseConfig(mergeDeep(merged, (sources.overrides ?? {}) as Record<string, unknown>));
+}
+
+function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, Record<string, unknown>> = {};
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port)) throw new ConfigError(`PORT: must be an integer, got "${env.PORT}"`);
+    out.server = { port };
+  }
+  if (env.LENTA_DB) out.store = { db: env.LENTA_DB };
+  return out;
+}
+
+function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    if (v === undefined) continue;
+    const prev = out[k];
+    if (isPlainObject(prev) && isPlainObject(v)) out[k] = mergeDeep(prev, v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
