@@ -171,7 +171,8 @@ export function validateEvent(v: unknown, path: string, types: EventTypeRegistry
 }
 
 /**
- * One record of the `lenta-jsonl` format: `{"kind":"user"|"item"|"edge"|"event", ...fields}`.
+ * One record of the `lenta-jsonl` format: `{"kind":"user"|"item"|"follow"|"mute"|"block"|"event", ...fields}`.
+ * Edges name their edge kind as the record kind (`{"kind":"follow","userId":…,"targetId":…}`).
  */
 export function validateRecord(v: unknown, path: string, types: EventTypeRegistry): LogRecord {
   if (!isObject(v)) throw new ValidationError(path, `must be an object, got ${describe(v)}`);
@@ -181,12 +182,14 @@ export function validateRecord(v: unknown, path: string, types: EventTypeRegistr
       return { kind, user: validateUser(rest, path) };
     case 'item':
       return { kind, item: validateItem(rest, path) };
-    case 'edge':
-      return { kind, edge: validateEdge(rest, path) };
+    case 'follow':
+    case 'mute':
+    case 'block':
+      return { kind: 'edge', edge: validateEdge({ ...rest, kind }, path) };
     case 'event':
       return { kind, event: validateEvent(rest, path, types) };
     default:
-      throw new ValidationError(`${path}.kind`, `must be one of user, item, edge, event, got ${describe(kind)}`);
+      throw new ValidationError(`${path}.kind`, `must be one of user, item, follow, mute, block, event, got ${describe(kind)}`);
   }
 }
 
