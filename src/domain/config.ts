@@ -74,8 +74,11 @@ export const configSchema = z
         maxAuthors: z.number().int().min(1).default(200),
         /** Half-life of recency in the first ranker, in ms. */
         recencyHalfLife: z.number().positive().default(DAY),
-        /** The clock of the feed: `now` (wall clock) or `log` (time of the newest event: replays, demos). */
-        clock: z.enum(['now', 'log']).default('now'),
+        /**
+         * The feed's clock: `log` = the time of the newest event in the log, never later than the
+         * wall clock (right for live traffic, replays and demos alike); `now` = the wall clock.
+         */
+        clock: z.enum(['now', 'log']).default('log'),
       })
       .prefault({}),
   })

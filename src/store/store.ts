@@ -45,13 +45,19 @@ export interface ItemRecord {
 }
 
 export interface AppendResult {
-  /** Records written now (new events, edges, users and items). */
+  /** Records of the batch now durable (all of them: a batch is all-or-nothing). */
   accepted: number;
-  /** Events skipped because an event with the same id is already in the log. */
+  /** Of those, events whose id was already in the log (re-sent; written once). */
   duplicates: number;
   /** What was written, encoded, in log order: the online state applies exactly this. */
   log: LogChunk;
   items: ItemRecord[];
+}
+
+/** A post's place in a chronological feed (keyset pagination). */
+export interface PostPosition {
+  createdAt: number;
+  index: number;
 }
 
 export interface ImportResult {
@@ -94,6 +100,11 @@ export interface Store {
   readItems(): AsyncIterable<ItemRecord[]>;
   /** The log in order, from `afterSeq` (exclusive), in chunks. */
   readLog(afterSeq?: number, chunkSize?: number): AsyncIterable<LogChunk>;
+  /**
+   * Posts of the given authors, newest first (by creation time, then dense id), strictly
+   * before the keyset position `before` — the chronological following feed's page query.
+   */
+  postsByAuthors(authors: readonly number[], before: PostPosition | null, limit: number): Promise<PostPosition[]>;
   /** Full entities for responses. */
   getItems(indices: readonly number[]): Promise<Map<number, Item>>;
   getUser(index: number): Promise<User | undefined>;

@@ -1,0 +1,93 @@
+/**
+ * Popular source: items with the most engagement recently (decayed counts over the one-day
+ * window, smoothed by their engagement rate), fresh enough to serve, personalised lightly by
+ * the user's tag affinity. The pool is recomputed from the platform's recent engagements at
+ * most every `refreshMs` of wall time or every `refreshEvents` new events; it is also the
+ * feed of a user the engine has never seen (cold start).
+ */
+import { itemEngagementRate, tagAffinity } from '../features/affinity.js';
+import type { OnlineState } from '../state/online-state.js';
+import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
+
+export interface PopularOptions {
+  maxPostAge: number;
+  recencyHalfLife: number;
+  poolSize?: number;
+  refreshMs?: number;
+  refreshEvents?: number;
+}
+
+interface Pool {
+  items: Int32Array;
+  scores: Float64Array;
+  builtAt: number;
+  events: number;
+  now: number;
+}
+
+export class PopularSource implements CandidateSource {
+  readonly name = 'popular';
+  private pool: Pool | undefined;
+
+  constructor(private readonly options: PopularOptions) {}
+
+  enabled(): boolean {
+    return true;
+  }
+
+  /** The current pool (rebuilt when stale): items and their popularity, best first. */
+  popularItems(state: OnlineState, now: number): Pool {
+    const refreshMs = this.options.refreshMs ?? 5000;
+    const refreshEvents = this.options.refreshEvents ?? 1000;
+    const p = this.pool;
+    if (p && performance.now() - p.builtAt < refreshMs && state.events - p.events < refreshEvents && Math.abs(now - p.now) < 60_000) return p;
+    this.pool = this.build(state, now);
+    return this.pool;
+  }
+
+  private build(state: OnlineState, now: number): Pool {
+    const { maxPostAge, recencyHalfLife } = this.options;
+    const poolSize = this.options.poolSize ?? 3000;
+    const day = Math.min(1, state.itemCounts.windows.length - 1);
+    const seen = new Set<number>();
+    const scored: { item: number; score: number }[] = [];
+    state.recentEngagements.forEachRecent(0, (item) => {
+      if (seen.has(item)) return;
+      seen.add(item);
+      const created = state.createdAt(item);
+      const age = Number.isNaN(created) ? 0 : Math.max(0, now - created);
+      if (maxPostAge > 0 && age > maxPostAge) return;
+      const engaged = state.itemCounts.get(item, 0, state.ENGAGED, day, now);
+      if (engaged <= 0) return;
+      const rate = itemEngagementRate(state, item, day, now);
+      const recency = Math.pow(0.5, age / (4 * recencyHalfLife));
+      scored.push({ item, score: Math.log1p(engaged) * (0.5 + rate * 10) * recency });
+    });
+    scored.sort((a, b) => b.score - a.score || b.item - a.item);
+    if (scored.length > poolSize) scored.length = poolSize;
+    return {
+      items: Int32Array.from(scored, (s) => s.item),
+      scores: Float64Array.from(scored, (s) => s.score),
+      builtAt: performance.now(),
+      events: state.events,
+      now,
+    };
+  }
+
+  fetch(q: FeedQuery, budget: number): Candidate[] {
+    const state = q.state;
+    const pool = this.popularItems(state, q.now);
+    const out: Candidate[] = [];
+    for (let k = 0; k < pool.items.length; k++) {
+      const item = pool.items[k];
+      const author = state.author(item);
+      const inNetwork = q.user >= 0 && author >= 0 && state.following.has(q.user, author);
+      const personal = 1 + 2 * tagAffinity(state, q.user, state.tags(item), q.now);
+      out.push({ item, author, inNetwork, sources: [], score: pool.scores[k] * personal });
+    }
+    out.sort((a, b) => b.score - a.score || b.item - a.item);
+    if (out.length > budget) out.length = budget;
+    out.forEach((c, i) => c.sources.push({ source: this.name, score: c.score, rank: i + 1 }));
+    return out;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The HTTP API v1 (fastify). Write endpoints take batches and are all-or-nothing; reads serve
+ * the For You and the chronological feeds. Errors are always
+ * `{"error":{"code","message","field"?}}` with a 4xx status for bad input.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Engine } from '../engine.js';
+import type { LogRecord } from '../domain/types.js';
+import { ValidationError, validateEdge, validateEvent, validateItem, validateUser } from '../domain/validate.js';
+import { VERSION } from '../version.js';
+import { MetricsRegistry } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+
+export interface ServerOptions {
+  bodyLimit?: number;
+  maxBatch?: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string, field?: string) {
+  const error: Record<string, string> = { code, message };
+  if (field) error.field = field;
+  return reply.code(status).type('application/json').send({ error });
+}
+
+export function buildServer(engine: Engine, options: ServerOptions = {}): FastifyInstance {
+  const maxBatch = options.maxBatch ?? engine.config.server.maxBatch;
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? engine.config.server.bodyLimit });
+  const metrics = new MetricsRegistry();
+  const requests = metrics.counter('lenta_http_requests_total', 'HTTP requests by route and status');
+  const latency = metrics.histogram('lenta_http_request_seconds', 'HTTP request latency by route', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+  const written = metrics.counter('lenta_records_written_total', 'Records written to the log by kind');
+  const duplicates = metrics.counter('lenta_duplicate_events_total', 'Re-sent events skipped (id already in the log)');
+  const feedItems = metrics.counter('lenta_feed_items_served_total', 'Items served in feeds by feed');
+  const sideEffectErrors = metrics.counter('lenta_side_effect_errors_total', 'Failed side effects (impression logging) by effect');
+  metrics.gauge('lenta_users', 'Known users', () => engine.store.userIds.length);
+  metrics.gauge('lenta_items', 'Known items', () => engine.store.itemIds.length);
+  metrics.gauge('lenta_log_seq', 'Sequence number of the newest log row', () => engine.state.lastSeq);
+  metrics.gauge('lenta_state_events', 'Events folded into the online state', () => engine.state.events);
+  metrics.gauge('lenta_state_bytes', 'Bytes of the online state by structure', () =>
+    Object.entries(engine.state.memory()).map(([structure, b]) => [{ structure }, b] as [Record<string, string>, number]),
+  );
+  metrics.gauge('process_resident_memory_bytes', 'Resident memory of the process', () => process.memoryUsage().rss);
+  metrics.gauge('nodejs_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
+
+  engine.onSideEffectError = (effect, err) => {
+    sideEffectErrors.inc({ effect });
+    process.stderr.write(`lenta: ${effect} failed: ${String(err)}\n`);
+  };
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    requests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    latency.observe(reply.elapsedTime / 1000, { route });
+  });
+
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${req.url}`));
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof ValidationError) return sendError(reply, 400, 'invalid_field', err.message, err.field);
+    if (err instanceof HttpError) return sendError(reply, err.status, err.code, err.message, err.field);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, 'body_too_large', err.message, 'body');
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'unsupported_media_type', 'send the body as application/json', 'body');
+    if (err.code?.startsWith('FST_ERR_CTP') || (err instanceof SyntaxError && err.statusCode === 400)) {
+      return sendError(reply, 400, 'invalid_json', `the body is not valid JSON: ${err.message}`, 'body');
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendError(reply, err.statusCode, 'bad_request', err.message);
+    process.stderr.write(`lenta: internal error: ${err.stack ?? String(err)}\n`);
+    return sendError(reply, 500, 'internal', 'internal error; nothing of the request was written unless it was acknowledged');
+  });
+
+  function batchOf(body: unknown, key: string): unknown[] {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(400, 'invalid_body', `the body must be a JSON object {"${key}": [...]}`, 'body');
+    }
+    const list = (body as Record<string, unknown>)[key];
+    if (!Array.isArray(list)) throw new HttpError(400, 'invalid_field', `${key}: must be an array`, key);
+    if (list.length > maxBatch) throw new HttpError(400, 'batch_too_large', `${key}: at most ${maxBatch} records per request, got ${list.length}`, key);
+    const extra = Object.keys(body as object).filter((k) => k !== key);
+    if (extra.length > 0) throw new HttpError(400, 'invalid_field', `${extra[0]}: is not a known field (known: ${key})`, extra[0]);
+    return list;
+  }
+
+  async function write(kind: string, records: LogRecord[]) {
+    const result = await engine.ingest(records);
+    written.inc({ kind }, records.length);
+    if (result.duplicates) duplicates.inc({}, result.duplicates);
+    return result;
+  }
+
+  app.post('/v1/events', async (req) => {
+    const list = batchOf(req.body, 'events');
+    const records: LogRecord[] = list.map((e, i) => ({ kind: 'event', event: validateEvent(e, `events[${i}]`, engine.types) }));
+    return write('event', records);
+  });
+
+  app.post('/v1/items', async (req) => {
+    const list = batchOf(req.body, 'items');
+    return write('item', list.map((e, i) => ({ kind: 'item', item: validateItem(e, `items[${i}]`) })));
+  });
+
+  app.post('/v1/users', async (req) => {
+    const list = batchOf(req.body, 'users');
+    return write('user', list.map((e, i) => ({ kind: 'user', user: validateUser(e, `users[${i}]`) })));
+  });
+
+  app.post('/v1/follows', async (req) => {
+    const list = batchOf(req.body, 'follows');
+    const now = Date.now();
+    return write('edge', list.map((e, i) => ({ kind: 'edge', edge: validateEdge(e, `follows[${i}]`, now) })));
+  });
+
+  app.get('/v1/users', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const limit = intParam(q.limit, 'limit', 100, 1, 10_000);
+    return { users: engine.store.userIds.slice(0, limit).map((id) => ({ id })) };
+  });
+
+  app.get('/v1/users/:id/feed', async (req: FastifyRequest) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as Record<string, string | undefined>;
+    const limit = intParam(q.limit, 'limit', engine.config.feed.pageSize, 1, 200);
+    const exclude = q.exclude ? q.exclude.split(',').filter((s) => s.length > 0) : [];
+    const explain = q.explain === 'true' || q.explain === '1';
+    const request: Parameters<Engine['forYouFeed']>[1] = { limit, exclude };
+    if (q.cursor) request.cursor = q.cursor;
+    if (q.variant) request.variant = q.variant;
+    const feed = await engine.forYouFeed(id, request);
+    feedItems.inc({ feed: 'for_you' }, feed.items.length);
+    if (!explain) delete feed.timings;
+    return feed;
+  });
+
+  app.get('/v1/users/:id/following', async (req) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as Record<string, string | undefined>;
+    const limit = intParam(q.limit, 'limit', engine.config.feed.pageSize, 1, 200);
+    const request: { limit: number; cursor?: string } = { limit };
+    if (q.cursor) request.cursor = q.cursor;
+    const feed = await engine.followingFeed(id, request);
+    feedItems.inc({ feed: 'following' }, feed.items.length);
+    return feed;
+  });
+
+  app.get('/health', async () => {
+    const counts = await engine.store.counts();
+    return { status: 'ok', version: VERSION, store: engine.store.kind, ...counts, clock: new Date(engine.now()).toISOString() };
+  });
+
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
+
+  const doc = openApiDocument(VERSION);
+  app.get('/openapi.json', async () => doc);
+
+  return app;
+}
+
+function intParam(v: string | undefined, field: string, fallback: number, min: number, max: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ValidationError(field, `must be an integer between ${min} and ${max}, got "${v}"`);
+  return n;
+}

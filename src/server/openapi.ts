@@ -1,0 +1,187 @@
+/**
+ * The API's OpenAPI 3.1 description, served at /openapi.json. The same JSON schemas are
+ * attached to the fastify routes (documentation and response serialisation); request bodies
+ * are validated by src/domain/validate.ts so that every error names the exact field.
+ */
+
+const id = { type: 'string', minLength: 1, maxLength: 256 };
+const timestamp = {
+  oneOf: [
+    { type: 'integer', description: 'epoch milliseconds' },
+    { type: 'string', format: 'date-time', description: 'ISO 8601' },
+  ],
+};
+
+export const schemas = {
+  User: {
+    type: 'object',
+    required: ['id'],
+    additionalProperties: false,
+    properties: { id, createdAt: timestamp, attributes: { type: 'object' } },
+  },
+  Item: {
+    type: 'object',
+    required: ['id'],
+    additionalProperties: false,
+    properties: {
+      id,
+      authorId: id,
+      createdAt: timestamp,
+      tags: { type: 'array', items: { type: 'string' } },
+      text: { type: 'string' },
+      attributes: { type: 'object' },
+    },
+  },
+  Follow: {
+    type: 'object',
+    required: ['userId', 'targetId'],
+    additionalProperties: false,
+    properties: {
+      userId: id,
+      targetId: id,
+      kind: { type: 'string', enum: ['follow', 'mute', 'block'], default: 'follow' },
+      removed: { type: 'boolean', description: 'true removes the edge (unfollow, unmute, unblock)' },
+      timestamp: { ...timestamp, description: 'defaults to the time of the request' },
+    },
+  },
+  Event: {
+    type: 'object',
+    required: ['userId', 'itemId', 'type', 'timestamp'],
+    additionalProperties: false,
+    properties: {
+      id: { ...id, description: 'client-supplied id: re-sending the same id is idempotent' },
+      userId: id,
+      itemId: id,
+      type: { type: 'string', description: 'a type of the event-type registry (see `lenta config`)' },
+      timestamp,
+      value: { type: 'number', description: 'required for valued types: dwell (ms), rating (stars), play (count)' },
+      context: {
+        type: 'object',
+        properties: {
+          requestId: { type: 'string' },
+          position: { type: 'integer', minimum: 0 },
+          propensity: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+          variant: { type: 'string' },
+          source: { type: 'string' },
+        },
+      },
+    },
+  },
+  Accepted: {
+    type: 'object',
+    properties: {
+      accepted: { type: 'integer', description: 'records of the batch now durable (a batch is all-or-nothing)' },
+      duplicates: { type: 'integer', description: 'events whose id was already in the log' },
+    },
+  },
+  Error: {
+    type: 'object',
+    properties: {
+      error: {
+        type: 'object',
+        properties: {
+          code: { type: 'string' },
+          message: { type: 'string' },
+          field: { type: 'string', description: 'the offending field, e.g. events[3].type' },
+        },
+      },
+    },
+  },
+  FeedItem: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      authorId: { type: 'string' },
+      score: { type: 'number' },
+      createdAt: { type: 'string', format: 'date-time' },
+      tags: { type: 'array', items: { type: 'string' } },
+      text: { type: 'string' },
+      inNetwork: { type: 'boolean' },
+      sources: {
+        type: 'array',
+        items: { type: 'object', properties: { source: { type: 'string' }, score: { type: 'number' }, rank: { type: 'integer' } } },
+      },
+    },
+  },
+  Feed: {
+    type: 'object',
+    properties: {
+      items: { type: 'array', items: { $ref: '#/components/schemas/FeedItem' } },
+      nextCursor: { type: ['string', 'null'] },
+      requestId: { type: 'string' },
+      degraded: { type: 'boolean' },
+      degradedReasons: { type: 'array', items: { type: 'string' } },
+    },
+  },
+} as const;
+
+const ref = (name: keyof typeof schemas) => ({ $ref: `#/components/schemas/${name}` });
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
+const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+
+function batch(name: string, item: keyof typeof schemas, summary: string) {
+  return {
+    post: {
+      summary,
+      description: 'All-or-nothing: either every record of the batch is written durably, or none is (the error names the first bad field).',
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: { type: 'object', required: [name], properties: { [name]: { type: 'array', items: ref(item), maxItems: 10000 } } },
+          },
+        },
+      },
+      responses: { '200': json(ref('Accepted')), '400': errorResponse('invalid input; nothing was written'), '413': errorResponse('body too large') },
+    },
+  };
+}
+
+const userIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } };
+const cursorParam = { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page' };
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Lenta API', version, description: 'An open For You feed engine: write users, items, follows and events; read ranked and chronological feeds.' },
+    paths: {
+      '/v1/users': {
+        ...batch('users', 'User', 'Create or update users'),
+        get: {
+          summary: 'List known user ids',
+          parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } }],
+          responses: { '200': json({ type: 'object', properties: { users: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' } } } } } }) },
+        },
+      },
+      '/v1/items': batch('items', 'Item', 'Create or update items (posts)'),
+      '/v1/follows': batch('follows', 'Follow', 'Add or remove follows, mutes and blocks'),
+      '/v1/events': batch('events', 'Event', 'Record impressions and engagements'),
+      '/v1/users/{id}/feed': {
+        get: {
+          summary: 'For You feed: in-network posts by affinity mixed with popular posts; no item repeats across pages',
+          parameters: [
+            userIdParam,
+            limitParam,
+            cursorParam,
+            { name: 'exclude', in: 'query', schema: { type: 'string' }, description: 'comma-separated item ids not to serve' },
+            { name: 'variant', in: 'query', schema: { type: 'string' } },
+            { name: 'explain', in: 'query', schema: { type: 'boolean' }, description: 'include stage timings' },
+          ],
+          responses: { '200': json(ref('Feed')), '400': errorResponse('bad parameter') },
+        },
+      },
+      '/v1/users/{id}/following': {
+        get: {
+          summary: 'Chronological feed of the posts of followed accounts, newest first',
+          parameters: [userIdParam, limitParam, cursorParam],
+          responses: { '200': json(ref('Feed')), '400': errorResponse('bad parameter') },
+        },
+      },
+      '/health': { get: { summary: 'Liveness and counts', responses: { '200': json({ type: 'object' }) } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain; version=0.0.4' } } } },
+      '/openapi.json': { get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } } },
+    },
+    components: { schemas },
+  };
+}

@@ -1,0 +1,337 @@
+/**
+ * The online state: everything the feed needs to know about the platform right now, derived
+ * only by folding the log (events and edges in log order) and the item catalogue.
+ *
+ * - windowed counters per user, item, author, user×author and user×tag, per event type
+ *   (and a virtual type ENGAGED = any positive engagement);
+ * - the follow graph (follow, mute, block, with reverse indexes);
+ * - each user's recent history and each item's recent engagers (the user–item graph);
+ * - each user's seen items (impressions) and each author's recent posts.
+ *
+ * Rebuilt by replay at start (`replay`), updated per appended batch online (`apply`): the
+ * same function in both cases, so the state after a restart equals the state before.
+ */
+import { createHash } from 'node:crypto';
+import type { EventTypeRegistry } from '../domain/event-types.js';
+import { EDGE_KIND_CODES, LOG_EDGE, LOG_EVENT, type ItemRecord, type LogChunk, type Store } from '../store/store.js';
+import { DecayedCounterTable } from './decayed-counters.js';
+import { AdjacencySets, RingLists } from './lists.js';
+
+export interface StateOptions {
+  /** Window lengths (ms) of every counter, shortest first. */
+  windowsMs: readonly number[];
+  historyLength: number;
+  engagersPerItem: number;
+  seenPerUser: number;
+  postsPerAuthor: number;
+}
+
+export const DEFAULT_STATE_OPTIONS: StateOptions = {
+  windowsMs: [30 * 60_000, 86_400_000, 3 * 86_400_000, 50 * 86_400_000],
+  historyLength: 200,
+  engagersPerItem: 64,
+  seenPerUser: 2000,
+  postsPerAuthor: 64,
+};
+
+const FOLLOW = EDGE_KIND_CODES.follow;
+const MUTE = EDGE_KIND_CODES.mute;
+const BLOCK = EDGE_KIND_CODES.block;
+
+export class OnlineState {
+  readonly types: EventTypeRegistry;
+  readonly options: StateOptions;
+  /** Virtual event type code: any positive engagement. */
+  readonly ENGAGED: number;
+  readonly impressionType: number;
+  /** Per event type code: +1 positive, −1 negative, 0 neutral. */
+  readonly polarity: Int8Array;
+
+  // counters
+  readonly itemCounts: DecayedCounterTable;
+  readonly userCounts: DecayedCounterTable;
+  readonly authorCounts: DecayedCounterTable;
+  readonly userAuthorCounts: DecayedCounterTable;
+  readonly userTagCounts: DecayedCounterTable;
+
+  // graph
+  readonly following = new AdjacencySets();
+  readonly followers = new AdjacencySets();
+  readonly muting = new AdjacencySets();
+  readonly blocking = new AdjacencySets();
+  readonly blockedBy = new AdjacencySets();
+
+  // histories
+  readonly history: RingLists;
+  readonly engagers: RingLists;
+  readonly seen: RingLists;
+  readonly authorPosts: RingLists;
+  /** The latest positive engagements on the whole platform (items), for popular/trending pools. */
+  readonly recentEngagements: RingLists;
+
+  // items
+  private itemAuthor = new Int32Array(1024).fill(-1);
+  private itemCreated = new Float64Array(1024).fill(NaN);
+  private itemFirstSeen = new Float64Array(1024).fill(NaN);
+  private itemIndexedUnder = new Int32Array(1024).fill(-1);
+  private readonly itemTagIds: (Int32Array | undefined)[] = [];
+  private itemCount = 0;
+  readonly tagIds = new Map<string, number>();
+  readonly tagNames: string[] = [];
+
+  /** Latest event time seen (the log clock). */
+  clock = -Infinity;
+  lastSeq = 0;
+  events = 0;
+  edgeRecords = 0;
+
+  constructor(types: EventTypeRegistry, options: Partial<StateOptions> = {}) {
+    this.types = types;
+    this.options = { ...DEFAULT_STATE_OPTIONS, ...options };
+    const w = this.options.windowsMs;
+    this.ENGAGED = types.size;
+    this.impressionType = types.code('impression');
+    this.polarity = new Int8Array(types.size + 1);
+    types.specs.forEach((s, i) => (this.polarity[i] = s.polarity === 'positive' ? 1 : s.polarity === 'negative' ? -1 : 0));
+    this.itemCounts = new DecayedCounterTable('item', w, 4096);
+    this.userCounts = new DecayedCounterTable('user', w, 4096);
+    this.authorCounts = new DecayedCounterTable('author', w, 1024);
+    this.userAuthorCounts = new DecayedCounterTable('user_author', w, 16384);
+    this.userTagCounts = new DecayedCounterTable('user_tag', w, 16384);
+    this.history = new RingLists(this.options.historyLength);
+    this.engagers = new RingLists(this.options.engagersPerItem);
+    this.seen = new RingLists(this.options.seenPerUser, false);
+    this.authorPosts = new RingLists(this.options.postsPerAuthor);
+    this.recentEngagements = new RingLists(100_000, false);
+  }
+
+  get items(): number {
+    return this.itemCount;
+  }
+
+  author(item: number): number {
+    return item < this.itemCount ? this.itemAuthor[item] : -1;
+  }
+
+  /** Creation time of an item; the time of its first event when the catalogue has none; NaN if unknown. */
+  createdAt(item: number): number {
+    if (item >= this.itemCount) return NaN;
+    const c = this.itemCreated[item];
+    return Number.isNaN(c) ? this.itemFirstSeen[item] : c;
+  }
+
+  tags(item: number): Int32Array | undefined {
+    return this.itemTagIds[item];
+  }
+
+  private ensureItems(n: number): void {
+    if (n <= this.itemAuthor.length) {
+      if (n > this.itemCount) this.itemCount = n;
+      return;
+    }
+    let cap = this.itemAuthor.length;
+    while (cap < n) cap *= 2;
+    const grow = <T extends Int32Array | Float64Array>(old: T, fill: number): T => {
+      const next = new (old.constructor as { new (n: number): T })(cap);
+      next.fill(fill);
+      next.set(old);
+      return next;
+    };
+    this.itemAuthor = grow(this.itemAuthor, -1);
+    this.itemCreated = grow(this.itemCreated, NaN);
+    this.itemFirstSeen = grow(this.itemFirstSeen, NaN);
+    this.itemIndexedUnder = grow(this.itemIndexedUnder, -1);
+    this.itemCount = n;
+  }
+
+  tagId(tag: string): number {
+    let id = this.tagIds.get(tag);
+    if (id === undefined) {
+      id = this.tagNames.length;
+      this.tagIds.set(tag, id);
+      this.tagNames.push(tag);
+    }
+    return id;
+  }
+
+  applyItems(items: readonly ItemRecord[]): void {
+    for (const it of items) {
+      this.ensureItems(it.index + 1);
+      this.itemAuthor[it.index] = it.author;
+      if (!Number.isNaN(it.createdAt)) this.itemCreated[it.index] = it.createdAt;
+      if (it.tags.length > 0) this.itemTagIds[it.index] = Int32Array.from(it.tags, (t) => this.tagId(t));
+      if (it.author >= 0 && this.itemIndexedUnder[it.index] !== it.author) {
+        this.itemIndexedUnder[it.index] = it.author;
+        this.authorPosts.push(it.author, it.index, 0, this.itemCreated[it.index]);
+      }
+    }
+  }
+
+  /** Applies a run of log rows (in log order). */
+  applyLog(chunk: LogChunk): void {
+    for (let r = 0; r < chunk.length; r++) {
+      if (chunk.kind[r] === LOG_EVENT) this.applyEvent(chunk.user[r], chunk.target[r], chunk.type[r], chunk.ts[r]);
+      else if (chunk.kind[r] === LOG_EDGE) this.applyEdge(chunk.user[r], chunk.target[r], chunk.type[r], chunk.value[r] !== 0);
+      if (chunk.seq[r] > this.lastSeq) this.lastSeq = chunk.seq[r];
+    }
+  }
+
+  apply(items: readonly ItemRecord[], chunk: LogChunk): void {
+    this.applyItems(items);
+    this.applyLog(chunk);
+  }
+
+  private applyEvent(user: number, item: number, type: number, ts: number): void {
+    this.events++;
+    if (ts > this.clock) this.clock = ts;
+    if (item >= this.itemCount) this.ensureItems(item + 1);
+    if (Number.isNaN(this.itemFirstSeen[item])) this.itemFirstSeen[item] = ts;
+    const author = this.itemAuthor[item];
+    const tags = this.itemTagIds[item];
+    const polarity = this.polarity[type];
+    this.count(user, item, author, tags, type, ts);
+    if (type === this.impressionType) {
+      this.seen.push(user, item);
+      return;
+    }
+    if (polarity > 0) this.count(user, item, author, tags, this.ENGAGED, ts);
+    if (polarity !== 0) this.history.push(user, item, type, ts);
+    if (polarity > 0) {
+      this.engagers.push(item, user, type, ts);
+      this.recentEngagements.push(0, item);
+    }
+  }
+
+  private count(user: number, item: number, author: number, tags: Int32Array | undefined, type: number, ts: number): void {
+    this.itemCounts.add(item, 0, type, ts);
+    this.userCounts.add(user, 0, type, ts);
+    if (author >= 0) {
+      this.authorCounts.add(author, 0, type, ts);
+      this.userAuthorCounts.add(user, author, type, ts);
+    }
+    if (tags) for (let k = 0; k < tags.length; k++) this.userTagCounts.add(user, tags[k], type, ts);
+  }
+
+  private applyEdge(user: number, target: number, kind: number, add: boolean): void {
+    this.edgeRecords++;
+    if (kind === FOLLOW) {
+      if (add) {
+        this.following.add(user, target);
+        this.followers.add(target, user);
+      } else {
+        this.following.remove(user, target);
+        this.followers.remove(target, user);
+      }
+    } else if (kind === MUTE) {
+      if (add) this.muting.add(user, target);
+      else this.muting.remove(user, target);
+    } else if (kind === BLOCK) {
+      if (add) {
+        this.blocking.add(user, target);
+        this.blockedBy.add(target, user);
+        // A block also ends follows in both directions.
+        this.following.remove(user, target);
+        this.followers.remove(target, user);
+        this.following.remove(target, user);
+        this.followers.remove(user, target);
+      } else {
+        this.blocking.remove(user, target);
+        this.blockedBy.remove(target, user);
+      }
+    }
+  }
+
+  /** Rebuilds from the store: the catalogue, then the whole log in order. */
+  async replay(store: Store, onProgress?: (rows: number) => void): Promise<void> {
+    for await (const items of store.readItems()) this.applyItems(items);
+    let rows = 0;
+    for await (const chunk of store.readLog(this.lastSeq)) {
+      this.applyLog(chunk);
+      rows += chunk.length;
+      onProgress?.(rows);
+    }
+  }
+
+  /** True when `viewer` must not see `author` (muted, blocked, or blocked by the author). */
+  hidesAuthor(viewer: number, author: number): boolean {
+    return this.muting.has(viewer, author) || this.blocking.has(viewer, author) || this.blockedBy.has(viewer, author);
+  }
+
+  /** Bytes held by the state's typed arrays, by structure. */
+  memory(): Record<string, number> {
+    return {
+      item_counters: this.itemCounts.bytes,
+      user_counters: this.userCounts.bytes,
+      author_counters: this.authorCounts.bytes,
+      user_author_counters: this.userAuthorCounts.bytes,
+      user_tag_counters: this.userTagCounts.bytes,
+      graph: this.following.bytes + this.followers.bytes + this.muting.bytes + this.blocking.bytes + this.blockedBy.bytes,
+      history: this.history.bytes,
+      engagers: this.engagers.bytes,
+      seen: this.seen.bytes,
+      author_posts: this.authorPosts.bytes,
+      recent_engagements: this.recentEngagements.bytes,
+      items: this.itemAuthor.byteLength + this.itemCreated.byteLength * 2 + this.itemIndexedUnder.byteLength,
+    };
+  }
+
+  /**
+   * A fingerprint of the whole state (counters with their exact float bits, graph, histories,
+   * seen sets): equal fingerprints mean equal states. Used to check that replay rebuilds
+   * exactly what online updates built.
+   */
+  fingerprint(): string {
+    const h = createHash('sha256');
+    const tables = [this.itemCounts, this.userCounts, this.authorCounts, this.userAuthorCounts, this.userTagCounts];
+    for (const table of tables) {
+      const rows: string[] = [];
+      table.forEach((a, b, t, last, values) => rows.push(`${a},${b},${t},${last},${Array.from(values).join(',')}`));
+      rows.sort();
+      h.update(`${table.name}:${rows.length}\n${rows.join('\n')}\n`);
+    }
+    for (const [name, sets] of [
+      ['following', this.following],
+      ['followers', this.followers],
+      ['muting', this.muting],
+      ['blocking', this.blocking],
+    ] as const) {
+      h.update(`${name}:${sets.edges}\n`);
+    }
+    const ringDump = (name: string, ring: RingLists, nodes: number) => {
+      h.update(`${name}\n`);
+      for (let n = 0; n < nodes; n++) {
+        if (ring.size(n) === 0) continue;
+        const parts: string[] = [];
+        ring.forEachRecent(n, (v, t, ts) => {
+          parts.push(`${v}/${t}/${ts}`);
+        });
+        h.update(`${n}:${parts.join(' ')}\n`);
+      }
+    };
+    const userCount = this.maxUserSeen + 1;
+    ringDump('history', this.history, userCount);
+    ringDump('seen', this.seen, userCount);
+    ringDump('engagers', this.engagers, this.itemCount);
+    ringDump('author_posts', this.authorPosts, userCount);
+    ringDump('recent_engagements', this.recentEngagements, 1);
+    for (let n = 0; n < userCount; n++) {
+      const f = Array.from(this.following.get(n)).sort((x, y) => x - y);
+      if (f.length) h.update(`f${n}:${f.join(',')}\n`);
+      const b = Array.from(this.blocking.get(n)).sort((x, y) => x - y);
+      if (b.length) h.update(`b${n}:${b.join(',')}\n`);
+      const m = Array.from(this.muting.get(n)).sort((x, y) => x - y);
+      if (m.length) h.update(`m${n}:${m.join(',')}\n`);
+    }
+    h.update(`clock:${this.clock} events:${this.events} edges:${this.edgeRecords} items:${this.itemCount}\n`);
+    return h.digest('hex');
+  }
+
+  /** Largest user index referenced so far (for iteration in fingerprints and stats). */
+  get maxUserSeen(): number {
+    let max = -1;
+    this.userCounts.forEach((a) => {
+      if (a > max) max = a;
+    });
+    return Math.max(max, this.following.maxNode, this.followers.maxNode, this.muting.maxNode, this.blocking.maxNode, this.authorPosts.maxNode);
+  }
+}
