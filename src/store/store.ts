@@ -61,6 +61,7 @@ export interface PostPosition {
 }
 
 export interface ImportResult {
+  /** Users and items new to the store (from records, or first named by an event or edge). */
   users: number;
   items: number;
   edges: number;

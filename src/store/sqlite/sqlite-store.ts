@@ -395,7 +395,14 @@ export class SqliteStore implements Store {
       this.importing = false;
       if (this.queue.length > 0) this.scheduleFlush();
     }
-    return { users: sink.users, items: sink.itemCount, edges: sink.edges, events: sink.events, duplicates: sink.duplicates };
+    // New entities, whether they came as records or were first named by an event or edge.
+    return {
+      users: this.userIds.length - before.users,
+      items: this.itemIds.length - before.items,
+      edges: sink.edges,
+      events: sink.events,
+      duplicates: sink.duplicates,
+    };
   }
 
   // ---- reading ----------------------------------------------------------------------------
@@ -510,10 +517,7 @@ class CountingSink implements RecordSink {
   edges = 0;
   events = 0;
   duplicates = 0;
-  itemCount = 0;
-  readonly items = {
-    push: (_record: ItemRecord): number => ++this.itemCount,
-  };
+  readonly items = { push: (_record: ItemRecord): void => undefined };
   push(): void {}
 }
 
