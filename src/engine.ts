@@ -180,7 +180,17 @@ export class Engine {
     const before = request.cursor ? decodeFollowingCursor(request.cursor) : null;
     const authors = Array.from(this.state.following.get(user)).filter((a) => !this.state.hidesAuthor(user, a));
     const posts = await this.store.postsByAuthors(authors, before, limit);
-    const page: Candidate[] = posts.map((p) => ({ item: p.index, author: this.state.author(p.index), inNetwork: true, sources: [], score: p.createdAt }));
+    // Chronological: the order is by time; the score is the recency factor of the For You feed.
+    const now = this.now();
+    const halfLife = this.config.feed.recencyHalfLife;
+    const page: Candidate[] = posts.map((p) => ({
+      item: p.index,
+      author: this.state.author(p.index),
+      inNetwork: true,
+      sources: [{ source: 'following', score: 0, rank: 0 }],
+      score: Math.pow(0.5, Math.max(0, now - p.createdAt) / halfLife),
+    }));
+    page.forEach((c, i) => (c.sources[0] = { source: 'following', score: c.score, rank: i + 1 }));
     const items = await this.hydrate(page);
     const last = posts[posts.length - 1];
     return { items, nextCursor: posts.length === limit && last ? encodeFollowingCursor(last.createdAt, last.index) : null };

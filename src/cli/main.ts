@@ -8,10 +8,11 @@ import { ImportError } from '../ingest/importer.js';
 import { VERSION } from '../version.js';
 import { UsageError, type CliCommand } from './command.js';
 import { configCommand } from './commands/config.js';
+import { demoCommand } from './commands/demo.js';
 import { importCommand } from './commands/import.js';
 import { serveCommand } from './commands/serve.js';
 
-export const COMMANDS: readonly CliCommand[] = [importCommand, serveCommand, configCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, importCommand, serveCommand, configCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

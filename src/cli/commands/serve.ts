@@ -33,10 +33,13 @@ the log, and serves the API (default port $PORT or 8080). Stops cleanly on SIGIN
 let shutdown: (() => Promise<void>) | undefined;
 
 /** Opens the engine on the config's store, replays the log and listens. */
-export async function startServer(config: Config): Promise<{ engine: Engine; url: string }> {
-  const bar = progressBar('replay log', { unit: 'rows' });
-  const engine = await Engine.open(config, { onReplay: (rows) => bar.update(rows) });
-  bar.finish(`${engine.state.events.toLocaleString('en-US')} events, ${engine.store.userIds.length.toLocaleString('en-US')} users, ${engine.store.itemIds.length.toLocaleString('en-US')} items`);
+export async function startServer(config: Config, opened?: Engine): Promise<{ engine: Engine; url: string }> {
+  let engine = opened;
+  if (!engine) {
+    const bar = progressBar('replay log', { unit: 'rows' });
+    engine = await Engine.open(config, { onReplay: (rows) => bar.update(rows) });
+    bar.finish(describeEngine(engine));
+  }
   const app = buildServer(engine);
   const address = await app.listen({ port: config.server.port, host: config.server.host });
   shutdown = async () => {
@@ -44,6 +47,11 @@ export async function startServer(config: Config): Promise<{ engine: Engine; url
     await engine.close();
   };
   return { engine, url: address.replace('[::1]', 'localhost') };
+}
+
+export function describeEngine(engine: Engine): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `${n(engine.state.events)} events, ${n(engine.store.userIds.length)} users, ${n(engine.store.itemIds.length)} items, ${n(engine.state.following.edges)} follows`;
 }
 
 /** Resolves with exit code 0 after SIGINT/SIGTERM has closed the server and the store. */
