@@ -245,7 +245,7 @@ export class OnlineState {
   async replay(store: Store, onProgress?: (rows: number) => void): Promise<void> {
     for await (const items of store.readItems()) this.applyItems(items);
     let rows = 0;
-    for await (const chunk of store.readLog(this.lastSeq)) {
+    for await (const chunk of store.readLog(this.lastSeq, 65536, false)) {
       this.applyLog(chunk);
       rows += chunk.length;
       onProgress?.(rows);

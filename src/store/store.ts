@@ -99,8 +99,8 @@ export interface Store {
 
   /** All items, in dense-id order. */
   readItems(): AsyncIterable<ItemRecord[]>;
-  /** The log in order, from `afterSeq` (exclusive), in chunks. */
-  readLog(afterSeq?: number, chunkSize?: number): AsyncIterable<LogChunk>;
+  /** The log in order, from `afterSeq` (exclusive), in chunks; `withContext: false` skips the context JSON (faster). */
+  readLog(afterSeq?: number, chunkSize?: number, withContext?: boolean): AsyncIterable<LogChunk>;
   /**
    * Posts of the given authors, newest first (by creation time, then dense id), strictly
    * before the keyset position `before` — the chronological following feed's page query.

@@ -123,6 +123,7 @@ export class SqliteStore implements Store {
       insertLog: db.prepare('INSERT OR IGNORE INTO log (seq, kind, user, target, type, ts, value, eid, ctx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       insertType: db.prepare('INSERT INTO event_types (code, name) VALUES (?, ?)'),
       readLog: db.prepare('SELECT seq, kind, user, target, type, ts, value, ctx FROM log WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
+      readLogNoContext: db.prepare('SELECT seq, kind, user, target, type, ts, value, NULL FROM log WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
       readItems: db.prepare('SELECT iid, author, created, tags FROM items WHERE iid >= ? ORDER BY iid LIMIT ?').raw(),
       getItems: db.prepare(
         `SELECT i.iid, i.ext, u.ext, i.created, i.tags, i.text, i.attrs FROM items i LEFT JOIN users u ON u.uid = i.author
@@ -407,24 +408,28 @@ export class SqliteStore implements Store {
 
   // ---- reading ----------------------------------------------------------------------------
 
-  async *readLog(afterSeq = 0, chunkSize = 65536): AsyncIterable<LogChunk> {
+  async *readLog(afterSeq = 0, chunkSize = 65536, withContext = true): AsyncIterable<LogChunk> {
     let from = afterSeq;
+    const stmt = withContext ? this.stmts.readLog : this.stmts.readLogNoContext;
     for (;;) {
-      const rows = this.stmts.readLog.all(from, chunkSize) as [number, number, number, number, number, number, number | null, string | null][];
+      const rows = stmt.all(from, chunkSize) as [number, number, number, number, number, number, number | null, string | null][];
       if (rows.length === 0) return;
       const chunk = emptyLogChunk(rows.length);
+      const registryCodeOf = this.registryCodeOf;
       let n = 0;
-      for (const [seq, kind, user, target, type, ts, value, ctx] of rows) {
-        const reg = kind === LOG_EVENT ? this.registryCodeOf[type] ?? -1 : type;
+      for (let r = 0; r < rows.length; r++) {
+        const row = rows[r]!;
+        const kind = row[1];
+        const reg = kind === LOG_EVENT ? (registryCodeOf[row[4]] ?? -1) : row[4];
         if (reg < 0) continue; // an event type removed from the configuration: not part of the state
-        chunk.seq[n] = seq;
+        chunk.seq[n] = row[0];
         chunk.kind[n] = kind;
-        chunk.user[n] = user;
-        chunk.target[n] = target;
+        chunk.user[n] = row[2];
+        chunk.target[n] = row[3];
         chunk.type[n] = reg;
-        chunk.ts[n] = ts;
-        chunk.value[n] = value ?? NaN;
-        chunk.context[n] = ctx;
+        chunk.ts[n] = row[5];
+        chunk.value[n] = row[6] ?? NaN;
+        chunk.context[n] = row[7];
         n++;
       }
       chunk.length = n;
