@@ -11,8 +11,9 @@ import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
 import { importCommand } from './commands/import.js';
 import { serveCommand } from './commands/serve.js';
+import { simCommand } from './commands/sim.js';
 
-export const COMMANDS: readonly CliCommand[] = [demoCommand, importCommand, serveCommand, configCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, importCommand, simCommand, configCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

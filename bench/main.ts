@@ -1,0 +1,18 @@
+/**
+ * `npm run bench -- <name> [flags]`: benchmarks print numbers and ratios against a baseline
+ * measured in the same run; they never pass or fail on timing.
+ */
+import { importBench } from './import.js';
+import { feedBench } from './feed.js';
+
+const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promise<void> }> = {
+  import: { summary: 'import throughput of 1M synthetic events (raw SQLite, store, full lenta-jsonl import) and replay', run: importBench },
+  feed: { summary: 'For You feed latency p50/p99 and requests/s over HTTP at the demo size, memory', run: feedBench },
+};
+
+const [name, ...rest] = process.argv.slice(2);
+if (!name || !BENCHES[name]) {
+  process.stdout.write(`usage: npm run bench -- <name> [flags]\n\n${Object.entries(BENCHES).map(([n, b]) => `  ${n.padEnd(8)} ${b.summary}`).join('\n')}\n`);
+  process.exit(name ? 2 : 0);
+}
+await BENCHES[name]!.run(rest);
