@@ -85,6 +85,8 @@ interface Mark {
   items: number;
   seq: number;
   storeTypes: number;
+  events: number;
+  edges: number;
 }
 
 export class SqliteStore implements Store {
@@ -99,6 +101,8 @@ export class SqliteStore implements Store {
   private readonly storeCodeOf: number[] = [];
   private readonly registryCodeOf: number[] = [];
   private lastSeq = 0;
+  private eventCount = 0;
+  private edgeCount = 0;
   private readonly groupCommitMs: number;
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
@@ -170,6 +174,8 @@ export class SqliteStore implements Store {
       if (reg >= 0) this.storeCodeOf[reg] = code;
     }
     this.lastSeq = (this.db.prepare('SELECT coalesce(max(seq), 0) FROM log').pluck().get() as number) ?? 0;
+    this.eventCount = this.stmts.countEvents.get() as number;
+    this.edgeCount = this.stmts.countEdges.get() as number;
   }
 
   userIndex(id: string): number | undefined {
@@ -183,7 +189,14 @@ export class SqliteStore implements Store {
   // ---- writing ----------------------------------------------------------------------------
 
   private mark(): Mark {
-    return { users: this.userIds.length, items: this.itemIds.length, seq: this.lastSeq, storeTypes: this.registryCodeOf.length };
+    return {
+      users: this.userIds.length,
+      items: this.itemIds.length,
+      seq: this.lastSeq,
+      storeTypes: this.registryCodeOf.length,
+      events: this.eventCount,
+      edges: this.edgeCount,
+    };
   }
 
   private undo(m: Mark): void {
@@ -194,6 +207,8 @@ export class SqliteStore implements Store {
       if (reg >= 0) delete this.storeCodeOf[reg];
     }
     this.lastSeq = m.seq;
+    this.eventCount = m.events;
+    this.edgeCount = m.edges;
   }
 
   private internUser(id: string, created: number | null = null, attrs: string | null = null): number {
@@ -268,6 +283,7 @@ export class SqliteStore implements Store {
           this.stmts.insertLog.run(seq, LOG_EDGE, user, target, kindCode, e.timestamp, value, null, null);
           out.push(seq, LOG_EDGE, user, target, kindCode, e.timestamp, value, null);
           out.edges++;
+          this.edgeCount++;
           break;
         }
         case 'event': {
@@ -293,6 +309,7 @@ export class SqliteStore implements Store {
             this.lastSeq = seq;
             out.push(seq, LOG_EVENT, user, item, registryCode, ev.timestamp, value ?? NaN, ctx);
             out.events++;
+            this.eventCount++;
           }
           break;
         }
@@ -492,8 +509,8 @@ export class SqliteStore implements Store {
     return {
       users: this.userIds.length,
       items: this.itemIds.length,
-      edges: this.stmts.countEdges.get() as number,
-      events: this.stmts.countEvents.get() as number,
+      edges: this.edgeCount,
+      events: this.eventCount,
       lastSeq: this.lastSeq,
     };
   }
