@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/domain/config.js';
 import { Engine } from '../src/engine.js';
-import { buildServer } from '../src/server/app.js';
+import { spawn } from 'node:child_process';
 import { SIM_PRESETS, simulate } from '../src/sim/index.js';
 import { mb, percentile, table } from './report.js';
 
@@ -25,12 +25,25 @@ export async function feedBench(argv: string[]): Promise<void> {
     await engine.importStream(simulate({ ...SIM_PRESETS.demo }));
     await engine.close();
   }
-  let t = performance.now();
-  const engine = await Engine.open(config);
+  // Users with follows, read from the store itself.
+  const reader = await Engine.open(config);
+  const users = reader.store.userIds.filter((_, u) => reader.state.following.size(u) > 0);
+  await reader.close();
+
+  // The server runs in its own process (`lenta serve`), as in production; its RSS is its own.
+  const t = performance.now();
+  const script = `import { main } from ${JSON.stringify(new URL('../src/cli/main.js', import.meta.url).href)}; process.exitCode = await main(process.argv.slice(1));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', 'serve', '--db', db, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const base = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = / at (http:\/\/[^\s]+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`lenta serve exited with ${code}`)));
+  });
   const startSeconds = (performance.now() - t) / 1000;
-  const app = buildServer(engine);
-  const base = await app.listen({ port: 0, host: '127.0.0.1' });
-  const users = engine.store.userIds.filter((_, u) => engine.state.following.size(u) > 0);
 
   async function measure(label: string, urls: (i: number) => Promise<string> | string): Promise<Record<string, string | number>> {
     const times: number[] = [];
@@ -66,14 +79,16 @@ export async function feedBench(argv: string[]): Promise<void> {
       return `/v1/users/${user}/feed?limit=20&cursor=${encodeURIComponent(first.nextCursor)}`;
     }),
   );
-  await engine.drain();
-  const mem = process.memoryUsage();
-  const stateBytes = Object.values(engine.state.memory()).reduce((a, b) => a + b, 0);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const stateBytes = [...metrics.matchAll(/^lenta_state_bytes\{[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  const health = (await (await fetch(`${base}/health`)).json()) as { users: number; items: number; events: number };
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
   process.stdout.write(
-    `\nfeed benchmark: demo store ${db} — ${engine.store.userIds.length.toLocaleString('en-US')} users, ${engine.store.itemIds.length.toLocaleString('en-US')} items, ${engine.state.events.toLocaleString('en-US')} events; ${n} requests each, sequential (node ${process.version})\n\n` +
-      `${table(rows)}\n\nstartup (open + replay): ${startSeconds.toFixed(2)} s; RSS ${mb(mem.rss)}, V8 heap ${mb(mem.heapUsed)}, online state ${mb(stateBytes)}\n`,
+    `\nfeed benchmark: \`lenta serve\` on the demo store — ${health.users.toLocaleString('en-US')} users, ${health.items.toLocaleString('en-US')} items, ${health.events.toLocaleString('en-US')} events at the end; ${n} sequential requests per row over HTTP (node ${process.version})\n\n` +
+      `${table(rows)}\n\n(page 2 rows time the page-2 request only; req/s there includes fetching page 1)\n` +
+      `server: ready in ${startSeconds.toFixed(2)} s (process start + replay); RSS ${mb(gauge('process_resident_memory_bytes'))}, V8 heap ${mb(gauge('nodejs_heap_used_bytes'))}, online state ${mb(stateBytes)}\n`,
   );
-  await app.close();
-  await engine.close();
   if (!values.db) for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
 }
