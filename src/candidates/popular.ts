@@ -5,7 +5,7 @@
  * most every `refreshMs` of wall time or every `refreshEvents` new events; it is also the
  * feed of a user the engine has never seen (cold start).
  */
-import { itemEngagementRate, tagAffinity } from '../features/affinity.js';
+import { itemEngagementRate, TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 
@@ -77,12 +77,13 @@ export class PopularSource implements CandidateSource {
   fetch(q: FeedQuery, budget: number): Candidate[] {
     const state = q.state;
     const pool = this.popularItems(state, q.now);
+    const profile = new TagAffinityProfile(state, q.user, q.now);
     const out: Candidate[] = [];
     for (let k = 0; k < pool.items.length; k++) {
       const item = pool.items[k];
       const author = state.author(item);
       const inNetwork = q.user >= 0 && author >= 0 && state.following.has(q.user, author);
-      const personal = 1 + 2 * tagAffinity(state, q.user, state.tags(item), q.now);
+      const personal = 1 + 2 * profile.affinity(state.tags(item));
       out.push({ item, author, inNetwork, sources: [], score: pool.scores[k] * personal });
     }
     out.sort((a, b) => b.score - a.score || b.item - a.item);

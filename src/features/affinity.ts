@@ -22,29 +22,53 @@ export function engagementWeights(state: OnlineState): Float64Array {
 export function authorAffinity(state: OnlineState, weights: Float64Array, user: number, author: number, now: number): number {
   const table = state.userAuthorCounts;
   const nw = table.windows.length;
+  const values = scratch.length >= nw ? scratch : (scratch = new Float64Array(nw));
   let sum = 0;
   for (let t = 0; t < weights.length; t++) {
-    const w = weights[t];
-    if (w === 0) continue;
+    const w = weights[t]!;
+    if (w === 0 || !table.getAll(user, author, t, now, values)) continue;
     let v = 0;
-    for (let k = 0; k < nw; k++) v += table.get(user, author, t, k, now);
+    for (let k = 0; k < nw; k++) v += values[k]!;
     sum += (w * v) / nw;
   }
   return sum;
 }
 
+let scratch = new Float64Array(8);
+
 /**
  * Share of the user's positive engagements (longest window) that went to items with each of
- * the given tags, summed: 0 when the user has no history or the tags are new to them.
+ * the given tags, summed: 0 when the user has no history or the tags are new to them. One
+ * profile per request caches the per-tag shares.
  */
-export function tagAffinity(state: OnlineState, user: number, tags: Int32Array | undefined, now: number): number {
-  if (!tags || tags.length === 0 || user < 0) return 0;
-  const longest = state.userCounts.windows.length - 1;
-  const total = state.userCounts.get(user, 0, state.ENGAGED, longest, now);
-  if (total <= 0) return 0;
-  let s = 0;
-  for (let k = 0; k < tags.length; k++) s += state.userTagCounts.get(user, tags[k], state.ENGAGED, longest, now);
-  return s / total;
+export class TagAffinityProfile {
+  private readonly shares = new Map<number, number>();
+  private readonly total: number;
+  private readonly window: number;
+
+  constructor(
+    private readonly state: OnlineState,
+    private readonly user: number,
+    private readonly now: number,
+  ) {
+    this.window = state.userCounts.windows.length - 1;
+    this.total = user >= 0 ? state.userCounts.get(user, 0, state.ENGAGED, this.window, now) : 0;
+  }
+
+  affinity(tags: Int32Array | undefined): number {
+    if (!tags || tags.length === 0 || this.total <= 0) return 0;
+    let s = 0;
+    for (let k = 0; k < tags.length; k++) {
+      const tag = tags[k]!;
+      let share = this.shares.get(tag);
+      if (share === undefined) {
+        share = this.state.userTagCounts.get(this.user, tag, this.state.ENGAGED, this.window, this.now) / this.total;
+        this.shares.set(tag, share);
+      }
+      s += share;
+    }
+    return s;
+  }
 }
 
 /** Smoothed engagement rate of an item in a window: (engaged + a) / (impressions + b). */

@@ -195,6 +195,7 @@ export function formatTable(r: EvaluationResult): string {
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const fmt = (cells: string[]): string => cells.map((cell, c) => (c === 0 || c === cells.length - 1 && header[c] === 'notes' ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd();
+  const leftAligned = (c: number): boolean => c === 0 || header[c] === 'notes';
+  const fmt = (cells: string[]): string => cells.map((cell, c) => (leftAligned(c) ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd();
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)];
 }

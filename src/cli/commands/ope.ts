@@ -83,13 +83,15 @@ Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
     const numPositions = Math.max(behaviour.numPositions, targetLog?.numPositions ?? 0);
     const policy = target === 'uniform' ? uniformPolicy(space.size, numPositions, behaviourActions) : empiricalPolicy(target, targetLog!, space.size, numPositions);
     const result = estimatePolicyValue(behaviour, policy, { bootstrap, seed });
-    const observed = targetLog ? observedCtr(targetLog) : target === 'uniform' ? undefined : undefined;
+    const observed = targetLog ? observedCtr(targetLog) : undefined;
+    // what the estimates are compared with: the target's observed CTR, or for `uniform` on
+    // uniform logs the logs' own CTR
     const truth = observed?.ctr ?? (target === 'uniform' ? result.behaviourCtr : undefined);
     const describe = (e: Estimate) => ({
       estimate: e.estimate,
       ci95: [e.low, e.high],
       se: e.se,
-      ...(truth !== undefined ? { relative_error: (e.estimate - truth) / truth, truth_in_ci: truth >= e.low && truth <= e.high } : {}),
+      ...(truth !== undefined ? { relative_error: (e.estimate - truth) / truth, reference_in_ci: truth >= e.low && truth <= e.high } : {}),
       ...(observed ? { within_observed_ci: e.estimate >= observed.low && e.estimate <= observed.high } : {}),
     });
     const json = {
@@ -120,17 +122,22 @@ Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
           ? `reference: the behaviour logs' own CTR ${pct(result.behaviourCtr)}`
           : '',
       `mean importance weight ${result.meanWeight.toFixed(4)}, target mass on never-logged (item, position) pairs ${result.unsupportedMass.toFixed(4)}`,
-      '',
-      `estimator  estimate   95% bootstrap CI         rel. error  truth in CI${observed ? '  in observed CI' : ''}`,
-    ].filter((l, i) => l !== '' || i === 4);
-    for (const [name, e] of [['IPS', result.ips], ['SNIPS', result.snips], ['DR', result.dr]] as const) {
+    ].filter((l) => l !== '');
+    const header = ['estimator', 'estimate', '95% bootstrap CI', 'rel. error', 'reference in CI', ...(observed ? ['estimate in observed CI'] : [])];
+    const rows = ([['IPS', result.ips], ['SNIPS', result.snips], ['DR', result.dr]] as const).map(([name, e]) => {
       const d = describe(e);
-      lines.push(
-        `${name.padEnd(9)}  ${pct(e.estimate).padStart(8)}  [${pct(e.low)}, ${pct(e.high)}]`.padEnd(46) +
-          `${d.relative_error !== undefined ? `${(d.relative_error * 100).toFixed(1)}%`.padStart(10) : ''.padStart(10)}  ${d.truth_in_ci === undefined ? '' : d.truth_in_ci ? 'yes' : 'no'}`.padEnd(25) +
-          (observed ? `  ${d.within_observed_ci ? 'yes' : 'no'}` : ''),
-      );
-    }
+      return [
+        name,
+        pct(e.estimate),
+        `[${pct(e.low)}, ${pct(e.high)}]`,
+        d.relative_error === undefined ? '–' : `${d.relative_error >= 0 ? '+' : ''}${(d.relative_error * 100).toFixed(1)}%`,
+        d.reference_in_ci === undefined ? '–' : d.reference_in_ci ? 'yes' : 'no',
+        ...(observed ? [d.within_observed_ci ? 'yes' : 'no'] : []),
+      ];
+    });
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+    const fmtRow = (cells: string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+    lines.push('', fmtRow(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmtRow));
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   },
