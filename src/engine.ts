@@ -65,7 +65,7 @@ export class Engine {
     process.stderr.write(`lenta: ${effect} failed: ${String(err)}\n`);
   };
 
-  private constructor(config: Config, types: EventTypeRegistry, store: Store) {
+  private constructor(config: Config, types: EventTypeRegistry, store: Store, logImpressions: boolean) {
     this.config = config;
     this.types = types;
     this.store = store;
@@ -78,18 +78,22 @@ export class Engine {
       postsPerAuthor: s.postsPerAuthor,
     });
     const impressions: SideEffect = { name: 'impression_log', run: (q, page) => this.logImpressions(q, page) };
-    const { pipeline, popular } = createForYouPipeline(config.feed, [impressions]);
+    const { pipeline, popular } = createForYouPipeline(config.feed, logImpressions ? [impressions] : []);
     this.forYou = pipeline;
     this.popular = popular;
   }
 
   /** Opens the store named by the config and rebuilds the state by replaying the log. */
-  static async open(config: Config, options: { store?: Store; onReplay?: (rows: number) => void } = {}): Promise<Engine> {
+  /**
+   * `logImpressions: false` serves without writing impressions (offline evaluation, where
+   * one user's served pages must not change the next user's state).
+   */
+  static async open(config: Config, options: { store?: Store; onReplay?: (rows: number) => void; logImpressions?: boolean } = {}): Promise<Engine> {
     const types = new EventTypeRegistry(config.eventTypes);
     const store =
       options.store ??
       SqliteStore.open({ path: config.store.db, types, synchronous: config.store.synchronous, groupCommitMs: config.store.groupCommitMs });
-    const engine = new Engine(config, types, store);
+    const engine = new Engine(config, types, store, options.logImpressions ?? true);
     await engine.state.replay(store, options.onReplay);
     return engine;
   }

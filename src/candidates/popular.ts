@@ -10,7 +10,10 @@ import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 
 export interface PopularOptions {
+  /** 0 = no age limit and no recency decay (a catalogue rather than a stream of posts). */
   maxPostAge: number;
+  /** Length of the counting window (ms): the state window closest to it is used. */
+  window: number;
   recencyHalfLife: number;
   poolSize?: number;
   refreshMs?: number;
@@ -48,7 +51,9 @@ export class PopularSource implements CandidateSource {
   private build(state: OnlineState, now: number): Pool {
     const { maxPostAge, recencyHalfLife } = this.options;
     const poolSize = this.options.poolSize ?? 3000;
-    const day = Math.min(1, state.itemCounts.windows.length - 1);
+    const windows = state.itemCounts.windows;
+    let day = 0;
+    for (let w = 1; w < windows.length; w++) if (Math.abs(Math.log(windows[w]! / this.options.window)) < Math.abs(Math.log(windows[day]! / this.options.window))) day = w;
     const seen = new Set<number>();
     const scored: { item: number; score: number }[] = [];
     state.recentEngagements.forEachRecent(0, (item) => {
@@ -60,7 +65,7 @@ export class PopularSource implements CandidateSource {
       const engaged = state.itemCounts.get(item, 0, state.ENGAGED, day, now);
       if (engaged <= 0) return;
       const rate = itemEngagementRate(state, item, day, now);
-      const recency = Math.pow(0.5, age / (4 * recencyHalfLife));
+      const recency = maxPostAge > 0 ? Math.pow(0.5, age / (4 * recencyHalfLife)) : 1;
       scored.push({ item, score: Math.log1p(engaged) * (0.5 + rate * 10) * recency });
     });
     scored.sort((a, b) => b.score - a.score || b.item - a.item);

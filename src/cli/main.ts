@@ -9,11 +9,14 @@ import { VERSION } from '../version.js';
 import { UsageError, type CliCommand } from './command.js';
 import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
 import { importCommand } from './commands/import.js';
+import { opeCommand } from './commands/ope.js';
+import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
 import { simCommand } from './commands/sim.js';
 
-export const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, importCommand, simCommand, configCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, importCommand, simCommand, evalCommand, replayCommand, opeCommand, configCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

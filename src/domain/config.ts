@@ -63,7 +63,7 @@ export const configSchema = z
     feed: z
       .object({
         pageSize: z.number().int().min(1).max(200).default(20),
-        /** Posts older than this are not candidates, in ms (0 = no limit). */
+        /** Posts older than this are not candidates, in ms (0 = no limit: a catalogue, no recency decay). */
         maxPostAge: z.number().min(0).default(7 * DAY),
         /** Target share of in-network posts in a page. */
         inNetworkShare: z.number().min(0).max(1).default(0.5),
@@ -72,6 +72,11 @@ export const configSchema = z
         popularBudget: z.number().int().min(0).default(750),
         /** Followed authors considered, best affinity first. */
         maxAuthors: z.number().int().min(1).default(200),
+        /**
+         * Window of the popular source's engagement counts, in ms: the state window closest to
+         * it is used (default one day; an evaluation on a static catalogue uses all time).
+         */
+        popularWindow: z.number().positive().default(DAY),
         /** Half-life of recency in the first ranker, in ms. */
         recencyHalfLife: z.number().positive().default(DAY),
         /**

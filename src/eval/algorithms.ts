@@ -14,6 +14,7 @@ import { EaseRecommender, type EaseSolver } from '../models/ease/ease.js';
 import { ItemKnnRecommender } from '../models/knn/item-knn.js';
 import { IalsRecommender } from '../models/mf/ials.js';
 import { PopularityRecommender } from '../models/popularity.js';
+import { LentaRecommender } from './lenta-recommender.js';
 import { registerAlgorithm, type AlgorithmParams } from './recommender.js';
 
 export const BASELINES = ['popularity', 'itemknn', 'ease', 'ials'] as const;
@@ -59,3 +60,4 @@ registerAlgorithm(
   },
   'implicit ALS with conjugate-gradient row solves',
 );
+registerAlgorithm('lenta', () => new LentaRecommender(), 'the Lenta For You pipeline, replaying the training log (same code as the API)');

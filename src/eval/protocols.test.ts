@@ -175,5 +175,5 @@ test('evaluate() reports every metric at every k and rejects unknown algorithms'
     }
     assert.ok(a.metrics['recall@10'] >= a.metrics['recall@5'] - 1e-12 || a.metrics['recall@5'] > 0);
   }
-  await assert.rejects(evaluate(ds, { protocol: 'loo', algorithms: ['lenta'] }), /algorithm "lenta" is not registered/);
+  await assert.rejects(evaluate(ds, { protocol: 'loo', algorithms: ['nope'] }), /algorithm "nope" is not registered/);
 });

@@ -68,11 +68,7 @@ export class UnknownAlgorithmError extends Error {
   readonly algorithm: string;
   constructor(name: string) {
     const known = [...registry.keys()].join(', ') || 'none';
-    const hint =
-      name === 'lenta'
-        ? 'the Lenta serving pipeline has not registered an evaluation adapter yet ' +
-          "(it must call registerAlgorithm('lenta', factory) from src/eval/recommender.ts, imported by src/eval/algorithms.ts)"
-        : 'check the spelling';
+    const hint = 'check the spelling';
     super(`algorithm "${name}" is not registered: ${hint}. Registered algorithms: ${known}`);
     this.name = 'UnknownAlgorithmError';
     this.algorithm = name;

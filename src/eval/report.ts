@@ -46,6 +46,15 @@ function niceMax(v: number): number {
   return 10 * exp;
 }
 
+/** Axis scale with `ticks` intervals of a round step (1, 2, 2.5 or 5 × 10^e) covering v. */
+function niceScale(v: number, ticks: number): { max: number; step: number; digits: number } {
+  const raw = (v > 0 ? v : 1) / ticks;
+  const exp = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * exp).find((s) => s >= raw * (1 - 1e-12)) ?? 10 * exp;
+  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (Math.abs(step / Math.pow(10, Math.floor(Math.log10(step) + 1e-9)) - 2.5) < 1e-9 ? 1 : 0));
+  return { max: step * ticks, step, digits };
+}
+
 interface Series {
   name: string;
   color: string;
@@ -60,15 +69,16 @@ function lineChart(title: string, xs: number[], series: Series[]): string {
   const R = 22;
   const T = 28;
   const B = 30;
-  const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter(Number.isFinite))));
+  const scale = niceScale(Math.max(0, ...series.flatMap((s) => s.values.filter(Number.isFinite))), 4);
+  const max = scale.max;
   const x = (i: number): number => (xs.length === 1 ? L + (W - L - R) / 2 : L + (i * (W - L - R)) / (xs.length - 1));
   const y = (v: number): number => T + (H - T - B) * (1 - v / max);
   const parts: string[] = [];
   parts.push(`<text x="${L}" y="16" class="ct">${esc(title)}</text>`);
   for (let g = 0; g <= 4; g++) {
-    const v = (max * g) / 4;
+    const v = scale.step * g;
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`);
-    parts.push(`<text x="${L - 6}" y="${(y(v) + 3.5).toFixed(1)}" class="ax" text-anchor="end">${max < 0.1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(0)}</text>`);
+    parts.push(`<text x="${L - 6}" y="${(y(v) + 3.5).toFixed(1)}" class="ax" text-anchor="end">${v.toFixed(scale.digits)}</text>`);
   }
   xs.forEach((k, i) => parts.push(`<text x="${x(i).toFixed(1)}" y="${H - 12}" class="ax" text-anchor="middle">@${k}</text>`));
   for (const s of series) {

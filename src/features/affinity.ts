@@ -38,8 +38,9 @@ let scratch = new Float64Array(8);
 
 /**
  * Share of the user's positive engagements (longest window) that went to items with each of
- * the given tags, summed: 0 when the user has no history or the tags are new to them. One
- * profile per request caches the per-tag shares.
+ * the given tags, averaged over the tags (so items with many tags are not favoured): 0 when
+ * the user has no history or the tags are new to them. One profile per request caches the
+ * per-tag shares.
  */
 export class TagAffinityProfile {
   private readonly shares = new Map<number, number>();
@@ -67,7 +68,7 @@ export class TagAffinityProfile {
       }
       s += share;
     }
-    return s;
+    return s / tags.length;
   }
 }
 

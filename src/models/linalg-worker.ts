@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { simdBlockUpdate, type WasmMemory } from './linalg-simd.js';
-import { SweepContext, type SweepLayout } from './linalg.js';
+import { NotPositiveDefiniteError, SweepContext, type SweepLayout } from './linalg.js';
 
 interface SolverThreadData {
   memory?: WasmMemory;
@@ -24,5 +24,6 @@ try {
   ctx.run();
   parentPort?.postMessage({ kernel: update ? 'wasm-simd' : 'js', timings: ctx.timings });
 } catch (err) {
-  parentPort?.postMessage({ error: (err as Error).message });
+  const e = err as Error;
+  parentPort?.postMessage(e instanceof NotPositiveDefiniteError ? { error: e.message, index: e.index, pivot: e.pivot } : { error: e.message });
 }

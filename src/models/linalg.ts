@@ -28,9 +28,13 @@ import { blockUpdateJs, simdBlockUpdate, wasmApi, type BlockUpdate, type WasmMem
 export const SWEEP_BLOCK = 64;
 
 export class NotPositiveDefiniteError extends Error {
+  readonly index: number;
+  readonly pivot: number;
   constructor(index: number, pivot: number) {
     super(`matrix is not positive definite (pivot ${index} = ${pivot})`);
     this.name = 'NotPositiveDefiniteError';
+    this.index = index;
+    this.pivot = pivot;
   }
 }
 
@@ -151,9 +155,8 @@ export async function invertSpd(m: DenseMatrix, options: InvertOptions = {}): Pr
         workers.map(
           (w) =>
             new Promise<string>((resolve, reject) => {
-              w.once('message', (msg: { kernel?: string; error?: string; timings?: unknown }) => {
-                if (process.env.LENTA_SOLVER_DEBUG) process.stderr.write(`solver thread: ${JSON.stringify(msg)}\n`);
-                if (msg.error) reject(new Error(msg.error));
+              w.once('message', (msg: { kernel?: string; error?: string; index?: number; pivot?: number }) => {
+                if (msg.error) reject(msg.index !== undefined ? new NotPositiveDefiniteError(msg.index, msg.pivot ?? NaN) : new Error(msg.error));
                 else resolve(msg.kernel ?? 'js');
               });
               w.once('error', reject);

@@ -18,7 +18,7 @@ import { FeedPipeline } from './feed-pipeline.js';
 import type { SideEffect } from './types.js';
 
 export function createForYouPipeline(feed: Config['feed'], sideEffects: SideEffect[]): { pipeline: FeedPipeline; popular: PopularSource } {
-  const popular = new PopularSource({ maxPostAge: feed.maxPostAge, recencyHalfLife: feed.recencyHalfLife });
+  const popular = new PopularSource({ maxPostAge: feed.maxPostAge, window: feed.popularWindow, recencyHalfLife: feed.recencyHalfLife });
   const pipeline = new FeedPipeline({
     name: 'for_you',
     sources: [

@@ -1,0 +1,127 @@
+/**
+ * `lenta eval --algos lenta`: the Lenta serving pipeline as an evaluated algorithm.
+ *
+ * fit(): a fresh engine on an in-memory store replays the training part of the log — items
+ * (authors, tags), follows, and the training interactions as events of their own types, in
+ * time order — through the same import, state folds and pipeline that serve the API.
+ * recommend(): each user's For You feed of k items, with the user's training items passed as
+ * the request's `exclude` list; impressions are not logged (one user's page must not change
+ * another's state). Catalogue data sets have no post ages, so the feed's age limit is off.
+ */
+import { parseConfig, type Config } from '../domain/config.js';
+import { EventTypeRegistry } from '../domain/event-types.js';
+import type { LogRecord } from '../domain/types.js';
+import { Engine } from '../engine.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { FitOptions, RecommendOptions, Recommender, TrainMatrix } from './recommender.js';
+
+export class LentaRecommender implements Recommender {
+  readonly name = 'lenta';
+  private engine: Engine | undefined;
+  private train: TrainMatrix | undefined;
+  /** Dense eval item id → store item index, and back. */
+  private evalItemOf: Int32Array = new Int32Array(0);
+
+  constructor(private readonly config: Config = LentaRecommender.catalogueConfig()) {}
+
+  /**
+   * The serving defaults, adapted to a static catalogue: no post-age limit or recency decay,
+   * and an extra all-time counter window (≈ 300 years) that the popular source counts over.
+   */
+  static catalogueConfig(): Config {
+    const defaults = parseConfig({});
+    const allTime = 1e13;
+    return parseConfig({
+      state: { windows: [...defaults.state.windows, allTime] },
+      feed: { maxPostAge: 0, clock: 'log', popularWindow: allTime },
+    });
+  }
+
+  async fit(train: TrainMatrix, options: FitOptions = {}): Promise<void> {
+    this.train = train;
+    const ds = train.dataset;
+    const types = new EventTypeRegistry(this.config.eventTypes);
+    const store = SqliteStore.open({ path: ':memory:', types, synchronous: 'OFF' });
+    const engine = await Engine.open(this.config, { store, logImpressions: false });
+    const records = function* (): Iterable<LogRecord> {
+      for (let i = 0; i < ds.numItems; i++) {
+        const item: { id: string; authorId?: string; tags?: string[] } = { id: ds.itemIds[i]! };
+        const author = ds.itemAuthor?.[i] ?? -1;
+        if (author >= 0) item.authorId = ds.userIds[author]!;
+        if (ds.tags) {
+          const tags: string[] = [];
+          for (let p = ds.tags.offsets[i]!; p < ds.tags.offsets[i + 1]!; p++) tags.push(ds.tags.names[ds.tags.ids[p]!]!);
+          if (tags.length) item.tags = tags;
+        }
+        yield { kind: 'item', item };
+      }
+      // Follows have no time in these data sets: they exist from the first interaction on.
+      let t0 = Infinity;
+      for (let x = 0; x < ds.size; x++) if (ds.timestamp[x]! < t0) t0 = ds.timestamp[x]!;
+      if (!Number.isFinite(t0)) t0 = 0;
+      if (ds.follows) {
+        for (let u = 0; u < ds.follows.offsets.length - 1; u++) {
+          for (let p = ds.follows.offsets[u]!; p < ds.follows.offsets[u + 1]!; p++) {
+            const target = ds.follows.targets[p]!;
+            if (target !== u) yield { kind: 'edge', edge: { userId: ds.userIds[u]!, targetId: ds.userIds[target]!, kind: 'follow', timestamp: t0 } };
+          }
+        }
+      }
+      // Training interactions in time order (file order among equal times).
+      const order: number[] = [];
+      for (let x = 0; x < ds.size; x++) if (train.isTrain[x]) order.push(x);
+      order.sort((a, b) => ds.timestamp[a]! - ds.timestamp[b]! || ds.order[a]! - ds.order[b]!);
+      for (const x of order) {
+        const type = ds.typeNames[ds.eventType[x]!]!;
+        const spec = types.spec(types.code(type));
+        const event: { userId: string; itemId: string; type: string; timestamp: number; value?: number } = {
+          userId: ds.userIds[ds.user[x]!]!,
+          itemId: ds.itemIds[ds.item[x]!]!,
+          type,
+          timestamp: ds.timestamp[x]!,
+        };
+        if (spec.valued) event.value = Number.isFinite(ds.value[x]) ? ds.value[x]! : 1;
+        yield { kind: 'event', event };
+      }
+    };
+    let n = 0;
+    const total = ds.numItems + train.userItems.indices.length;
+    await engine.importStream(records(), (done) => {
+      n = done;
+      options.onProgress?.(Math.min(n, total), total, 'replay training log');
+    });
+    this.engine = engine;
+    this.evalItemOf = new Int32Array(engine.store.itemIds.length).fill(-1);
+    for (let i = 0; i < ds.numItems; i++) {
+      const s = engine.store.itemIndex(ds.itemIds[i]!);
+      if (s !== undefined) this.evalItemOf[s] = i;
+    }
+  }
+
+  async recommend(users: Int32Array, k: number, options: RecommendOptions): Promise<Int32Array> {
+    const engine = this.engine;
+    const train = this.train;
+    if (!engine || !train) throw new Error('lenta: recommend() before fit()');
+    const ds = train.dataset;
+    const out = new Int32Array(users.length * k).fill(-1);
+    for (let r = 0; r < users.length; r++) {
+      const u = users[r]!;
+      const exclude: string[] = [];
+      if (options.excludeTrainItems) {
+        const { offsets, indices } = train.userItems;
+        for (let p = offsets[u]!; p < offsets[u + 1]!; p++) exclude.push(ds.itemIds[indices[p]!]!);
+      }
+      const feed = await engine.forYouFeed(ds.userIds[u]!, { limit: k, exclude });
+      let slot = 0;
+      for (const it of feed.items) {
+        const s = engine.store.itemIndex(it.id);
+        const item = s === undefined ? -1 : this.evalItemOf[s]!;
+        if (item >= 0 && train.candidates[item]) out[r * k + slot++] = item;
+        if (slot >= k) break;
+      }
+      if (r % 100 === 0) options.onProgress?.(r, users.length);
+    }
+    options.onProgress?.(users.length, users.length);
+    return out;
+  }
+}
