@@ -5,6 +5,7 @@
  * component's result only when it succeeded (fail open), and records time and size per stage.
  */
 import type { OnlineState } from '../state/online-state.js';
+import type { ItemRecord, LogChunk, Store } from '../store/store.js';
 
 /** Everything a request knows after hydration. */
 export interface FeedQuery {
@@ -90,4 +91,32 @@ export interface PipelineResult {
   timings: StageTiming[];
   /** Components that failed and were skipped (fail open). */
   degraded: string[];
+}
+
+/** What a source's batch job gets: the state folded so far, the store (the log), the clock. */
+export interface SourceTrainingContext {
+  state: OnlineState;
+  store: Store;
+  /** The pipeline's clock at training time (ms). */
+  now: number;
+  onProgress?: (done: number, total: number, note?: string) => void;
+}
+
+/**
+ * A source with a batch-trained index (embeddings, communities, co-engagement graphs).
+ * `lenta train candidates` calls train() and save(); `serve` calls load() (and trains when
+ * nothing was saved); update() keeps the index fresh between trainings where it can.
+ */
+export interface TrainableSource extends CandidateSource {
+  train(ctx: SourceTrainingContext): Promise<void>;
+  /** Writes the index as files in `dir` (file names start with the source's name). */
+  save(dir: string): Promise<void>;
+  /** Reads the index from `dir`; false when there is nothing saved (or it does not fit the state). */
+  load(dir: string, ctx: SourceTrainingContext): Promise<boolean>;
+  /** Online update after each applied batch (items, then log rows). */
+  update?(state: OnlineState, items: readonly ItemRecord[], chunk: LogChunk): void;
+}
+
+export function isTrainable(source: CandidateSource): source is TrainableSource {
+  return typeof (source as Partial<TrainableSource>).train === 'function';
 }
