@@ -78,7 +78,7 @@ export class Engine {
       postsPerAuthor: s.postsPerAuthor,
     });
     const impressions: SideEffect = { name: 'impression_log', run: (q, page) => this.logImpressions(q, page) };
-    const { pipeline, popular } = createForYouPipeline(config.feed, logImpressions ? [impressions] : []);
+    const { pipeline, popular } = createForYouPipeline(config, logImpressions ? [impressions] : []);
     this.forYou = pipeline;
     this.popular = popular;
   }

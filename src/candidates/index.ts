@@ -1,0 +1,34 @@
+/**
+ * The candidate sources of the For You feed, with their budgets. Each source is one file in
+ * this folder; this list is the one place that says which run and how many candidates each
+ * may propose. Trainable sources (isTrainable) are trained by `lenta train candidates` and
+ * loaded by `serve`.
+ */
+import type { Config } from '../domain/config.js';
+import type { CandidateSource } from '../pipeline/types.js';
+import { InNetworkSource } from './in-network.js';
+import { PopularSource } from './popular.js';
+
+export interface SourceEntry {
+  source: CandidateSource;
+  budget: number;
+}
+
+export interface CandidateSources {
+  entries: SourceEntry[];
+  popular: PopularSource;
+}
+
+export function createCandidateSources(config: Config): CandidateSources {
+  const feed = config.feed;
+  const popular = new PopularSource({ maxPostAge: feed.maxPostAge, window: feed.popularWindow, recencyHalfLife: feed.recencyHalfLife });
+  const entries: SourceEntry[] = [
+    {
+      source: new InNetworkSource({ maxAuthors: feed.maxAuthors, maxPostAge: feed.maxPostAge, recencyHalfLife: feed.recencyHalfLife }),
+      budget: feed.inNetworkBudget,
+    },
+    { source: popular, budget: feed.popularBudget },
+    // More sources: one line each, e.g. { source: new ItemToItemSource(...), budget: 300 },
+  ];
+  return { entries, popular };
+}
