@@ -4,13 +4,15 @@
  * evaluation harness all go through this one object.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { Config } from './domain/config.js';
 import { EventTypeRegistry } from './domain/event-types.js';
 import type { Item, LogRecord } from './domain/types.js';
 import { ValidationError } from './domain/validate.js';
 import { createForYouPipeline } from './pipeline/for-you.js';
 import type { FeedPipeline } from './pipeline/feed-pipeline.js';
-import type { Candidate, FeedQuery, SideEffect, StageTiming } from './pipeline/types.js';
+import { isTrainable, type Candidate, type FeedQuery, type SideEffect, type StageTiming } from './pipeline/types.js';
+import type { SourceEntry } from './candidates/index.js';
 import type { PopularSource } from './candidates/popular.js';
 import { OnlineState } from './state/online-state.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -58,6 +60,8 @@ export class Engine {
   readonly state: OnlineState;
   private readonly forYou: FeedPipeline;
   private readonly popular: PopularSource;
+  /** The For You feed's candidate sources, with their budgets. */
+  readonly sources: SourceEntry[];
   private readonly sessions = new Map<string, Session>();
   private pendingImpressions = new Set<Promise<void>>();
   /** Called when a side effect fails (impression logging): the server counts and logs it. */
@@ -78,9 +82,10 @@ export class Engine {
       postsPerAuthor: s.postsPerAuthor,
     });
     const impressions: SideEffect = { name: 'impression_log', run: (q, page) => this.logImpressions(q, page) };
-    const { pipeline, popular } = createForYouPipeline(config, logImpressions ? [impressions] : []);
+    const { pipeline, popular, sources } = createForYouPipeline(config, logImpressions ? [impressions] : []);
     this.forYou = pipeline;
     this.popular = popular;
+    this.sources = sources;
   }
 
   /** Opens the store named by the config and rebuilds the state by replaying the log. */
@@ -109,6 +114,9 @@ export class Engine {
   async ingest(records: readonly LogRecord[]): Promise<{ accepted: number; duplicates: number }> {
     const result = await this.store.append(records);
     this.state.apply(result.items, result.log);
+    for (const { source } of this.sources) {
+      if (isTrainable(source) && source.update) source.update(this.state, result.items, result.log);
+    }
     return { accepted: result.accepted, duplicates: result.duplicates };
   }
 
@@ -117,6 +125,83 @@ export class Engine {
     const result = await this.store.importRecords(records, onRecords);
     await this.state.replay(this.store);
     return result;
+  }
+
+  /**
+   * Batch jobs of the trainable candidate sources (embeddings, communities, co-engagement):
+   * train each on the current state and log; save the artifacts to `dir` when given.
+   */
+  async trainSources(options: { dir?: string; onProgress?: (source: string, done: number, total: number, note?: string) => void } = {}): Promise<string[]> {
+    const trained: string[] = [];
+    for (const { source } of this.sources) {
+      if (!isTrainable(source)) continue;
+      await source.train({
+        state: this.state,
+        store: this.store,
+        now: this.now(),
+        onProgress: (done, total, note) => options.onProgress?.(source.name, done, total, note),
+      });
+      if (options.dir) {
+        mkdirSync(options.dir, { recursive: true });
+        await source.save(options.dir);
+      }
+      trained.push(source.name);
+    }
+    return trained;
+  }
+
+  /**
+   * Loads the trainable sources' artifacts from `dir`; sources with nothing saved (or whose
+   * artifacts do not fit the store) are trained now and saved. Returns what was loaded/trained.
+   */
+  async loadSources(dir: string, onProgress?: (source: string, done: number, total: number, note?: string) => void): Promise<{ loaded: string[]; trained: string[] }> {
+    const loaded: string[] = [];
+    const trained: string[] = [];
+    for (const { source } of this.sources) {
+      if (!isTrainable(source)) continue;
+      const ctx = { state: this.state, store: this.store, now: this.now(), onProgress: (d: number, t: number, n?: string) => onProgress?.(source.name, d, t, n) };
+      if (existsSync(dir) && (await source.load(dir, ctx))) {
+        loaded.push(source.name);
+      } else {
+        await source.train(ctx);
+        mkdirSync(dir, { recursive: true });
+        await source.save(dir);
+        trained.push(source.name);
+      }
+    }
+    return { loaded, trained };
+  }
+
+  /**
+   * The first stage alone: each source's candidates (dense item ids, best first) for a user,
+   * with the same hydration as a feed request — for candidate-recall evaluation and benchmarks.
+   */
+  async sourceCandidates(userId: string, budget: number, exclude: readonly number[] = []): Promise<Map<string, Int32Array>> {
+    const user = this.store.userIndex(userId) ?? -1;
+    const seen = new Set<number>();
+    if (user >= 0) this.state.seen.forEachRecent(user, (item) => void seen.add(item));
+    const q: FeedQuery = {
+      user,
+      userId,
+      limit: budget,
+      now: this.now(),
+      requestId: 'candidates',
+      variant: 'default',
+      served: new Set(),
+      seen,
+      exclude: new Set(exclude),
+      state: this.state,
+    };
+    const out = new Map<string, Int32Array>();
+    for (const { source } of this.sources) {
+      if (!source.enabled(q)) {
+        out.set(source.name, new Int32Array(0));
+        continue;
+      }
+      const got = await source.fetch(q, budget);
+      out.set(source.name, Int32Array.from(got, (c) => c.item));
+    }
+    return out;
   }
 
   async forYouFeed(userId: string, request: FeedRequest = {}): Promise<FeedResponse> {

@@ -7,6 +7,7 @@ import { popularityDeciles, rankingMetrics, type MetricValues } from './metrics.
 import { prepareSplit, type EvalSplit, type ProtocolName } from './protocols.js';
 import { createAlgorithm, type Recommender } from './recommender.js';
 import type { EvalDataset } from './dataset.js';
+import { candidateRecall, type CandidateRecall } from './candidate-recall.js';
 
 export interface StageProgress {
   update(done: number, note?: string): void;
@@ -23,6 +24,8 @@ export interface EvaluationOptions {
   algorithmOptions?: Record<string, number | string | boolean | undefined>;
   /** Item vectors for intra-list diversity. */
   diversityVectors?: 'interactions' | 'tags';
+  /** Also measure candidate recall@N of algorithms with candidate sources (lenta). */
+  candidates?: number;
   /** Creates a progress display for a long step (e.g. the CLI's progress bar). */
   progress?: (label: string, total: number, unit: string) => StageProgress;
 }
@@ -36,6 +39,8 @@ export interface AlgorithmResult {
   popularityDeciles: Record<number, number[]>;
   /** Free-form facts about the fit (e.g. EASE solver and matrix size). */
   notes: Record<string, string | number>;
+  /** Candidate recall of the algorithm's sources (with `candidates: N`). */
+  candidates?: CandidateRecall;
 }
 
 export interface EvaluationResult {
@@ -105,7 +110,7 @@ export async function evaluateAlgorithm(
   split: EvalSplit,
   ks: number[],
   maxK: number,
-  options: Pick<EvaluationOptions, 'diversityVectors'>,
+  options: Pick<EvaluationOptions, 'diversityVectors' | 'candidates'>,
   progress: (label: string, total: number, unit: string) => StageProgress,
 ): Promise<AlgorithmResult> {
   const t0 = performance.now();
@@ -135,7 +140,14 @@ export async function evaluateAlgorithm(
     if (stats.size !== undefined) notes.matrix = `${stats.size}×${stats.size}`;
     if (stats.invert) notes.inverse = `${stats.invert.seconds.toFixed(2)} s, ${stats.invert.threads} thread(s), ${stats.invert.kernel}`;
   }
-  return { name: algo.name, metrics, fitSeconds: (t1 - t0) / 1000, recommendSeconds: (t2 - t1) / 1000, popularityDeciles: deciles, notes };
+  const result: AlgorithmResult = { name: algo.name, metrics, fitSeconds: (t1 - t0) / 1000, recommendSeconds: (t2 - t1) / 1000, popularityDeciles: deciles, notes };
+  if (options.candidates && algo.candidates) {
+    const bar = progress(`candidates ${algo.name}`, split.users.length, 'users');
+    const sets = await algo.candidates(split.users, options.candidates, { excludeTrainItems: true, onProgress: (done) => bar.update(done) });
+    bar.finish();
+    result.candidates = candidateRecall(sets, split.positives, options.candidates);
+  }
+  return result;
 }
 
 /** The protocol's ranking rules, enforced on every algorithm's output. */

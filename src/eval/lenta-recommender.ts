@@ -90,12 +90,46 @@ export class LentaRecommender implements Recommender {
       n = done;
       options.onProgress?.(Math.min(n, total), total, 'replay training log');
     });
+    await engine.trainSources({ onProgress: (source, done, total) => options.onProgress?.(done, total, `train ${source}`) });
     this.engine = engine;
     this.evalItemOf = new Int32Array(engine.store.itemIds.length).fill(-1);
     for (let i = 0; i < ds.numItems; i++) {
       const s = engine.store.itemIndex(ds.itemIds[i]!);
       if (s !== undefined) this.evalItemOf[s] = i;
     }
+  }
+
+  async candidates(users: Int32Array, n: number, options: RecommendOptions): Promise<Map<string, Int32Array[]>> {
+    const engine = this.engine;
+    const train = this.train;
+    if (!engine || !train) throw new Error('lenta: candidates() before fit()');
+    const ds = train.dataset;
+    const out = new Map<string, Int32Array[]>();
+    for (let r = 0; r < users.length; r++) {
+      const u = users[r]!;
+      const exclude: number[] = [];
+      if (options.excludeTrainItems) {
+        const { offsets, indices } = train.userItems;
+        for (let p = offsets[u]!; p < offsets[u + 1]!; p++) {
+          const s = engine.store.itemIndex(ds.itemIds[indices[p]!]!);
+          if (s !== undefined) exclude.push(s);
+        }
+      }
+      const sets = await engine.sourceCandidates(ds.userIds[u]!, n, exclude);
+      for (const [name, items] of sets) {
+        let lists = out.get(name);
+        if (!lists) out.set(name, (lists = []));
+        const mapped: number[] = [];
+        for (let k = 0; k < items.length; k++) {
+          const e = this.evalItemOf[items[k]!]!;
+          if (e >= 0) mapped.push(e);
+        }
+        lists[r] = Int32Array.from(mapped);
+      }
+      if (r % 100 === 0) options.onProgress?.(r, users.length);
+    }
+    options.onProgress?.(users.length, users.length);
+    return out;
   }
 
   async recommend(users: Int32Array, k: number, options: RecommendOptions): Promise<Int32Array> {

@@ -46,6 +46,11 @@ export interface Recommender {
    * candidate items (`train.candidates`) may appear.
    */
   recommend(users: Int32Array, k: number, options: RecommendOptions): Int32Array | Promise<Int32Array>;
+  /**
+   * Optional, for multi-stage pipelines: each candidate source's first-stage candidates (up to
+   * `n` per source) for each user, with the users' training items excluded.
+   */
+  candidates?(users: Int32Array, n: number, options: RecommendOptions): Promise<Map<string, Int32Array[]>>;
 }
 
 /** Options handed to an algorithm factory: the run's seed and algorithm-specific settings

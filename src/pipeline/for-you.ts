@@ -8,7 +8,7 @@
  *   effects   impressions logged to the event log
  */
 import type { Config } from '../domain/config.js';
-import { createCandidateSources } from '../candidates/index.js';
+import { createCandidateSources, type SourceEntry } from '../candidates/index.js';
 import type { PopularSource } from '../candidates/popular.js';
 import { seenFilter } from '../mix/seen-filter.js';
 import { authorVisibilityFilter } from '../mix/author-visibility-filter.js';
@@ -17,7 +17,7 @@ import { sourceScoreScorer } from '../rank/source-score.js';
 import { FeedPipeline } from './feed-pipeline.js';
 import type { SideEffect } from './types.js';
 
-export function createForYouPipeline(config: Config, sideEffects: SideEffect[]): { pipeline: FeedPipeline; popular: PopularSource } {
+export function createForYouPipeline(config: Config, sideEffects: SideEffect[]): { pipeline: FeedPipeline; popular: PopularSource; sources: SourceEntry[] } {
   const { entries, popular } = createCandidateSources(config);
   const pipeline = new FeedPipeline({
     name: 'for_you',
@@ -27,5 +27,5 @@ export function createForYouPipeline(config: Config, sideEffects: SideEffect[]):
     selector: new NetworkBalanceSelector(config.feed.inNetworkShare),
     sideEffects,
   });
-  return { pipeline, popular };
+  return { pipeline, popular, sources: entries };
 }

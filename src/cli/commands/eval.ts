@@ -36,6 +36,7 @@ held-out interactions with rating ≥ --threshold (explicit data) or all (implic
                       random: each interaction is test with probability 0.2 (--seed);
                       loo: each user's latest interaction is test
   --k LIST            cut-offs, comma-separated (default 10,20)
+  --candidates N      also report each candidate source's recall@N and the union's (algorithms with sources: lenta)
   --algos LIST        ${BASELINES.join(', ')} and any registered algorithm (e.g. lenta)
   --json              print one JSON object on stdout (nothing else)
   --report FILE       write a self-contained HTML report
@@ -61,6 +62,7 @@ Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
       threshold: { type: 'string' },
       k: { type: 'string' },
       algos: { type: 'string' },
+      candidates: { type: 'string' },
       'ease-lambda': { type: 'string' },
       'ease-solver': { type: 'string' },
       threads: { type: 'string' },
@@ -131,6 +133,7 @@ Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
       algorithms: algos,
       algorithmOptions,
       diversityVectors: diversity,
+      candidates: s('candidates') === undefined ? undefined : intFlag(s('candidates'), 'candidates', 1500, 1),
       progress: (label, total, unit) => progressBar(label, { total, unit, silent: quiet }),
     });
 
@@ -172,7 +175,17 @@ export function toJson(r: EvaluationResult): Record<string, unknown> {
     entry.recommend_seconds = round(a.recommendSeconds, 3);
     results[a.name] = entry;
   }
-  return { dataset: r.dataset, protocol: r.protocol, k: r.ks, users: r.users, items: r.items, train: r.train, test_users: r.testUsers, results };
+  const out: Record<string, unknown> = { dataset: r.dataset, protocol: r.protocol, k: r.ks, users: r.users, items: r.items, train: r.train, test_users: r.testUsers, results };
+  const withCandidates = r.results.find((a) => a.candidates);
+  if (withCandidates?.candidates) {
+    const c = withCandidates.candidates;
+    const key = `recall@${c.n}`;
+    const candidates: Record<string, Record<string, number>> = {};
+    for (const [name, v] of Object.entries(c.sources)) candidates[name] = { [key]: round(v.recall, 6), mean_count: round(v.meanCount, 1), marginal_gain: round(v.marginalGain, 6) };
+    candidates.union = { [key]: round(c.union.recall, 6), mean_count: round(c.union.meanCount, 1) };
+    out.candidates = candidates;
+  }
+  return out;
 }
 
 export function formatTable(r: EvaluationResult): string {
@@ -190,6 +203,13 @@ export function formatTable(r: EvaluationResult): string {
     lines.push('', ...table(header, rows));
   }
   lines.push('', ...table(['algorithm', 'fit s', 'recommend s', 'notes'], r.results.map((a) => [a.name, a.fitSeconds.toFixed(2), a.recommendSeconds.toFixed(2), Object.entries(a.notes).map(([k, v]) => `${k} ${v}`).join('; ')])));
+  for (const a of r.results) {
+    const c = a.candidates;
+    if (!c) continue;
+    const rows = Object.entries(c.sources).map(([name, v]) => [name, v.recall.toFixed(4), v.meanCount.toFixed(1), v.marginalGain.toFixed(4)]);
+    rows.push(['union', c.union.recall.toFixed(4), c.union.meanCount.toFixed(1), '']);
+    lines.push('', `candidate sources of ${a.name} (up to ${c.n} per source):`, ...table(['source', `recall@${c.n}`, 'mean count', 'marginal gain'], rows));
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,0 +1,69 @@
+/**
+ * Candidate recall: how much of a user's test positives the first stage can find at all.
+ * For each source and for the union of all sources: recall@N = |positives ∩ candidates| /
+ * |positives| (averaged over evaluated users) and the mean number of candidates; the
+ * marginal gain of a source is the union's recall minus the recall of the union without it
+ * (what that source finds that no other does).
+ */
+import type { Csr } from '../models/csr.js';
+
+/** Per source, per evaluated user (row r ↔ users[r]): candidate item ids (dense eval ids). */
+export type SourceCandidates = Map<string, Int32Array[]>;
+
+export interface CandidateRecall {
+  n: number;
+  sources: Record<string, { recall: number; meanCount: number; marginalGain: number }>;
+  union: { recall: number; meanCount: number };
+}
+
+export function candidateRecall(candidates: SourceCandidates, positives: Csr, n: number): CandidateRecall {
+  const names = [...candidates.keys()];
+  const users = positives.rows;
+  const sums = new Map<string, { recall: number; count: number; without: number }>();
+  for (const name of names) sums.set(name, { recall: 0, count: 0, without: 0 });
+  let unionRecall = 0;
+  let unionCount = 0;
+  let evaluated = 0;
+  const mark = new Map<number, number>(); // item → bitmask of sources (≤ 31 sources)
+  for (let r = 0; r < users; r++) {
+    const start = positives.offsets[r]!;
+    const end = positives.offsets[r + 1]!;
+    if (end === start) continue;
+    evaluated++;
+    mark.clear();
+    names.forEach((name, s) => {
+      const list = candidates.get(name)![r] ?? new Int32Array(0);
+      sums.get(name)!.count += list.length;
+      for (let k = 0; k < list.length; k++) mark.set(list[k]!, (mark.get(list[k]!) ?? 0) | (1 << s));
+    });
+    unionCount += mark.size;
+    const hitsBy = new Array<number>(names.length).fill(0);
+    const onlyBy = new Array<number>(names.length).fill(0);
+    let unionHits = 0;
+    for (let p = start; p < end; p++) {
+      const m = mark.get(positives.indices[p]!) ?? 0;
+      if (m === 0) continue;
+      unionHits++;
+      for (let s = 0; s < names.length; s++) {
+        if (m & (1 << s)) {
+          hitsBy[s]!++;
+          if (m === 1 << s) onlyBy[s]!++;
+        }
+      }
+    }
+    const size = end - start;
+    unionRecall += unionHits / size;
+    names.forEach((name, s) => {
+      const e = sums.get(name)!;
+      e.recall += hitsBy[s]! / size;
+      e.without += (unionHits - onlyBy[s]!) / size;
+    });
+  }
+  const div = Math.max(1, evaluated);
+  const sources: CandidateRecall['sources'] = {};
+  for (const name of names) {
+    const e = sums.get(name)!;
+    sources[name] = { recall: e.recall / div, meanCount: e.count / Math.max(1, users), marginalGain: (unionRecall - e.without) / div };
+  }
+  return { n, sources, union: { recall: unionRecall / div, meanCount: unionCount / div } };
+}
