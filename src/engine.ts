@@ -103,6 +103,12 @@ export class Engine {
     return engine;
   }
 
+  /** Where the trainable sources' artifacts live: next to the database file. */
+  artifactsDir(): string | undefined {
+    const db = this.config.store.db;
+    return db === ':memory:' ? undefined : `${db}.models`;
+  }
+
   /** The feed's clock: wall time, or the time of the newest event (never later than wall time). */
   now(): number {
     const wall = Date.now();

@@ -15,8 +15,9 @@ import { opeCommand } from './commands/ope.js';
 import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
 import { simCommand } from './commands/sim.js';
+import { trainCommand } from './commands/train.js';
 
-export const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, importCommand, simCommand, evalCommand, replayCommand, opeCommand, configCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, importCommand, simCommand, trainCommand, evalCommand, replayCommand, opeCommand, configCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

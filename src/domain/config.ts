@@ -70,6 +70,10 @@ export const configSchema = z
         /** Candidates taken from each source before scoring. */
         inNetworkBudget: z.number().int().min(0).default(750),
         popularBudget: z.number().int().min(0).default(750),
+        /** Weight of each candidate source in reciprocal-rank fusion (default 1 each). */
+        sourceWeights: z.record(z.string(), z.number().min(0)).default({}),
+        /** k₀ of reciprocal-rank fusion: 1 / (k₀ + rank). */
+        fusionK: z.number().min(0).default(60),
         /** Followed authors considered, best affinity first. */
         maxAuthors: z.number().int().min(1).default(200),
         /**

@@ -3,7 +3,7 @@
  *
  *   sources   candidates/index.ts: in-network (followed authors by affinity) · popular (recent engagement) · …
  *   filters   seen/served/excluded · author visibility (self, mute, block)
- *   scorers   source scores on one scale
+ *   scorers   reciprocal-rank fusion of the sources
  *   selector  in-network share balance
  *   effects   impressions logged to the event log
  */
@@ -13,7 +13,7 @@ import type { PopularSource } from '../candidates/popular.js';
 import { seenFilter } from '../mix/seen-filter.js';
 import { authorVisibilityFilter } from '../mix/author-visibility-filter.js';
 import { NetworkBalanceSelector } from '../mix/network-balance.js';
-import { sourceScoreScorer } from '../rank/source-score.js';
+import { ReciprocalRankFusion } from '../rank/reciprocal-rank-fusion.js';
 import { FeedPipeline } from './feed-pipeline.js';
 import type { SideEffect } from './types.js';
 
@@ -23,7 +23,7 @@ export function createForYouPipeline(config: Config, sideEffects: SideEffect[]):
     name: 'for_you',
     sources: entries,
     filters: [seenFilter, authorVisibilityFilter],
-    scorers: [sourceScoreScorer],
+    scorers: [new ReciprocalRankFusion(config.feed.sourceWeights, config.feed.fusionK)],
     selector: new NetworkBalanceSelector(config.feed.inNetworkShare),
     sideEffects,
   });

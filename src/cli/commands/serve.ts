@@ -2,7 +2,7 @@ import { loadConfig, type Config } from '../../domain/config.js';
 import { Engine } from '../../engine.js';
 import { buildServer } from '../../server/app.js';
 import { intFlag, parseFlags, type CliCommand } from '../command.js';
-import { progressBar } from '../progress.js';
+import { progressBar, type ProgressBar } from '../progress.js';
 
 export const serveCommand: CliCommand = {
   name: 'serve',
@@ -39,6 +39,19 @@ export async function startServer(config: Config, opened?: Engine): Promise<{ en
     const bar = progressBar('replay log', { unit: 'rows' });
     engine = await Engine.open(config, { onReplay: (rows) => bar.update(rows) });
     bar.finish(describeEngine(engine));
+  }
+  const dir = engine.artifactsDir();
+  if (dir) {
+    const bars = new Map<string, ProgressBar>();
+    const { loaded, trained } = await engine.loadSources(dir, (source, done, total, note) => {
+      let bar = bars.get(source);
+      if (!bar) bars.set(source, (bar = progressBar(`train ${source}`, { total, unit: 'steps' })));
+      bar.update(done, note);
+    });
+    for (const bar of bars.values()) bar.finish();
+    if (loaded.length + trained.length > 0) {
+      process.stderr.write(`lenta: candidate sources ${[...loaded.map((s) => `${s} (loaded)`), ...trained.map((s) => `${s} (trained now)`)].join(', ')}\n`);
+    }
   }
   const app = buildServer(engine);
   const address = await app.listen({ port: config.server.port, host: config.server.host });
