@@ -7,6 +7,7 @@
 import type { Config } from '../domain/config.js';
 import type { CandidateSource } from '../pipeline/types.js';
 import { InNetworkSource } from './in-network.js';
+import { FreshSource } from './fresh.js';
 import { PopularSource } from './popular.js';
 
 export interface SourceEntry {
@@ -28,6 +29,7 @@ export function createCandidateSources(config: Config): CandidateSources {
       budget: feed.inNetworkBudget,
     },
     { source: popular, budget: feed.popularBudget },
+    { source: new FreshSource({ maxPostAge: feed.maxPostAge, recencyHalfLife: feed.recencyHalfLife }), budget: feed.freshBudget },
     // More sources: one line each, e.g. { source: new ItemToItemSource(...), budget: 300 },
   ];
   return { entries, popular };

@@ -70,6 +70,7 @@ export const configSchema = z
         /** Candidates taken from each source before scoring. */
         inNetworkBudget: z.number().int().min(0).default(750),
         popularBudget: z.number().int().min(0).default(750),
+        freshBudget: z.number().int().min(0).default(200),
         /** Weight of each candidate source in reciprocal-rank fusion (default 1 each). */
         sourceWeights: z.record(z.string(), z.number().min(0)).default({}),
         /** k₀ of reciprocal-rank fusion: 1 / (k₀ + rank). */

@@ -66,6 +66,8 @@ export class OnlineState {
   readonly engagers: RingLists;
   readonly seen: RingLists;
   readonly authorPosts: RingLists;
+  /** The newest items of the platform, in the order they were first created (fresh pools). */
+  readonly newItems: RingLists;
   /** The latest positive engagements on the whole platform (items), for popular/trending pools. */
   readonly recentEngagements: RingLists;
 
@@ -103,6 +105,7 @@ export class OnlineState {
     this.seen = new RingLists(this.options.seenPerUser, false);
     this.authorPosts = new RingLists(this.options.postsPerAuthor);
     this.recentEngagements = new RingLists(100_000, false);
+    this.newItems = new RingLists(50_000, false);
   }
 
   get items(): number {
@@ -158,6 +161,7 @@ export class OnlineState {
     for (const it of items) {
       this.ensureItems(it.index + 1);
       this.itemAuthor[it.index] = it.author;
+      if (!Number.isNaN(it.createdAt) && Number.isNaN(this.itemCreated[it.index])) this.newItems.push(0, it.index);
       if (!Number.isNaN(it.createdAt)) this.itemCreated[it.index] = it.createdAt;
       if (it.tags.length > 0) this.itemTagIds[it.index] = Int32Array.from(it.tags, (t) => this.tagId(t));
       if (it.author >= 0 && this.itemIndexedUnder[it.index] !== it.author) {
@@ -271,6 +275,7 @@ export class OnlineState {
       seen: this.seen.bytes,
       author_posts: this.authorPosts.bytes,
       recent_engagements: this.recentEngagements.bytes,
+      new_items: this.newItems.bytes,
       items: this.itemAuthor.byteLength + this.itemCreated.byteLength * 2 + this.itemIndexedUnder.byteLength,
     };
   }
@@ -314,6 +319,7 @@ export class OnlineState {
     ringDump('engagers', this.engagers, this.itemCount);
     ringDump('author_posts', this.authorPosts, userCount);
     ringDump('recent_engagements', this.recentEngagements, 1);
+    ringDump('new_items', this.newItems, 1);
     for (let n = 0; n < userCount; n++) {
       const f = Array.from(this.following.get(n)).sort((x, y) => x - y);
       if (f.length) h.update(`f${n}:${f.join(',')}\n`);
