@@ -36,6 +36,8 @@ export interface ReplayOptions {
   /** Evaluate at most this many users (the first by id order); default all. */
   maxUsers?: number;
   config?: Config;
+  /** Train the trainable candidate sources on the training days (default true). */
+  trainSources?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -89,6 +91,9 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
     }
   }
   await engine.importStream(training());
+  if (options.trainSources !== false) {
+    await engine.trainSources({ onProgress: (source, done, total) => options.onProgress?.(`train ${source}`, done, total) });
+  }
   const state = engine.state;
   const now = engine.now();
 

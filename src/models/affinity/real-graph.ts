@@ -1,0 +1,347 @@
+/**
+ * The "real graph": a model of the probability that a user interacts with an author in the
+ * next day, from the user×author counters of the online state. In-network retrieval ranks the
+ * user's follows by it.
+ *
+ * Features of a (user, author) pair at time t (features/…: all from the state as it was at t):
+ * log1p of decayed counts of the user's positive engagements with the author and of
+ * impressions of the author's posts, per window; log1p of the long-window count per main
+ * engagement type; negative feedback; days since the last engagement; whether the user follows
+ * the author, the author follows the user (reciprocity), and the author's own engagement with
+ * the user's posts.
+ *
+ * Training by replay: the log is folded into a fresh state in order; at each day boundary a
+ * sample of pairs (follows and pairs with any interaction) is snapshotted, and labelled 1 when
+ * the user positively engaged with one of the author's posts during the following day.
+ * Logistic regression on standardised features, full-batch Newton steps (IRLS) with an L2
+ * penalty: few features, so exact and fast.
+ */
+import type { EventTypeRegistry } from '../../domain/event-types.js';
+import { OnlineState, type StateOptions } from '../../state/online-state.js';
+import { LOG_EVENT, type LogChunk, type Store } from '../../store/store.js';
+
+const DAY = 86_400_000;
+const MAIN_TYPES = ['click', 'like', 'reply', 'repost', 'share', 'profile_click', 'dwell', 'play', 'rating'];
+const NEGATIVE_TYPES = ['not_interested', 'hide', 'report'];
+
+export interface RealGraphOptions {
+  /** Day boundaries snapshotted, the most recent ones (default 7). */
+  days?: number;
+  /** Pairs sampled per boundary (default 50,000). */
+  pairsPerDay?: number;
+  /** L2 penalty on standardised weights (default 1). */
+  l2?: number;
+  seed?: number;
+}
+
+export interface RealGraphReport {
+  examples: number;
+  positives: number;
+  /** AUC on the last snapshotted day, with the model trained on the earlier days. */
+  validationAuc: number;
+  features: string[];
+}
+
+export class RealGraphModel {
+  weights: Float64Array = new Float64Array(0);
+  mean: Float64Array = new Float64Array(0);
+  scale: Float64Array = new Float64Array(0);
+  readonly featureNames: string[];
+  private readonly mainCodes: number[];
+  private readonly negativeCodes: number[];
+  private readonly scratch: Float64Array;
+  private readonly windowScratch: Float64Array;
+
+  constructor(types: EventTypeRegistry, windows: number) {
+    this.mainCodes = MAIN_TYPES.map((t) => types.code(t)).filter((c) => c >= 0);
+    this.negativeCodes = NEGATIVE_TYPES.map((t) => types.code(t)).filter((c) => c >= 0);
+    const names: string[] = [];
+    for (let w = 0; w < windows; w++) names.push(`engaged_w${w}`);
+    for (let w = 0; w < windows; w++) names.push(`impressions_w${w}`);
+    for (const c of this.mainCodes) names.push(`${types.name(c)}_long`);
+    names.push('negative_long', 'days_since_engaged', 'never_engaged', 'follows', 'followed_back', 'author_engages_user');
+    this.featureNames = names;
+    this.scratch = new Float64Array(names.length);
+    this.windowScratch = new Float64Array(windows);
+  }
+
+  get trained(): boolean {
+    return this.weights.length === this.featureNames.length + 1;
+  }
+
+  /** Features of (user, author) at `now` into `out`. */
+  features(state: OnlineState, user: number, author: number, now: number, out: Float64Array = this.scratch): Float64Array {
+    const t = state.userAuthorCounts;
+    const nw = t.windows.length;
+    const ws = this.windowScratch;
+    let f = 0;
+    t.getAll(user, author, state.ENGAGED, now, ws);
+    for (let w = 0; w < nw; w++) out[f++] = Math.log1p(ws[w]!);
+    if (state.impressionType >= 0) t.getAll(user, author, state.impressionType, now, ws);
+    else ws.fill(0);
+    for (let w = 0; w < nw; w++) out[f++] = Math.log1p(ws[w]!);
+    for (const c of this.mainCodes) out[f++] = Math.log1p(t.get(user, author, c, nw - 1, now));
+    let neg = 0;
+    for (const c of this.negativeCodes) neg += t.get(user, author, c, nw - 1, now);
+    out[f++] = Math.log1p(neg);
+    const last = t.lastUpdate(user, author, state.ENGAGED);
+    const never = last === -Infinity;
+    out[f++] = never ? 0 : Math.log1p(Math.max(0, now - last) / DAY);
+    out[f++] = never ? 1 : 0;
+    out[f++] = state.following.has(user, author) ? 1 : 0;
+    out[f++] = state.following.has(author, user) ? 1 : 0;
+    out[f++] = Math.log1p(t.get(author, user, state.ENGAGED, nw - 1, now));
+    return out;
+  }
+
+  /** P(user engages with the author's posts in the next day). */
+  predict(state: OnlineState, user: number, author: number, now: number): number {
+    if (!this.trained) return NaN;
+    const x = this.features(state, user, author, now);
+    let z = this.weights[x.length]!;
+    for (let j = 0; j < x.length; j++) z += this.weights[j]! * ((x[j]! - this.mean[j]!) / this.scale[j]!);
+    return 1 / (1 + Math.exp(-z));
+  }
+
+  /** Trains by replaying the store's log into a fresh state (see the file comment). */
+  async train(store: Store, types: EventTypeRegistry, stateOptions: Partial<StateOptions>, options: RealGraphOptions = {}, onProgress?: (done: number, total: number) => void): Promise<RealGraphReport> {
+    const days = options.days ?? 7;
+    const perDay = options.pairsPerDay ?? 50_000;
+    const state = new OnlineState(types, stateOptions);
+    for await (const items of store.readItems()) state.applyItems(items);
+    const counts = await store.counts();
+    // First pass over timestamps is avoided: boundaries are found as the replay goes, and
+    // only the last `days` snapshots are kept (a ring of snapshots).
+    type Snapshot = { x: Float64Array[]; pairs: Map<number, number>; labels: Uint8Array; boundary: number };
+    const snapshots: Snapshot[] = [];
+    let pending: Snapshot | undefined;
+    let nextBoundary = NaN;
+    let rng = (options.seed ?? 42) >>> 0 || 1;
+    const random = () => {
+      rng ^= rng << 13;
+      rng >>>= 0;
+      rng ^= rng >>> 17;
+      rng ^= rng << 5;
+      rng >>>= 0;
+      return rng / 4294967296;
+    };
+    const snapshot = (boundary: number): Snapshot => {
+      // Candidate pairs: every follow and every pair with an interaction so far.
+      const keys: number[] = [];
+      const seen = new Set<number>();
+      const addPair = (u: number, a: number) => {
+        if (u === a || a < 0) return;
+        const key = u * 2_000_000 + a;
+        if (!seen.has(key)) {
+          seen.add(key);
+          keys.push(key);
+        }
+      };
+      for (let u = 0; u <= state.following.maxNode; u++) {
+        const f = state.following.get(u);
+        for (let k = 0; k < f.length; k++) addPair(u, f[k]!);
+      }
+      state.userAuthorCounts.forEach((u, a, t) => {
+        if (t === state.ENGAGED || t === state.impressionType) addPair(u, a);
+      });
+      // Sample without replacement.
+      for (let i = keys.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [keys[i], keys[j]] = [keys[j]!, keys[i]!];
+      }
+      if (keys.length > perDay) keys.length = perDay;
+      const x: Float64Array[] = [];
+      const pairs = new Map<number, number>();
+      keys.forEach((key, idx) => {
+        const u = Math.floor(key / 2_000_000);
+        const a = key - u * 2_000_000;
+        x.push(Float64Array.from(this.features(state, u, a, boundary, new Float64Array(this.featureNames.length))));
+        pairs.set(key, idx);
+      });
+      return { x, pairs, labels: new Uint8Array(keys.length), boundary };
+    };
+    let rows = 0;
+    for await (const chunk of store.readLog(0, 65536, false)) {
+      let applied = 0;
+      for (let r = 0; r < chunk.length; r++) {
+        const ts = chunk.ts[r]!;
+        if (Number.isNaN(nextBoundary)) nextBoundary = Math.floor(ts / DAY) * DAY + DAY;
+        if (ts >= nextBoundary) {
+          // Fold everything before this row, then snapshot the state at the boundary.
+          state.applyLog(sliceChunk(chunk, applied, r));
+          applied = r;
+          while (ts >= nextBoundary) {
+            if (pending) {
+              snapshots.push(pending);
+              if (snapshots.length > days) snapshots.shift();
+            }
+            pending = snapshot(nextBoundary);
+            nextBoundary += DAY;
+          }
+        }
+        if (pending && chunk.kind[r] === LOG_EVENT && state.polarity[chunk.type[r]!]! > 0) {
+          const author = state.author(chunk.target[r]!);
+          if (author >= 0) {
+            const idx = pending.pairs.get(chunk.user[r]! * 2_000_000 + author);
+            if (idx !== undefined) pending.labels[idx] = 1;
+          }
+        }
+      }
+      state.applyLog(sliceChunk(chunk, applied, chunk.length));
+      rows += chunk.length;
+      onProgress?.(rows, counts.events + counts.edges);
+    }
+    // (the last, incomplete day is not a training day)
+    if (snapshots.length < 2) {
+      this.weights = new Float64Array(0);
+      return { examples: 0, positives: 0, validationAuc: NaN, features: this.featureNames };
+    }
+    const trainSet = snapshots.slice(0, -1);
+    const valid = snapshots[snapshots.length - 1]!;
+    this.fit(trainSet, options.l2 ?? 1);
+    const validScores = valid.x.map((x) => this.score(x));
+    const validationAuc = auc(validScores, valid.labels);
+    // Final model on every day.
+    this.fit(snapshots, options.l2 ?? 1);
+    let examples = 0;
+    let positives = 0;
+    for (const s of snapshots) {
+      examples += s.x.length;
+      for (const l of s.labels) positives += l;
+    }
+    return { examples, positives, validationAuc, features: this.featureNames };
+  }
+
+  private score(x: Float64Array): number {
+    let z = this.weights[x.length]!;
+    for (let j = 0; j < x.length; j++) z += this.weights[j]! * ((x[j]! - this.mean[j]!) / this.scale[j]!);
+    return z;
+  }
+
+  /** Standardise, then IRLS (Newton) for L2-penalised logistic regression. */
+  private fit(snapshots: { x: Float64Array[]; labels: Uint8Array }[], l2: number): void {
+    const d = this.featureNames.length;
+    const xs: Float64Array[] = [];
+    const ys: number[] = [];
+    for (const s of snapshots) s.x.forEach((x, i) => (xs.push(x), ys.push(s.labels[i]!)));
+    const n = xs.length;
+    const mean = new Float64Array(d);
+    const scale = new Float64Array(d);
+    for (const x of xs) for (let j = 0; j < d; j++) mean[j]! += x[j]! / n;
+    for (const x of xs) for (let j = 0; j < d; j++) scale[j]! += (x[j]! - mean[j]!) ** 2 / n;
+    for (let j = 0; j < d; j++) scale[j] = Math.sqrt(scale[j]!) || 1;
+    this.mean = mean;
+    this.scale = scale;
+    const p = d + 1;
+    const w = new Float64Array(p);
+    const z = new Float64Array(p);
+    for (let iter = 0; iter < 12; iter++) {
+      const grad = new Float64Array(p);
+      const hess = new Float64Array(p * p);
+      for (let i = 0; i < n; i++) {
+        const x = xs[i]!;
+        for (let j = 0; j < d; j++) z[j] = (x[j]! - mean[j]!) / scale[j]!;
+        z[d] = 1;
+        let s = 0;
+        for (let j = 0; j < p; j++) s += w[j]! * z[j]!;
+        const pr = 1 / (1 + Math.exp(-s));
+        const g = pr - ys[i]!;
+        const h = Math.max(pr * (1 - pr), 1e-9);
+        for (let j = 0; j < p; j++) {
+          grad[j]! += g * z[j]!;
+          const hz = h * z[j]!;
+          for (let k = 0; k <= j; k++) hess[j * p + k]! += hz * z[k]!;
+        }
+      }
+      for (let j = 0; j < d; j++) {
+        grad[j]! += l2 * w[j]!;
+        hess[j * p + j]! += l2;
+      }
+      hess[d * p + d]! += 1e-6;
+      for (let j = 0; j < p; j++) for (let k = 0; k < j; k++) hess[k * p + j] = hess[j * p + k]!;
+      const step = solveSpd(hess, grad, p);
+      let change = 0;
+      for (let j = 0; j < p; j++) {
+        w[j]! -= step[j]!;
+        change = Math.max(change, Math.abs(step[j]!));
+      }
+      if (change < 1e-6) break;
+    }
+    this.weights = w;
+  }
+
+  toJSON(): { features: string[]; weights: number[]; mean: number[]; scale: number[] } {
+    return { features: this.featureNames, weights: Array.from(this.weights), mean: Array.from(this.mean), scale: Array.from(this.scale) };
+  }
+
+  /** Restores saved parameters; false when they were saved for other features. */
+  restore(saved: { features: string[]; weights: number[]; mean: number[]; scale: number[] }): boolean {
+    if (saved.features.join(',') !== this.featureNames.join(',')) return false;
+    this.weights = Float64Array.from(saved.weights);
+    this.mean = Float64Array.from(saved.mean);
+    this.scale = Float64Array.from(saved.scale);
+    return this.trained;
+  }
+}
+
+function sliceChunk(c: LogChunk, from: number, to: number): LogChunk {
+  return {
+    length: to - from,
+    seq: c.seq.subarray(from, to),
+    kind: c.kind.subarray(from, to),
+    user: c.user.subarray(from, to),
+    target: c.target.subarray(from, to),
+    type: c.type.subarray(from, to),
+    ts: c.ts.subarray(from, to),
+    value: c.value.subarray(from, to),
+    context: c.context.slice(from, to),
+  };
+}
+
+/** Solves A x = b for a small symmetric positive-definite A (Cholesky). */
+function solveSpd(a: Float64Array, b: Float64Array, n: number): Float64Array {
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * n + j]!;
+      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
+      l[i * n + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / l[j * n + j]!;
+    }
+  }
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i]!;
+    for (let k = 0; k < i; k++) s -= l[i * n + k]! * y[k]!;
+    y[i] = s / l[i * n + i]!;
+  }
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i]!;
+    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * x[k]!;
+    x[i] = s / l[i * n + i]!;
+  }
+  return x;
+}
+
+/** Area under the ROC curve (ties count half). */
+export function auc(scores: readonly number[], labels: ArrayLike<number>): number {
+  const idx = scores.map((_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  let pos = 0;
+  let neg = 0;
+  let rankSum = 0;
+  let i = 0;
+  while (i < idx.length) {
+    let j = i;
+    while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
+    const avgRank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) {
+      if (labels[idx[k]!]) {
+        pos++;
+        rankSum += avgRank;
+      } else neg++;
+    }
+    i = j + 1;
+  }
+  if (pos === 0 || neg === 0) return NaN;
+  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
