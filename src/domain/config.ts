@@ -71,6 +71,8 @@ export const configSchema = z
         inNetworkBudget: z.number().int().min(0).default(750),
         popularBudget: z.number().int().min(0).default(750),
         freshBudget: z.number().int().min(0).default(200),
+        /** A candidate source that has not answered this long after the stage started is skipped (ms). */
+        sourceTimeoutMs: z.number().positive().default(100),
         /** Weight of each candidate source in reciprocal-rank fusion (default 1 each). */
         sourceWeights: z.record(z.string(), z.number().min(0)).default({}),
         /** k₀ of reciprocal-rank fusion: 1 / (k₀ + rank). */

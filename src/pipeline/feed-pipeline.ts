@@ -17,6 +17,8 @@ import type {
 
 export interface FeedPipelineDefinition {
   name: string;
+  /** A source that has not answered this long after the stage started is dropped (fail open). */
+  sourceTimeoutMs?: number;
   sources: { source: CandidateSource; budget: number }[];
   filters: CandidateFilter[];
   scorers: CandidateScorer[];
@@ -35,17 +37,29 @@ export class FeedPipeline {
     // Sources, concurrently; each fails open.
     const t0 = performance.now();
     const active = d.sources.filter(({ source }) => source.enabled(q));
+    const timeoutMs = d.sourceTimeoutMs ?? Infinity;
     const results = await Promise.all(
       active.map(async ({ source, budget }) => {
         const start = performance.now();
+        let timer: NodeJS.Timeout | undefined;
         try {
-          const got = await source.fetch(q, budget);
+          const fetched = Promise.resolve(source.fetch(q, budget));
+          const got = Number.isFinite(timeoutMs)
+            ? await Promise.race([
+                fetched,
+                new Promise<never>((_, reject) => {
+                  timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), Math.max(0, timeoutMs - (performance.now() - t0)));
+                }),
+              ])
+            : await fetched;
           timings.push({ stage: 'source', component: source.name, ms: performance.now() - start, count: got.length });
           return got;
         } catch (err) {
           degraded.push(source.name);
           timings.push({ stage: 'source', component: source.name, ms: performance.now() - start, count: 0, error: String(err) });
           return [];
+        } finally {
+          if (timer) clearTimeout(timer);
         }
       }),
     );

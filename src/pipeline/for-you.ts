@@ -22,6 +22,7 @@ export function createForYouPipeline(config: Config, sideEffects: SideEffect[]):
   const pipeline = new FeedPipeline({
     name: 'for_you',
     sources: entries,
+    sourceTimeoutMs: config.feed.sourceTimeoutMs,
     filters: [seenFilter, authorVisibilityFilter],
     scorers: [new ReciprocalRankFusion(config.feed.sourceWeights, config.feed.fusionK)],
     selector: new NetworkBalanceSelector(config.feed.inNetworkShare),

@@ -42,6 +42,9 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   const written = metrics.counter('lenta_records_written_total', 'Records written to the log by kind');
   const duplicates = metrics.counter('lenta_duplicate_events_total', 'Re-sent events skipped (id already in the log)');
   const feedItems = metrics.counter('lenta_feed_items_served_total', 'Items served in feeds by feed');
+  const sourceLatency = metrics.histogram('lenta_source_seconds', 'Candidate source latency by source', [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1]);
+  const sourceYield = metrics.counter('lenta_source_candidates_total', 'Candidates proposed by each source');
+  const sourceFailures = metrics.counter('lenta_source_failures_total', 'Candidate sources that failed or timed out, skipped (fail open)');
   const sideEffectErrors = metrics.counter('lenta_side_effect_errors_total', 'Failed side effects (impression logging) by effect');
   metrics.gauge('lenta_users', 'Known users', () => engine.store.userIds.length);
   metrics.gauge('lenta_items', 'Known items', () => engine.store.itemIds.length);
@@ -137,6 +140,12 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     if (q.variant) request.variant = q.variant;
     const feed = await engine.forYouFeed(id, request);
     feedItems.inc({ feed: 'for_you' }, feed.items.length);
+    for (const t of feed.timings ?? []) {
+      if (t.stage !== 'source' || !t.component) continue;
+      sourceLatency.observe(t.ms / 1000, { source: t.component });
+      sourceYield.inc({ source: t.component }, t.count);
+      if (t.error) sourceFailures.inc({ source: t.component });
+    }
     if (!explain) delete feed.timings;
     return feed;
   });

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventTypeRegistry } from '../domain/event-types.js';
+import { OnlineState } from '../state/online-state.js';
+import { FeedPipeline, mergeCandidates } from './feed-pipeline.js';
+import type { Candidate, CandidateSource, FeedQuery } from './types.js';
+
+const cand = (item: number, source: string, rank: number): Candidate => ({ item, author: -1, inNetwork: false, sources: [{ source, score: 1 / rank, rank }], score: 0 });
+const source = (name: string, fetch: CandidateSource['fetch']): CandidateSource => ({ name, enabled: () => true, fetch });
+const query: FeedQuery = {
+  user: 0, userId: 'u', limit: 3, now: 0, requestId: 'r', variant: 'v',
+  served: new Set(), seen: new Set(), exclude: new Set(), state: new OnlineState(new EventTypeRegistry()),
+};
+
+test('sources run side by side, fail open, and slow ones are dropped at the timeout', async () => {
+  const pipeline = new FeedPipeline({
+    name: 't',
+    sourceTimeoutMs: 30,
+    sources: [
+      { source: source('good', () => [cand(1, 'good', 1), cand(2, 'good', 2)]), budget: 10 },
+      { source: source('broken', () => { throw new Error('index missing'); }), budget: 10 },
+      { source: source('slow', () => new Promise((resolve) => setTimeout(() => resolve([cand(9, 'slow', 1)]), 200))), budget: 10 },
+      { source: source('also', async () => [cand(2, 'also', 1), cand(3, 'also', 2)]), budget: 10 },
+    ],
+    filters: [],
+    scorers: [{ name: 'rank', enabled: () => true, score: (_q, cs) => cs.forEach((c) => (c.score = c.sources.length)) }],
+    selector: { name: 'top', select: (_q, cs, n) => [...cs].sort((a, b) => b.score - a.score || a.item - b.item).slice(0, n) },
+    sideEffects: [],
+  });
+  const result = await pipeline.run(query);
+  assert.deepEqual(result.page.map((c) => c.item), [2, 1, 3]);
+  assert.deepEqual(result.degraded.sort(), ['broken', 'slow']);
+  const slow = result.timings.find((t) => t.component === 'slow')!;
+  assert.match(slow.error!, /no answer within 30 ms/);
+  assert.ok(slow.ms < 150);
+});
+
+test('merge keeps every source hit of an item', () => {
+  const merged = mergeCandidates([[cand(1, 'a', 1)], [cand(1, 'b', 4), cand(2, 'b', 5)]]);
+  assert.equal(merged.length, 2);
+  assert.deepEqual(merged[0]!.sources.map((s) => [s.source, s.rank]), [['a', 1], ['b', 4]]);
+});
