@@ -4,9 +4,11 @@
  */
 import { importBench } from './import.js';
 import { feedBench } from './feed.js';
+import { candidatesBench } from './candidates.js';
 
 const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promise<void> }> = {
   import: { summary: 'import throughput of 1M synthetic events (raw SQLite, store, full lenta-jsonl import) and replay', run: importBench },
+  candidates: { summary: 'candidate stage p50/p99 at 100k users / 1M posts (synthetic bench platform), training time, memory', run: candidatesBench },
   feed: { summary: 'For You feed latency p50/p99 and requests/s over HTTP at the demo size, memory', run: feedBench },
 };
 

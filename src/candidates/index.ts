@@ -7,8 +7,12 @@
 import type { Config } from '../domain/config.js';
 import type { CandidateSource } from '../pipeline/types.js';
 import { InNetworkSource } from './in-network.js';
+import { CommunitySource } from './communities.js';
 import { FreshSource } from './fresh.js';
 import { PopularSource } from './popular.js';
+import { ItemToItemSource } from './item-to-item.js';
+import { SocialGraphSource } from './social-graph.js';
+import { EmbeddingSource } from './embedding.js';
 
 export interface SourceEntry {
   source: CandidateSource;
@@ -30,6 +34,10 @@ export function createCandidateSources(config: Config): CandidateSources {
     },
     { source: popular, budget: feed.popularBudget },
     { source: new FreshSource({ maxPostAge: feed.maxPostAge, recencyHalfLife: feed.recencyHalfLife }), budget: feed.freshBudget },
+    { source: new CommunitySource({ maxPostAge: feed.maxPostAge, halfLife: feed.maxPostAge > 0 ? feed.recencyHalfLife : 0 }), budget: 300 },
+    { source: new EmbeddingSource({ factors: 64, iterations: 15, regularization: 20, alpha: 1 }), budget: 500 },
+    { source: new ItemToItemSource(), budget: 500 },
+    { source: new SocialGraphSource({ recencyHalfLife: feed.maxPostAge > 0 ? feed.recencyHalfLife : 0 }), budget: 500 },
     // More sources: one line each, e.g. { source: new ItemToItemSource(...), budget: 300 },
   ];
   return { entries, popular };

@@ -65,26 +65,38 @@ export class IalsRecommender implements Recommender {
 
   fit(train: TrainMatrix, options: FitOptions = {}): void {
     this.train = train;
+    this.fitFactors(train.userItems, train.itemUsers, train.candidates, options);
+  }
+
+  /**
+   * Fits user and item factors on a user×item matrix (`userItems`, with its transpose
+   * `itemUsers`); only items with `itemMask[i]` set get factors (all when omitted). Sets
+   * `userFactors` (rows × stride) and `itemFactors` (cols × stride). This is what fit() runs;
+   * candidate sources call it on their own matrices.
+   */
+  fitFactors(userItems: Csr, itemUsers: Csr, itemMask?: Uint8Array, options: FitOptions = {}): void {
     const f = this.stride;
+    const numUsers = userItems.rows;
+    const numItems = itemUsers.rows;
     const rng = new Rng(this.seed);
-    const X = new Float64Array(train.numUsers * f);
-    const Y = new Float64Array(train.numItems * f);
+    const X = new Float64Array(numUsers * f);
+    const Y = new Float64Array(numItems * f);
     const scale = 0.01;
-    for (let u = 0; u < train.numUsers; u++) {
-      if (train.userItems.offsets[u + 1] === train.userItems.offsets[u]) continue;
+    for (let u = 0; u < numUsers; u++) {
+      if (userItems.offsets[u + 1] === userItems.offsets[u]) continue;
       for (let t = 0; t < this.factors; t++) X[u * f + t] = rng.normal() * scale;
     }
-    for (let i = 0; i < train.numItems; i++) {
-      if (!train.candidates[i]) continue;
+    for (let i = 0; i < numItems; i++) {
+      if (itemMask ? !itemMask[i] : itemUsers.offsets[i + 1] === itemUsers.offsets[i]) continue;
       for (let t = 0; t < this.factors; t++) Y[i * f + t] = rng.normal() * scale;
     }
-    const confUser = this.confidences(train.userItems);
-    const confItem = this.confidences(train.itemUsers);
-    const maxRows = Math.max(train.numUsers, train.numItems) + 4;
+    const confUser = this.confidences(userItems);
+    const confItem = this.confidences(itemUsers);
+    const maxRows = Math.max(numUsers, numItems) + 4;
     const ws = new KernelWorkspace(f * f + 4 * maxRows * f);
     for (let it = 0; it < this.iterations; it++) {
-      this.halfStep(ws, train.userItems, confUser, X, Y, train.numItems);
-      this.halfStep(ws, train.itemUsers, confItem, Y, X, train.numUsers);
+      this.halfStep(ws, userItems, confUser, X, Y, numItems);
+      this.halfStep(ws, itemUsers, confItem, Y, X, numUsers);
       options.onProgress?.(it + 1, this.iterations);
     }
     this.userFactors = X;
@@ -237,8 +249,8 @@ export class IalsRecommender implements Recommender {
   }
 }
 
-/** otherᵀ·other + λI (f×f, full). */
-function gramMatrix(other: Float64Array, numOther: number, f: number, lambda: number): Float64Array {
+/** otherᵀ·other + λI (f×f, full): the shared part of every row's iALS equation. */
+export function gramMatrix(other: Float64Array, numOther: number, f: number, lambda: number): Float64Array {
   const gram = new Float64Array(f * f);
   for (let o = 0; o < numOther; o++) {
     const base = o * f;
@@ -254,4 +266,60 @@ function gramMatrix(other: Float64Array, numOther: number, f: number, lambda: nu
     for (let b = 0; b < a; b++) gram[b * f + a] = gram[a * f + b];
   }
   return gram;
+}
+
+/**
+ * Folds one user into fixed item factors: solves the iALS user equation
+ *     (G + Σ_{i∈I(u)} conf_i y_i y_iᵀ) x = Σ_{i∈I(u)} (1 + conf_i) y_i,   G = YᵀY + λI,
+ * exactly (Cholesky on the f×f system), for a user with items `items` and confidences − 1
+ * `conf` (α·r). `itemFactors` has rows of `stride` numbers (Float32 or Float64); the result has
+ * `stride` numbers. Returns zeros for an empty history or a system that is not positive definite.
+ */
+export function foldInUser(
+  itemFactors: Float32Array | Float64Array,
+  stride: number,
+  gram: Float64Array,
+  items: ArrayLike<number>,
+  conf: ArrayLike<number>,
+): Float64Array {
+  const f = stride;
+  const a = Float64Array.from(gram);
+  const x = new Float64Array(f);
+  if (items.length === 0) return x;
+  for (let k = 0; k < items.length; k++) {
+    const base = items[k] * f;
+    const c = conf[k];
+    for (let p = 0; p < f; p++) {
+      const yp = itemFactors[base + p];
+      x[p] += (1 + c) * yp;
+      if (yp === 0) continue;
+      const w = c * yp;
+      const row = p * f;
+      for (let q = 0; q <= p; q++) a[row + q] += w * itemFactors[base + q];
+    }
+  }
+  // Cholesky A = L Lᵀ in the lower triangle, then two triangular solves.
+  for (let j = 0; j < f; j++) {
+    let d = a[j * f + j];
+    for (let k = 0; k < j; k++) d -= a[j * f + k] * a[j * f + k];
+    if (!(d > 0)) return new Float64Array(f);
+    const l = Math.sqrt(d);
+    a[j * f + j] = l;
+    for (let i = j + 1; i < f; i++) {
+      let s = a[i * f + j];
+      for (let k = 0; k < j; k++) s -= a[i * f + k] * a[j * f + k];
+      a[i * f + j] = s / l;
+    }
+  }
+  for (let i = 0; i < f; i++) {
+    let s = x[i];
+    for (let k = 0; k < i; k++) s -= a[i * f + k] * x[k];
+    x[i] = s / a[i * f + i];
+  }
+  for (let i = f - 1; i >= 0; i--) {
+    let s = x[i];
+    for (let k = i + 1; k < f; k++) s -= a[k * f + i] * x[k];
+    x[i] = s / a[i * f + i];
+  }
+  return x;
 }

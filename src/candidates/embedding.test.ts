@@ -1,0 +1,212 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventTypeRegistry } from '../domain/event-types.js';
+import type { LogRecord } from '../domain/types.js';
+import { OnlineState } from '../state/online-state.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { FeedQuery, SourceTrainingContext } from '../pipeline/types.js';
+import { EmbeddingSource } from './embedding.js';
+import { ExactMipsIndex, loadHnswlib, TopKHeap } from '../models/ann/mips-index.js';
+import { Rng } from '../eval/prng.js';
+
+/**
+ * Two clear clusters: users a0…a19 like only items A0…A19 (by author "pa"), users b0…b19 only
+ * B0…B19 (by author "pb"); each user likes 8 random items of their cluster.
+ */
+async function world() {
+  const types = new EventTypeRegistry();
+  const store = SqliteStore.open({ path: ':memory:', types, synchronous: 'OFF' });
+  const state = new OnlineState(types);
+  const rng = new Rng(7);
+  const records: LogRecord[] = [];
+  for (const c of ['A', 'B']) for (let i = 0; i < 20; i++) records.push({ kind: 'item', item: { id: `${c}${i}`, authorId: `p${c.toLowerCase()}` } });
+  let ts = 1000;
+  for (const c of ['a', 'b']) {
+    for (let u = 0; u < 20; u++) {
+      const picked = new Set<number>();
+      while (picked.size < 8) picked.add(Math.floor(rng.next() * 20));
+      for (const i of picked) records.push({ kind: 'event', event: { userId: `${c}${u}`, itemId: `${c.toUpperCase()}${i}`, type: 'like', timestamp: ts++ } });
+    }
+  }
+  records.push({ kind: 'edge', edge: { userId: 'a0', targetId: 'pa', kind: 'follow', timestamp: 1 } });
+  await store.importRecords(records);
+  await state.replay(store);
+  const ctx: SourceTrainingContext = { state, store, now: ts };
+  const item = (id: string) => store.itemIndex(id)!;
+  const user = (id: string) => store.userIndex(id) ?? -1;
+  const ingest = async (recs: LogRecord[]) => {
+    const result = await store.append(recs);
+    state.apply(result.items, result.log);
+  };
+  const query = (userId: string, extra: Partial<FeedQuery> = {}): FeedQuery => ({
+    user: user(userId),
+    userId,
+    limit: 10,
+    now: ts,
+    requestId: 'r',
+    variant: 'default',
+    served: new Set(),
+    seen: new Set(),
+    exclude: new Set(),
+    state,
+    ...extra,
+  });
+  return { types, store, state, ctx, item, user, ingest, query, cluster: (i: number) => store.itemIds[i]![0] };
+}
+
+const options = { factors: 2, iterations: 10, regularization: 0.1, alpha: 10 };
+
+test('embedding: proposes items of the user’s own cluster, best first, with the candidate contract', async () => {
+  const w = await world();
+  const source = new EmbeddingSource(options);
+  const progress: number[] = [];
+  await source.train({ ...w.ctx, onProgress: (done) => progress.push(done) });
+  assert.ok(progress.length > 0);
+  assert.equal(source.info?.index, 'exact');
+  for (const name of ['a3', 'b5']) {
+    const q = w.query(name);
+    const got = source.fetch(q, 10);
+    assert.equal(got.length, 10);
+    const own = new Set(w.state.history.recentValues(q.user));
+    for (const [k, c] of got.entries()) {
+      assert.equal(w.cluster(c.item), name[0]!.toUpperCase(), `${name} got ${w.store.itemIds[c.item]}`);
+      assert.ok(!own.has(c.item));
+      assert.deepEqual(c.sources, [{ source: 'embedding', score: c.score, rank: k + 1 }]);
+      assert.equal(c.author, w.state.author(c.item));
+      if (k > 0) assert.ok(got[k - 1]!.score >= c.score);
+    }
+  }
+  // inNetwork: a0 follows pa, the author of every A item
+  const a0 = source.fetch(w.query('a0'), 5);
+  assert.ok(a0.length > 0 && a0.every((c) => c.inNetwork));
+  assert.ok(source.fetch(w.query('b0'), 5).every((c) => !c.inNetwork));
+  await w.store.close();
+});
+
+test('embedding: a user newer than the training is folded in near its cluster; history changes refresh it', async () => {
+  const w = await world();
+  const source = new EmbeddingSource(options);
+  await source.train(w.ctx);
+  await w.ingest([
+    { kind: 'event', event: { userId: 'newcomer', itemId: 'B1', type: 'like', timestamp: 5000 } },
+    { kind: 'event', event: { userId: 'newcomer', itemId: 'B2', type: 'like', timestamp: 5001 } },
+    { kind: 'event', event: { userId: 'newcomer', itemId: 'B3', type: 'click', timestamp: 5002 } },
+  ]);
+  const q = w.query('newcomer');
+  assert.ok(q.user >= 0);
+  const got = source.fetch(q, 8);
+  assert.equal(got.length, 8);
+  assert.ok(got.every((c) => w.cluster(c.item) === 'B'), got.map((c) => w.store.itemIds[c.item]).join(','));
+  assert.ok(!got.some((c) => [w.item('B1'), w.item('B2'), w.item('B3')].includes(c.item)));
+  // A trained user of cluster A who now engages heavily with B is folded in again and moves towards B.
+  const before = source.fetch(w.query('a1'), 10).filter((c) => w.cluster(c.item) === 'B').length;
+  const recs: LogRecord[] = [];
+  for (let i = 0; i < 12; i++) recs.push({ kind: 'event', event: { userId: 'a1', itemId: `B${i}`, type: 'like', timestamp: 6000 + i } });
+  await w.ingest(recs);
+  const after = source.fetch(w.query('a1'), 10);
+  assert.equal(before, 0);
+  assert.ok(after.filter((c) => w.cluster(c.item) === 'B').length >= 4, after.map((c) => w.store.itemIds[c.item]).join(','));
+  assert.ok(!after.some((c) => c.item === w.item('B0')), 'history items are skipped');
+  await w.store.close();
+});
+
+test('embedding: skipping rules, unknown and history-less users, no model', async () => {
+  const w = await world();
+  const source = new EmbeddingSource(options);
+  assert.deepEqual(source.fetch(w.query('a2'), 10), []); // not trained: nothing, no throw
+  assert.equal(source.enabled(w.query('a2')), false);
+  await source.train(w.ctx);
+  assert.deepEqual(source.fetch(w.query('nobody', { user: -1 }), 10), []);
+  await w.ingest([{ kind: 'edge', edge: { userId: 'follower-only', targetId: 'pa', kind: 'follow', timestamp: 9000 } }]);
+  const fo = w.query('follower-only');
+  assert.ok(fo.user >= 0);
+  assert.deepEqual(source.fetch(fo, 10), []);
+  const all = source.fetch(w.query('a2'), 40);
+  const own = new Set(w.state.history.recentValues(w.user('a2')));
+  assert.equal(all.length, 40 - own.size);
+  const exclude = new Set([all[0]!.item]);
+  const seen = new Set([all[1]!.item]);
+  const served = new Set([all[2]!.item]);
+  const rest = source.fetch(w.query('a2', { exclude, seen, served }), 40);
+  assert.equal(rest.length, all.length - 3);
+  assert.ok(!rest.some((c) => exclude.has(c.item) || seen.has(c.item) || served.has(c.item) || own.has(c.item)));
+  assert.deepEqual(source.fetch(w.query('a2'), 0), []);
+  await w.store.close();
+});
+
+test('embedding: save/load round trip; load refuses a missing or mismatched model', async () => {
+  const w = await world();
+  const dir = mkdtempSync(join(tmpdir(), 'lenta-emb-'));
+  try {
+    const source = new EmbeddingSource(options);
+    assert.equal(await source.load(dir, w.ctx), false);
+    await source.train(w.ctx);
+    await source.save(dir);
+    assert.ok(existsSync(join(dir, 'embedding.json')));
+    const copy = new EmbeddingSource(options);
+    assert.equal(await copy.load(dir, w.ctx), true);
+    for (const name of ['a4', 'b7']) assert.deepEqual(copy.fetch(w.query(name), 15), source.fetch(w.query(name), 15));
+    assert.equal(await new EmbeddingSource({ ...options, factors: 4 }).load(dir, w.ctx), false);
+    // Another (smaller) database: the model does not fit.
+    const other = await world();
+    await other.store.close();
+    const types = new EventTypeRegistry();
+    const empty = SqliteStore.open({ path: ':memory:', types, synchronous: 'OFF' });
+    assert.equal(await copy.load(dir, { state: new OnlineState(types), store: empty, now: 0 }), false);
+    await empty.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await w.store.close();
+  }
+});
+
+test('exact MIPS index and top-k heap agree with a full sort', () => {
+  const rng = new Rng(3);
+  const dim = 6;
+  const n = 500;
+  const v = Float32Array.from({ length: n * dim }, () => rng.normal());
+  const index = new ExactMipsIndex(v, dim);
+  const q = Float32Array.from({ length: dim }, () => rng.normal());
+  const scores = Array.from({ length: n }, (_, i) => {
+    let s = 0;
+    for (let t = 0; t < dim; t++) s += q[t]! * v[i * dim + t]!;
+    return { i, s: Math.fround(s) };
+  });
+  const skip = (i: number) => i % 7 === 0;
+  const expected = scores.filter((x) => !skip(x.i)).sort((a, b) => b.s - a.s || b.i - a.i).slice(0, 37).map((x) => x.i);
+  assert.deepEqual([...index.search(q, 37, skip).items], expected);
+  const heap = new TopKHeap(3);
+  for (const [s, i] of [[1, 1], [5, 2], [3, 3], [5, 4], [0, 5]] as const) heap.push(s, i);
+  assert.deepEqual([...heap.sorted().items], [4, 2, 3]);
+});
+
+test('embedding with the HNSW graph index (runs when hnswlib-node is installed)', async (t) => {
+  if (!(await loadHnswlib())) {
+    t.skip('hnswlib-node is not installed: the exact scan serves');
+    return;
+  }
+  const w = await world();
+  const dir = mkdtempSync(join(tmpdir(), 'lenta-emb-'));
+  try {
+    const source = new EmbeddingSource({ ...options, annMinItems: 1 });
+    await source.train(w.ctx);
+    assert.equal(source.info?.index, 'hnsw');
+    const got = source.fetch(w.query('b5'), 10);
+    assert.equal(got.length, 10);
+    assert.ok(got.every((c) => w.cluster(c.item) === 'B'));
+    const exact = new EmbeddingSource(options);
+    await exact.train(w.ctx);
+    assert.deepEqual(got.map((c) => c.item), exact.fetch(w.query('b5'), 10).map((c) => c.item));
+    await source.save(dir);
+    const copy = new EmbeddingSource({ ...options, annMinItems: 1 });
+    assert.equal(await copy.load(dir, w.ctx), true);
+    assert.equal(copy.info?.index, 'hnsw');
+    assert.deepEqual(copy.fetch(w.query('b5'), 10), got);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await w.store.close();
+  }
+});

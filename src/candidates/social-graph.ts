@@ -1,0 +1,346 @@
+/**
+ * Social-graph source (as GraphJet / UTEG): posts engaged with recently by the people around
+ * the user, read straight from the online state's user–item graph — no training, always fresh.
+ *
+ * (a) Follows: the newest positive engagements of each account the user follows (their history
+ *     rings), weighted by the user's affinity to that account (1 + authorAffinity, the +1 being
+ *     the follow itself) and by recency (rank in the follow's history and, on a live clock, age).
+ * (b) Similar users: a two-hop walk user → recent items → their recent engagers (state.engagers)
+ *     → those users' recent items. Engagers are scored by how many of the user's recent items
+ *     they share, each item down-weighted by its number of engagers (a popular item says little
+ *     about taste) and by its age in the user's history; the best `similarUsers` engagers then
+ *     vote for their own recent items with that similarity.
+ *
+ * The two parts are scaled to a maximum of 1 each and added (`followWeight` × a + b). Scratch
+ * accumulators are generation-stamped typed arrays reused across requests.
+ */
+import { authorAffinity, engagementWeights } from '../features/affinity.js';
+import type { OnlineState } from '../state/online-state.js';
+import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
+
+export interface SocialGraphOptions {
+  /** Follows considered per request, strongest affinity first. */
+  maxFollows: number;
+  /** Newest positive engagements read per follow. */
+  itemsPerFollow: number;
+  /** Newest positive history items of the user that seed the walk. */
+  seedItems: number;
+  /** Newest engagers read per seed item (≤ the state's engagersPerItem). */
+  engagersPerItem: number;
+  /** Similar users kept after the first hop. */
+  similarUsers: number;
+  /** Newest positive history items read per similar user. */
+  itemsPerSimilarUser: number;
+  /** Recency by rank: the k-th newest entry weighs 1 / (1 + k / recencyRank). */
+  recencyRank: number;
+  /** Age half-life (ms) of follow engagements; 0 = no age decay (catalogue replays). */
+  recencyHalfLife: number;
+  /** Weight of part (a), follows' engagements, against part (b), similar users. */
+  followWeight: number;
+  /** Similar users' votes are divided by (their history length)^activityDamping. */
+  activityDamping: number;
+}
+
+export const DEFAULT_SOCIAL_GRAPH_OPTIONS: SocialGraphOptions = {
+  maxFollows: 200,
+  itemsPerFollow: 50,
+  seedItems: 100,
+  engagersPerItem: 64,
+  similarUsers: 200,
+  itemsPerSimilarUser: 200,
+  recencyRank: 25,
+  recencyHalfLife: 0,
+  followWeight: 1,
+  activityDamping: 0.5,
+};
+
+/** A float accumulator over dense ids with generation stamps: reset in O(1) per request. */
+class StampedScores {
+  scores = new Float64Array(0);
+  stamps = new Uint32Array(0);
+  touched = new Int32Array(0);
+  count = 0;
+  gen = 0;
+
+  begin(n: number): void {
+    if (this.scores.length < n) {
+      const cap = Math.max(n, this.scores.length * 2, 1024);
+      this.scores = new Float64Array(cap);
+      this.stamps = new Uint32Array(cap);
+      this.touched = new Int32Array(cap);
+      this.gen = 0;
+    }
+    if (++this.gen === 0xffffffff) {
+      this.stamps.fill(0);
+      this.gen = 1;
+    }
+    this.count = 0;
+  }
+
+  /** Grows (keeping values) when an id beyond the current size shows up. */
+  private grow(id: number): void {
+    const cap = Math.max(id + 1, this.scores.length * 2);
+    const s = new Float64Array(cap);
+    s.set(this.scores);
+    const st = new Uint32Array(cap);
+    st.set(this.stamps);
+    const t = new Int32Array(cap);
+    t.set(this.touched);
+    this.scores = s;
+    this.stamps = st;
+    this.touched = t;
+  }
+
+  add(id: number, v: number): void {
+    if (id >= this.scores.length) this.grow(id);
+    if (this.stamps[id] !== this.gen) {
+      this.stamps[id] = this.gen;
+      this.scores[id] = v;
+      this.touched[this.count++] = id;
+    } else {
+      this.scores[id] += v;
+    }
+  }
+
+  get(id: number): number {
+    return id < this.stamps.length && this.stamps[id] === this.gen ? this.scores[id]! : 0;
+  }
+
+  has(id: number): boolean {
+    return id < this.stamps.length && this.stamps[id] === this.gen;
+  }
+}
+
+export class SocialGraphSource implements CandidateSource {
+  readonly name = 'social_graph';
+  readonly options: SocialGraphOptions;
+  private weights: Float64Array | undefined;
+  private readonly own = new StampedScores();
+  private readonly fromFollows = new StampedScores();
+  private readonly fromSimilar = new StampedScores();
+  private readonly similar = new StampedScores();
+  private heapItems = new Int32Array(0);
+  private heapScores = new Float64Array(0);
+
+  constructor(options: Partial<SocialGraphOptions> = {}) {
+    this.options = { ...DEFAULT_SOCIAL_GRAPH_OPTIONS, ...options };
+  }
+
+  enabled(q: FeedQuery): boolean {
+    return q.user >= 0 && (q.state.history.size(q.user) > 0 || q.state.following.size(q.user) > 0);
+  }
+
+  fetch(q: FeedQuery, budget: number): Candidate[] {
+    const state = q.state;
+    const user = q.user;
+    if (user < 0 || budget <= 0) return [];
+    const hasHistory = state.history.size(user) > 0;
+    const hasFollows = state.following.size(user) > 0;
+    if (!hasHistory && !hasFollows) return [];
+    const n = Math.max(state.items, 1);
+    this.own.begin(n);
+    this.fromFollows.begin(n);
+    this.fromSimilar.begin(n);
+    // The user's own history (any polarity) is never proposed.
+    state.history.forEachRecent(user, (item) => void this.own.add(item, 1));
+    let maxA = 0;
+    let maxB = 0;
+    if (hasFollows) maxA = this.collectFollows(q);
+    if (hasHistory) maxB = this.collectSimilar(q);
+    if (maxA <= 0 && maxB <= 0) return [];
+
+    // Merge the two parts into fromFollows' accumulator.
+    const a = this.fromFollows;
+    const b = this.fromSimilar;
+    const scaleA = maxA > 0 ? this.options.followWeight / maxA : 0;
+    const scaleB = maxB > 0 ? 1 / maxB : 0;
+    for (let t = 0; t < a.count; t++) {
+      const j = a.touched[t]!;
+      a.scores[j] *= scaleA;
+    }
+    for (let t = 0; t < b.count; t++) {
+      const j = b.touched[t]!;
+      a.add(j, b.scores[j]! * scaleB);
+    }
+    return this.select(q, a, budget);
+  }
+
+  /** Part (a): the follows' recent positive engagements; returns the largest score. */
+  private collectFollows(q: FeedQuery): number {
+    const state = q.state;
+    const user = q.user;
+    const { maxFollows, itemsPerFollow, recencyRank, recencyHalfLife } = this.options;
+    this.weights ??= engagementWeights(state);
+    const follows = state.following.get(user);
+    let ranked: { follow: number; strength: number }[] = [];
+    for (let k = 0; k < follows.length; k++) {
+      const f = follows[k]!;
+      const affinity = authorAffinity(state, this.weights, user, f, q.now);
+      ranked.push({ follow: f, strength: Math.max(0.05, 1 + affinity) });
+    }
+    if (ranked.length > maxFollows) {
+      ranked.sort((x, y) => y.strength - x.strength || x.follow - y.follow);
+      ranked = ranked.slice(0, maxFollows);
+    }
+    const polarity = state.polarity;
+    const acc = this.fromFollows;
+    for (const { follow, strength } of ranked) {
+      if (state.hidesAuthor(user, follow)) continue;
+      let k = 0;
+      state.history.forEachRecent(follow, (item, type, ts) => {
+        if (!(polarity[type]! > 0)) return;
+        let w = strength / (1 + k / recencyRank);
+        if (recencyHalfLife > 0 && Number.isFinite(q.now)) w *= Math.pow(0.5, Math.max(0, q.now - ts) / recencyHalfLife);
+        k++;
+        if (!this.own.has(item)) acc.add(item, w);
+        return k < itemsPerFollow;
+      });
+    }
+    let max = 0;
+    for (let t = 0; t < acc.count; t++) max = Math.max(max, acc.scores[acc.touched[t]!]!);
+    return max;
+  }
+
+  /** Part (b): two hops on the user–item graph; returns the largest score. */
+  private collectSimilar(q: FeedQuery): number {
+    const state = q.state;
+    const user = q.user;
+    const { seedItems, engagersPerItem, similarUsers, itemsPerSimilarUser, recencyRank, activityDamping } = this.options;
+    const polarity = state.polarity;
+    const sim = this.similar;
+    sim.begin(1024);
+    // Hop 1: seed items → their recent engagers.
+    let k = 0;
+    const seedSeen = this.fromSimilar; // temporarily marks seeds (reset below)
+    state.history.forEachRecent(user, (item, type) => {
+      if (!(polarity[type]! > 0) || seedSeen.has(item)) return;
+      seedSeen.add(item, 0);
+      const engagers = state.engagers.size(item);
+      if (engagers <= 1) {
+        k++;
+        return k < seedItems;
+      }
+      const w = 1 / (1 + k / recencyRank) / Math.log(1 + engagers);
+      k++;
+      let e = 0;
+      state.engagers.forEachRecent(item, (v) => {
+        if (v !== user && v >= 0) sim.add(v, w);
+        return ++e < engagersPerItem;
+      });
+      return k < seedItems;
+    });
+    const numItems = Math.max(state.items, 1);
+    this.fromSimilar.begin(numItems);
+    if (sim.count === 0) return 0;
+    // Keep the best `similarUsers` engagers (damped by how much they engage overall).
+    const cands: number[] = [];
+    for (let t = 0; t < sim.count; t++) {
+      const v = sim.touched[t]!;
+      const len = state.history.size(v);
+      const s = sim.scores[v]! / Math.pow(Math.max(1, len), activityDamping);
+      sim.scores[v] = s;
+      cands.push(v);
+    }
+    cands.sort((x, y) => sim.scores[y]! - sim.scores[x]! || x - y);
+    if (cands.length > similarUsers) cands.length = similarUsers;
+    // Hop 2: similar users → their recent positive items.
+    const acc = this.fromSimilar;
+    for (const v of cands) {
+      const s = sim.scores[v]!;
+      if (!(s > 0)) continue;
+      let r = 0;
+      state.history.forEachRecent(v, (item, type) => {
+        if (!(polarity[type]! > 0)) return;
+        const w = s / (1 + r / (4 * recencyRank));
+        r++;
+        if (!this.own.has(item)) acc.add(item, w);
+        return r < itemsPerSimilarUser;
+      });
+    }
+    let max = 0;
+    for (let t = 0; t < acc.count; t++) max = Math.max(max, acc.scores[acc.touched[t]!]!);
+    return max;
+  }
+
+  private select(q: FeedQuery, acc: StampedScores, budget: number): Candidate[] {
+    const state = q.state;
+    const user = q.user;
+    if (this.heapItems.length < budget) {
+      this.heapItems = new Int32Array(budget);
+      this.heapScores = new Float64Array(budget);
+    }
+    const items = this.heapItems;
+    const scores = this.heapScores;
+    let size = 0;
+    for (let t = 0; t < acc.count; t++) {
+      const j = acc.touched[t]!;
+      const s = acc.scores[j]!;
+      if (!(s > 0) || this.own.has(j)) continue;
+      if (size === budget && !better(s, j, scores[0]!, items[0]!)) continue;
+      if (q.exclude.has(j) || q.seen.has(j) || q.served.has(j)) continue;
+      const author = state.author(j);
+      if (author >= 0 && (author === user || state.hidesAuthor(user, author))) continue;
+      if (size < budget) {
+        items[size] = j;
+        scores[size] = s;
+        siftUp(items, scores, size++);
+      } else {
+        items[0] = j;
+        scores[0] = s;
+        siftDown(items, scores, size, 0);
+      }
+    }
+    const out: Candidate[] = new Array(size);
+    for (let r = size - 1; r >= 0; r--) {
+      const item = items[0]!;
+      const score = scores[0]!;
+      items[0] = items[r]!;
+      scores[0] = scores[r]!;
+      siftDown(items, scores, r, 0);
+      const author = state.author(item);
+      out[r] = {
+        item,
+        author,
+        inNetwork: author >= 0 && state.following.has(user, author),
+        sources: [{ source: this.name, score, rank: r + 1 }],
+        score,
+      };
+    }
+    return out;
+  }
+}
+
+/** Higher score first; among equal scores the newer (larger) item id. */
+function better(sa: number, a: number, sb: number, b: number): boolean {
+  return sa > sb || (sa === sb && a > b);
+}
+
+function siftUp(items: Int32Array, scores: Float64Array, pos: number): void {
+  const it = items[pos]!;
+  const s = scores[pos]!;
+  while (pos > 0) {
+    const parent = (pos - 1) >> 1;
+    if (!better(scores[parent]!, items[parent]!, s, it)) break;
+    items[pos] = items[parent]!;
+    scores[pos] = scores[parent]!;
+    pos = parent;
+  }
+  items[pos] = it;
+  scores[pos] = s;
+}
+
+function siftDown(items: Int32Array, scores: Float64Array, size: number, pos: number): void {
+  const it = items[pos]!;
+  const s = scores[pos]!;
+  for (;;) {
+    let child = 2 * pos + 1;
+    if (child >= size) break;
+    if (child + 1 < size && better(scores[child]!, items[child]!, scores[child + 1]!, items[child + 1]!)) child++;
+    if (!better(s, it, scores[child]!, items[child]!)) break;
+    items[pos] = items[child]!;
+    scores[pos] = scores[child]!;
+    pos = child;
+  }
+  items[pos] = it;
+  scores[pos] = s;
+}
