@@ -43,7 +43,10 @@ export class FeedPipeline {
         const start = performance.now();
         let timer: NodeJS.Timeout | undefined;
         try {
-          const fetched = Promise.resolve(source.fetch(q, budget));
+          const returned = source.fetch(q, budget);
+          // A synchronous source's time is its own call; an async one's ends when it answers.
+          const syncEnd = returned instanceof Promise ? undefined : performance.now();
+          const fetched = Promise.resolve(returned);
           const got = Number.isFinite(timeoutMs)
             ? await Promise.race([
                 fetched,
@@ -52,7 +55,7 @@ export class FeedPipeline {
                 }),
               ])
             : await fetched;
-          timings.push({ stage: 'source', component: source.name, ms: performance.now() - start, count: got.length });
+          timings.push({ stage: 'source', component: source.name, ms: (syncEnd ?? performance.now()) - start, count: got.length });
           return got;
         } catch (err) {
           degraded.push(source.name);
