@@ -68,3 +68,27 @@ test('lenta config prints the validated config; a bad file names the field', () 
     cleanup();
   }
 });
+
+test('lenta sim → import → train candidates: artifacts saved next to the database and loaded by the engine', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = join(dir, 'p.db');
+    const file = join(dir, 'tiny.jsonl');
+    assert.equal(lenta(['sim', '--preset', 'tiny', '--out', file, '--quiet']).code, 0);
+    assert.equal(lenta(['import', '--format', 'lenta-jsonl', '--input', file, '--db', db, '--quiet']).code, 0);
+    const train = lenta(['train', 'candidates', '--db', db]);
+    assert.equal(train.code, 0, train.stderr);
+    const out = JSON.parse(train.stdout) as { trained: string[]; artifacts: string };
+    assert.ok(out.trained.includes('embedding') && out.trained.includes('communities') && out.trained.includes('item_to_item'), out.trained.join(','));
+    assert.equal(out.artifacts, `${db}.models`);
+    const { Engine } = await import('../src/engine.js');
+    const { parseConfig } = await import('../src/domain/config.js');
+    const engine = await Engine.open(parseConfig({ store: { db } }), { logImpressions: false });
+    const { loaded, trained } = await engine.loadSources(`${db}.models`);
+    assert.deepEqual(trained, []);
+    assert.ok(loaded.length >= 3, loaded.join(','));
+    await engine.close();
+  } finally {
+    cleanup();
+  }
+});

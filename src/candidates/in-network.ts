@@ -39,13 +39,23 @@ export class InNetworkSource implements TrainableSource {
   }
 
   async save(dir: string): Promise<void> {
-    if (!this.model) return;
-    await writeFile(join(dir, `${this.name}.real-graph.json`), JSON.stringify({ ...this.model.toJSON(), report: this.report }));
+    // Also saved when the log was too short to train (fewer than two days): the hand-weighted
+    // affinity is then the trained state, and a restart need not replay the log again.
+    const body = this.model ? { ...this.model.toJSON(), report: this.report } : { untrained: true, report: this.report };
+    await writeFile(join(dir, `${this.name}.real-graph.json`), JSON.stringify(body));
   }
 
   async load(dir: string, ctx: SourceTrainingContext): Promise<boolean> {
     try {
-      const saved = JSON.parse(await readFile(join(dir, `${this.name}.real-graph.json`), 'utf8')) as Parameters<RealGraphModel['restore']>[0] & { report?: RealGraphReport };
+      const saved = JSON.parse(await readFile(join(dir, `${this.name}.real-graph.json`), 'utf8')) as Parameters<RealGraphModel['restore']>[0] & {
+        report?: RealGraphReport;
+        untrained?: boolean;
+      };
+      if (saved.untrained) {
+        this.model = undefined;
+        this.report = saved.report;
+        return true;
+      }
       const model = new RealGraphModel(ctx.state.types, ctx.state.options.windowsMs.length);
       if (!model.restore(saved)) return false;
       this.model = model;
