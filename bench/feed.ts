@@ -90,5 +90,8 @@ export async function feedBench(argv: string[]): Promise<void> {
       `${table(rows)}\n\n(page 2 rows time the page-2 request only; req/s there includes fetching page 1)\n` +
       `server: ready in ${startSeconds.toFixed(2)} s (process start + replay); RSS ${mb(gauge('process_resident_memory_bytes'))}, V8 heap ${mb(gauge('nodejs_heap_used_bytes'))}, online state ${mb(stateBytes)}\n`,
   );
-  if (!values.db) for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
+  if (!values.db) {
+    for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
+    rmSync(`${db}.models`, { recursive: true, force: true });
+  }
 }
