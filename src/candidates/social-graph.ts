@@ -17,6 +17,7 @@
 import { authorAffinity, engagementWeights } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
+import { better, siftDown, siftUp } from '../models/top-k.js';
 
 export interface SocialGraphOptions {
   /** Follows considered per request, strongest affinity first. */
@@ -308,39 +309,4 @@ export class SocialGraphSource implements CandidateSource {
     }
     return out;
   }
-}
-
-/** Higher score first; among equal scores the newer (larger) item id. */
-function better(sa: number, a: number, sb: number, b: number): boolean {
-  return sa > sb || (sa === sb && a > b);
-}
-
-function siftUp(items: Int32Array, scores: Float64Array, pos: number): void {
-  const it = items[pos]!;
-  const s = scores[pos]!;
-  while (pos > 0) {
-    const parent = (pos - 1) >> 1;
-    if (!better(scores[parent]!, items[parent]!, s, it)) break;
-    items[pos] = items[parent]!;
-    scores[pos] = scores[parent]!;
-    pos = parent;
-  }
-  items[pos] = it;
-  scores[pos] = s;
-}
-
-function siftDown(items: Int32Array, scores: Float64Array, size: number, pos: number): void {
-  const it = items[pos]!;
-  const s = scores[pos]!;
-  for (;;) {
-    let child = 2 * pos + 1;
-    if (child >= size) break;
-    if (child + 1 < size && better(scores[child]!, items[child]!, scores[child + 1]!, items[child + 1]!)) child++;
-    if (!better(s, it, scores[child]!, items[child]!)) break;
-    items[pos] = items[child]!;
-    scores[pos] = scores[child]!;
-    pos = child;
-  }
-  items[pos] = it;
-  scores[pos] = s;
 }

@@ -1,0 +1,87 @@
+/**
+ * Bounded top-k selection of (item, score) pairs on parallel typed arrays: a min-heap with
+ * the worst kept pair at the root. Higher score wins; among equal scores the newer (larger)
+ * item id. Used by the candidate sources that rank many items per request.
+ */
+/** Higher score first; among equal scores the newer (larger) item id. */
+export function better(sa: number, a: number, sb: number, b: number): boolean {
+  return sa > sb || (sa === sb && a > b);
+}
+
+/** Min-heap (worst at the root) on parallel arrays. */
+export function siftUp(items: Int32Array, scores: Float64Array, pos: number): void {
+  const it = items[pos]!;
+  const s = scores[pos]!;
+  while (pos > 0) {
+    const parent = (pos - 1) >> 1;
+    if (!better(scores[parent]!, items[parent]!, s, it)) break;
+    items[pos] = items[parent]!;
+    scores[pos] = scores[parent]!;
+    pos = parent;
+  }
+  items[pos] = it;
+  scores[pos] = s;
+}
+
+export function siftDown(items: Int32Array, scores: Float64Array, size: number, pos: number): void {
+  const it = items[pos]!;
+  const s = scores[pos]!;
+  for (;;) {
+    let child = 2 * pos + 1;
+    if (child >= size) break;
+    if (child + 1 < size && better(scores[child]!, items[child]!, scores[child + 1]!, items[child + 1]!)) child++;
+    if (!better(s, it, scores[child]!, items[child]!)) break;
+    items[pos] = items[child]!;
+    scores[pos] = scores[child]!;
+    pos = child;
+  }
+  items[pos] = it;
+  scores[pos] = s;
+}
+
+/** A bounded top-k of (item, score) pairs, drained best first into outItems/outScores. */
+export class TopK {
+  private items: Int32Array;
+  private scores: Float64Array;
+  private size = 0;
+  readonly outItems: Int32Array;
+  readonly outScores: Float64Array;
+
+  constructor(readonly k: number) {
+    this.items = new Int32Array(k);
+    this.scores = new Float64Array(k);
+    this.outItems = new Int32Array(k);
+    this.outScores = new Float64Array(k);
+  }
+
+  reset(): void {
+    this.size = 0;
+  }
+
+  push(item: number, score: number): void {
+    if (!(score > 0)) return;
+    if (this.size < this.k) {
+      this.items[this.size] = item;
+      this.scores[this.size] = score;
+      siftUp(this.items, this.scores, this.size++);
+    } else if (better(score, item, this.scores[0]!, this.items[0]!)) {
+      this.items[0] = item;
+      this.scores[0] = score;
+      siftDown(this.items, this.scores, this.size, 0);
+    }
+  }
+
+  /** Moves the kept pairs, best first, to outItems/outScores; returns their count. */
+  drainSorted(): number {
+    const n = this.size;
+    for (let r = n - 1; r >= 0; r--) {
+      this.outItems[r] = this.items[0]!;
+      this.outScores[r] = this.scores[0]!;
+      this.items[0] = this.items[r]!;
+      this.scores[0] = this.scores[r]!;
+      siftDown(this.items, this.scores, r, 0);
+    }
+    this.size = 0;
+    return n;
+  }
+}
