@@ -7,18 +7,9 @@
  */
 import { join } from 'node:path';
 import type { LogRecord } from '../../domain/types.js';
-import { ImportError, type ImportOptions, type Importer } from '../importer.js';
-import {
-  ProgressTracker,
-  blankFieldBounds,
-  columnCountError,
-  idAt,
-  isDirectory,
-  readLineBatches,
-  requireEventTypes,
-  requireFile,
-  valueAt,
-} from '../lines.js';
+import type { ImportOptions, Importer } from '../importer.js';
+import { ProgressTracker, isDirectory, requireEventTypes, requireFile } from '../lines.js';
+import { readFollowTriples, readRatingTriples } from './triples.js';
 
 const FORMAT = 'filmtrust';
 /** The constant timestamp of every record (the data set has no times). */
@@ -46,37 +37,7 @@ export const filmtrustImporter: Importer = {
     requireEventTypes(options.types, ['rating'], FORMAT);
     const p = await locate(input);
     const progress = await ProgressTracker.forFiles([p.trust, p.ratings], options.onProgress);
-    const timestamp = FILMTRUST_TIMESTAMP;
-    const b = new Int32Array(8);
-
-    for await (const { lines, firstLine } of readLineBatches(p.trust, { onBytes: progress.reader(p.trust) })) {
-      for (let i = 0; i < lines.length; i++) {
-        const line = lines[i];
-        const lineNumber = firstLine + i;
-        const n = blankFieldBounds(line, b);
-        if (n === 0) continue;
-        if (n !== 3) throw columnCountError(p.trust, lineNumber, 3, n, 'truster, trustee, trust value', 'space');
-        const userId = idAt(line, b[0], b[1], p.trust, lineNumber, 'truster');
-        const targetId = idAt(line, b[2], b[3], p.trust, lineNumber, 'trustee');
-        if (targetId === userId) throw new ImportError(p.trust, lineNumber, 'a user cannot trust themselves', 'trustee');
-        yield { kind: 'edge', edge: { userId, targetId, kind: 'follow', timestamp } };
-      }
-    }
-    progress.done(p.trust);
-
-    for await (const { lines, firstLine } of readLineBatches(p.ratings, { onBytes: progress.reader(p.ratings) })) {
-      for (let i = 0; i < lines.length; i++) {
-        const line = lines[i];
-        const lineNumber = firstLine + i;
-        const n = blankFieldBounds(line, b);
-        if (n === 0) continue;
-        if (n !== 3) throw columnCountError(p.ratings, lineNumber, 3, n, 'user, item, rating', 'space');
-        const userId = idAt(line, b[0], b[1], p.ratings, lineNumber, 'user');
-        const itemId = idAt(line, b[2], b[3], p.ratings, lineNumber, 'item');
-        const value = valueAt(line, b[4], b[5], p.ratings, lineNumber, 'rating');
-        yield { kind: 'event', event: { userId, itemId, type: 'rating', timestamp, value } };
-      }
-    }
-    progress.done(p.ratings);
+    yield* readFollowTriples(p.trust, { names: ['truster', 'trustee', 'trust value'], separator: 'space', selfEdge: 'a user cannot trust themselves' }, progress, FILMTRUST_TIMESTAMP);
+    yield* readRatingTriples(p.ratings, { names: ['user', 'item', 'rating'], separator: 'space' }, progress, FILMTRUST_TIMESTAMP);
   },
 };

@@ -11,7 +11,8 @@
  */
 import { join } from 'node:path';
 import type { LogRecord } from '../../domain/types.js';
-import { ImportError, type ImportOptions, type Importer } from '../importer.js';
+import type { ImportOptions, Importer } from '../importer.js';
+import { readFollowTriples, readRatingTriples } from './triples.js';
 import {
   ProgressTracker,
   blankFieldBounds,
@@ -21,7 +22,6 @@ import {
   readLineBatches,
   requireEventTypes,
   requireFile,
-  valueAt,
 } from '../lines.js';
 
 const FORMAT = 'yelp-hin';
@@ -89,34 +89,7 @@ export const yelpHinImporter: Importer = {
     for (const [id, list] of tags) yield { kind: 'item', item: { id, tags: list } };
     tags.clear();
 
-    for await (const { lines, firstLine } of readLineBatches(p.friends, { onBytes: progress.reader(p.friends) })) {
-      for (let i = 0; i < lines.length; i++) {
-        const line = lines[i];
-        const lineNumber = firstLine + i;
-        const n = blankFieldBounds(line, b);
-        if (n === 0) continue;
-        if (n !== 3) throw columnCountError(p.friends, lineNumber, 3, n, 'user, friend, 1', 'tab');
-        const userId = idAt(line, b[0], b[1], p.friends, lineNumber, 'user');
-        const targetId = idAt(line, b[2], b[3], p.friends, lineNumber, 'friend');
-        if (targetId === userId) throw new ImportError(p.friends, lineNumber, 'a user cannot follow themselves', 'friend');
-        yield { kind: 'edge', edge: { userId, targetId, kind: 'follow', timestamp } };
-      }
-    }
-    progress.done(p.friends);
-
-    for await (const { lines, firstLine } of readLineBatches(p.ratings, { onBytes: progress.reader(p.ratings) })) {
-      for (let i = 0; i < lines.length; i++) {
-        const line = lines[i];
-        const lineNumber = firstLine + i;
-        const n = blankFieldBounds(line, b);
-        if (n === 0) continue;
-        if (n !== 3) throw columnCountError(p.ratings, lineNumber, 3, n, 'user, business, stars', 'tab');
-        const userId = idAt(line, b[0], b[1], p.ratings, lineNumber, 'user');
-        const itemId = idAt(line, b[2], b[3], p.ratings, lineNumber, 'business');
-        const value = valueAt(line, b[4], b[5], p.ratings, lineNumber, 'stars');
-        yield { kind: 'event', event: { userId, itemId, type: 'rating', timestamp, value } };
-      }
-    }
-    progress.done(p.ratings);
+    yield* readFollowTriples(p.friends, { names: ['user', 'friend', '1'], separator: 'tab' }, progress, timestamp);
+    yield* readRatingTriples(p.ratings, { names: ['user', 'business', 'stars'], separator: 'tab' }, progress, timestamp);
   },
 };
