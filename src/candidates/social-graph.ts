@@ -15,7 +15,6 @@
  * accumulators are generation-stamped typed arrays reused across requests.
  */
 import { authorAffinity, engagementWeights } from '../features/affinity.js';
-import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import { better, siftDown, siftUp } from '../models/top-k.js';
 

@@ -138,7 +138,7 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
     const positives = new Set([...testPositives.get(userId)!].map((id) => engine.store.itemIndex(id)!).filter((i) => i !== undefined));
 
     for (const a of algorithms) {
-      const list = await serve(a, engine, userId, user, kMax, eligible, rng);
+      const list = await serve(a, engine, userId, kMax, eligible, rng);
       for (const k of ks) {
         const top = list.slice(0, k);
         let hits = 0;
@@ -203,7 +203,7 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
   };
 }
 
-async function serve(algorithm: ReplayAlgorithm, engine: Engine, userId: string, user: number, k: number, eligible: number[], rng: () => number): Promise<number[]> {
+async function serve(algorithm: ReplayAlgorithm, engine: Engine, userId: string, k: number, eligible: number[], rng: () => number): Promise<number[]> {
   const ids = (list: { id: string }[]) => list.map((it) => engine.store.itemIndex(it.id)!);
   switch (algorithm) {
     case 'lenta':

@@ -582,7 +582,7 @@ class DayRunner {
   }
 
   private session(u: number, t: number): void {
-    const { world, sim, options, model } = this;
+    const { world, sim, options } = this;
     if (t < this.sessionEnd[u]) return; // one session at a time per user
     const oldest = t - this.windowMs;
     while (this.windowStart < world.itemCount && world.itemCreatedAt[this.windowStart] < oldest) this.windowStart++;

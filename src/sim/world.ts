@@ -197,7 +197,7 @@ export class World implements TruthTables {
       }
       const w = topics.map(() => rng.gamma(1));
       const max = Math.max(...w);
-      const order = topics.map((t, i) => i).sort((a, b) => w[b] - w[a] || topics[a] - topics[b]);
+      const order = topics.map((_, i) => i).sort((a, b) => w[b] - w[a] || topics[a] - topics[b]);
       const sortedTopics = order.map((i) => topics[i]);
       const rels = order.map((i) => Math.max(1, Math.round((1000 * w[i]) / max)));
       for (let i = 0; i < sortedTopics.length; i++) this.rel[u * T + sortedTopics[i]] = rels[i];
