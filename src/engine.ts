@@ -4,7 +4,8 @@
  * evaluation harness all go through this one object.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from './domain/config.js';
 import { EventTypeRegistry } from './domain/event-types.js';
 import type { Item, LogRecord } from './domain/types.js';
@@ -16,6 +17,9 @@ import type { SourceEntry } from './candidates/index.js';
 import type { PopularSource } from './candidates/popular.js';
 import { OnlineState } from './state/online-state.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { HoldoutView } from './store/holdout-view.js';
+import type { FusionModelFile, SourceFusion } from './rank/source-fusion.js';
+import { trainFusion } from './rank/fusion-training.js';
 import type { Store } from './store/store.js';
 
 export interface FeedItem {
@@ -62,6 +66,8 @@ export class Engine {
   private readonly popular: PopularSource;
   /** The For You feed's candidate sources, with their budgets. */
   readonly sources: SourceEntry[];
+  /** The scorer that fuses the sources (learned when trained, else reciprocal-rank fusion). */
+  readonly fusion: SourceFusion;
   private readonly sessions = new Map<string, Session>();
   private pendingImpressions = new Set<Promise<void>>();
   /** Called when a side effect fails (impression logging): the server counts and logs it. */
@@ -82,8 +88,9 @@ export class Engine {
       postsPerAuthor: s.postsPerAuthor,
     });
     const impressions: SideEffect = { name: 'impression_log', run: (q, page) => this.logImpressions(q, page) };
-    const { pipeline, popular, sources } = createForYouPipeline(config, logImpressions ? [impressions] : []);
+    const { pipeline, popular, sources, fusion } = createForYouPipeline(config, logImpressions ? [impressions] : []);
     this.forYou = pipeline;
+    this.fusion = fusion;
     this.popular = popular;
     this.sources = sources;
   }
@@ -137,7 +144,7 @@ export class Engine {
    * Batch jobs of the trainable candidate sources (embeddings, communities, co-engagement):
    * train each on the current state and log; save the artifacts to `dir` when given.
    */
-  async trainSources(options: { dir?: string; onProgress?: (source: string, done: number, total: number, note?: string) => void } = {}): Promise<string[]> {
+  async trainSources(options: { dir?: string; fusion?: boolean; onProgress?: (source: string, done: number, total: number, note?: string) => void } = {}): Promise<string[]> {
     const trained: string[] = [];
     for (const { source } of this.sources) {
       if (!isTrainable(source)) continue;
@@ -153,7 +160,66 @@ export class Engine {
       }
       trained.push(source.name);
     }
+    if (options.fusion ?? true) {
+      if (await this.trainFusionModel(options.dir, options.onProgress)) trained.push('fusion');
+    }
     return trained;
+  }
+
+  /**
+   * Trains the learned source fusion on held-out engagements (rank/fusion-training.ts) and
+   * saves it as `fusion.json` in `dir`; false when learning is off or the log is too large.
+   */
+  async trainFusionModel(dir?: string, onProgress?: (source: string, done: number, total: number, note?: string) => void): Promise<boolean> {
+    const settings = this.config.feed.fusion;
+    if (!settings.learn) return false;
+    const counts = await this.store.counts();
+    if (counts.events + counts.edges > settings.maxLogRows) {
+      this.fusionNote = `not learned: ${counts.events + counts.edges} log rows > feed.fusion.maxLogRows ${settings.maxLogRows}; reciprocal-rank fusion`;
+      return false;
+    }
+    const result = await trainFusion(this, { ...settings, onProgress: (d, t, n) => onProgress?.('fusion', d, t, n) });
+    if ('skipped' in result) {
+      this.fusionNote = `not learned: ${result.skipped}; reciprocal-rank fusion`;
+      return false;
+    }
+    this.fusion.setModel(result);
+    this.fusionNote = undefined;
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'fusion.json'), `${JSON.stringify(result)}\n`);
+    }
+    return true;
+  }
+
+  /** Why the fusion is not learned, when it is not. */
+  fusionNote: string | undefined;
+
+  /** An engine on this log with the given (user → items) pairs hidden: for held-out training. */
+  async openHoldout(heldOut: ReadonlyMap<number, ReadonlySet<number>>): Promise<Engine> {
+    return Engine.open(this.config, { store: new HoldoutView(this.store, heldOut), logImpressions: false });
+  }
+
+  /**
+   * The candidates the scorers would see for `user` (sources, merge, filters), with `exclude`
+   * removed — for training and inspecting the fusion.
+   */
+  async retrieve(user: number, exclude: readonly number[] = []): Promise<Candidate[]> {
+    const seen = new Set<number>();
+    if (user >= 0) this.state.seen.forEachRecent(user, (item) => void seen.add(item));
+    const q: FeedQuery = {
+      user,
+      userId: this.store.userIds[user] ?? '',
+      limit: this.config.feed.pageSize,
+      now: this.now(),
+      requestId: 'retrieve',
+      variant: 'default',
+      served: new Set(),
+      seen,
+      exclude: new Set(exclude),
+      state: this.state,
+    };
+    return (await this.forYou.retrieve(q)).candidates;
   }
 
   /**
@@ -175,6 +241,21 @@ export class Engine {
         trained.push(source.name);
       }
     }
+    const file = join(dir, 'fusion.json');
+    let fusionLoaded = false;
+    if (trained.length === 0 && existsSync(file)) {
+      try {
+        const saved = JSON.parse(readFileSync(file, 'utf8')) as FusionModelFile;
+        if (saved.sources.join(',') === this.sources.map((e) => e.source.name).join(',')) {
+          this.fusion.setModel(saved);
+          fusionLoaded = true;
+          loaded.push('fusion');
+        }
+      } catch (err) {
+        process.stderr.write(`lenta: ignoring ${file}: ${String(err)}\n`);
+      }
+    }
+    if (!fusionLoaded && (await this.trainFusionModel(dir, onProgress))) trained.push('fusion');
     return { loaded, trained };
   }
 
@@ -204,7 +285,7 @@ export class Engine {
         out.set(source.name, new Int32Array(0));
         continue;
       }
-      const got = await source.fetch(q, budget);
+      const got = [...(await source.fetch(q, budget))].sort((a, b) => b.score - a.score);
       out.set(source.name, Int32Array.from(got, (c) => c.item));
     }
     return out;

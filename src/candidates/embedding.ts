@@ -14,7 +14,7 @@
 import { readFile, writeFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { csrFromCoordinates, transpose, type Csr } from '../models/csr.js';
+import { csrFromCoordinates, mergeDuplicates, transpose, type Csr } from '../models/csr.js';
 import { foldInUser, gramMatrix, IalsRecommender } from '../models/mf/ials.js';
 import { ExactMipsIndex, loadHnswlib, HnswMipsIndex, createMipsIndex, type MipsIndex, type MipsBuildOptions } from '../models/ann/mips-index.js';
 import { LOG_EVENT } from '../store/store.js';
@@ -304,26 +304,6 @@ export class EmbeddingSource implements TrainableSource {
 }
 
 /** Sums the values of repeated (row, column) entries (CSR rows have sorted columns). */
-function mergeDuplicates(m: Csr): Csr {
-  const offsets = new Int32Array(m.rows + 1);
-  const indices = new Int32Array(m.indices.length);
-  const values = new Float64Array(m.indices.length);
-  let n = 0;
-  for (let r = 0; r < m.rows; r++) {
-    const start = n;
-    for (let p = m.offsets[r]; p < m.offsets[r + 1]; p++) {
-      if (n > start && indices[n - 1] === m.indices[p]) values[n - 1] += m.values[p];
-      else {
-        indices[n] = m.indices[p];
-        values[n] = m.values[p];
-        n++;
-      }
-    }
-    offsets[r + 1] = n;
-  }
-  return { rows: m.rows, cols: m.cols, offsets, indices: indices.slice(0, n), values: values.slice(0, n) };
-}
-
 function bytes(a: Float32Array | Float64Array | Uint8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }

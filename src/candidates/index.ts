@@ -13,6 +13,7 @@ import { PopularSource } from './popular.js';
 import { ItemToItemSource } from './item-to-item.js';
 import { SocialGraphSource } from './social-graph.js';
 import { EmbeddingSource } from './embedding.js';
+import { EaseSource } from './ease.js';
 
 export interface SourceEntry {
   source: CandidateSource;
@@ -37,6 +38,7 @@ export function createCandidateSources(config: Config): CandidateSources {
     { source: new CommunitySource({ maxPostAge: feed.maxPostAge, halfLife: feed.maxPostAge > 0 ? feed.recencyHalfLife : 0 }), budget: 300 },
     { source: new EmbeddingSource({ factors: 64, iterations: 15, regularization: 20, alpha: 1 }), budget: 500 },
     { source: new ItemToItemSource(), budget: 500 },
+    { source: new EaseSource(), budget: 500 },
     { source: new SocialGraphSource({ recencyHalfLife: feed.maxPostAge > 0 ? feed.recencyHalfLife : 0 }), budget: 500 },
     // More sources: one line each, e.g. { source: new ItemToItemSource(...), budget: 300 },
   ];

@@ -77,6 +77,27 @@ export const configSchema = z
         sourceWeights: z.record(z.string(), z.number().min(0)).default({}),
         /** k₀ of reciprocal-rank fusion: 1 / (k₀ + rank). */
         fusionK: z.number().min(0).default(60),
+        /**
+         * The learned source fusion (rank/source-fusion.ts), trained with the sources: `learn`
+         * switches it on; `users` users are sampled, each with the latest `holdoutShare` of their
+         * engaged items hidden from a shadow training of the sources; skipped (reciprocal-rank
+         * fusion is used) when the log has more than `maxLogRows` rows, since the shadow doubles
+         * the training's time and memory.
+         */
+        fusion: z
+          .object({
+            learn: z.boolean().default(true),
+            users: z.number().int().min(10).default(1500),
+            holdoutShare: z.number().gt(0).lt(1).default(0.2),
+            /**
+             * Which engaged items are held out: each user's `latest` share (predict the future:
+             * serving), a `random` share, or only the `last` one (as leave-one-out evaluation).
+             */
+            holdout: z.enum(['latest', 'random', 'last']).default('latest'),
+            maxLogRows: z.number().int().min(0).default(3_000_000),
+            seed: z.number().int().default(42),
+          })
+          .prefault({}),
         /** Followed authors considered, best affinity first. */
         maxAuthors: z.number().int().min(1).default(200),
         /**

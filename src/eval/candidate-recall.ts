@@ -12,15 +12,18 @@ export type SourceCandidates = Map<string, Int32Array[]>;
 
 export interface CandidateRecall {
   n: number;
-  sources: Record<string, { recall: number; meanCount: number; marginalGain: number }>;
+  /** k of `topRecall`: each source's own first k candidates, in its score order. */
+  k: number;
+  sources: Record<string, { recall: number; meanCount: number; marginalGain: number; topRecall: number }>;
   union: { recall: number; meanCount: number };
 }
 
-export function candidateRecall(candidates: SourceCandidates, positives: Csr, n: number): CandidateRecall {
+export function candidateRecall(candidates: SourceCandidates, positives: Csr, n: number, k = 10): CandidateRecall {
   const names = [...candidates.keys()];
   const users = positives.rows;
-  const sums = new Map<string, { recall: number; count: number; without: number }>();
-  for (const name of names) sums.set(name, { recall: 0, count: 0, without: 0 });
+  const sums = new Map<string, { recall: number; count: number; without: number; top: number }>();
+  const positive = new Set<number>();
+  for (const name of names) sums.set(name, { recall: 0, count: 0, without: 0, top: 0 });
   let unionRecall = 0;
   let unionCount = 0;
   let evaluated = 0;
@@ -31,9 +34,15 @@ export function candidateRecall(candidates: SourceCandidates, positives: Csr, n:
     if (end === start) continue;
     evaluated++;
     mark.clear();
+    positive.clear();
+    for (let p = start; p < end; p++) positive.add(positives.indices[p]!);
     names.forEach((name, s) => {
       const list = candidates.get(name)![r] ?? new Int32Array(0);
-      sums.get(name)!.count += list.length;
+      const e = sums.get(name)!;
+      e.count += list.length;
+      let topHits = 0;
+      for (let j = 0; j < Math.min(k, list.length); j++) if (positive.has(list[j]!)) topHits++;
+      e.top += topHits / Math.min(k, end - start);
       for (let k = 0; k < list.length; k++) mark.set(list[k]!, (mark.get(list[k]!) ?? 0) | (1 << s));
     });
     unionCount += mark.size;
@@ -63,7 +72,7 @@ export function candidateRecall(candidates: SourceCandidates, positives: Csr, n:
   const sources: CandidateRecall['sources'] = {};
   for (const name of names) {
     const e = sums.get(name)!;
-    sources[name] = { recall: e.recall / div, meanCount: e.count / Math.max(1, users), marginalGain: (unionRecall - e.without) / div };
+    sources[name] = { recall: e.recall / div, meanCount: e.count / Math.max(1, users), marginalGain: (unionRecall - e.without) / div, topRecall: e.top / div };
   }
-  return { n, sources, union: { recall: unionRecall / div, meanCount: unionCount / div } };
+  return { n, k, sources, union: { recall: unionRecall / div, meanCount: unionCount / div } };
 }

@@ -77,7 +77,7 @@ export async function evaluate(ds: EvalDataset, options: EvaluationOptions): Pro
   const progress = options.progress ?? (() => noProgress);
 
   // Create every algorithm first, so that an unknown name fails before any long work.
-  const algorithms: (Recommender | undefined)[] = options.algorithms.map((name) => createAlgorithm(name, { seed, options: options.algorithmOptions ?? {} }));
+  const algorithms: (Recommender | undefined)[] = options.algorithms.map((name) => createAlgorithm(name, { seed, protocol: options.protocol, options: options.algorithmOptions ?? {} }));
   const split: EvalSplit = prepareSplit(ds, { protocol: options.protocol, seed, threshold });
   const results: AlgorithmResult[] = [];
   for (let a = 0; a < algorithms.length; a++) {
@@ -133,7 +133,7 @@ export async function evaluateAlgorithm(
   const metrics = rankingMetrics(input, ks);
   const deciles: Record<number, number[]> = {};
   for (const k of ks) deciles[k] = popularityDeciles(input, k);
-  const notes: Record<string, string | number> = {};
+  const notes: Record<string, string | number> = { ...algo.notes?.() };
   const stats = (algo as { stats?: { solver?: string; size?: number; invert?: { seconds: number; threads: number; kernel: string } } }).stats;
   if (stats?.solver) {
     notes.solver = stats.solver;
@@ -145,7 +145,7 @@ export async function evaluateAlgorithm(
     const bar = progress(`candidates ${algo.name}`, split.users.length, 'users');
     const sets = await algo.candidates(split.users, options.candidates, { excludeTrainItems: true, onProgress: (done) => bar.update(done) });
     bar.finish();
-    result.candidates = candidateRecall(sets, split.positives, options.candidates);
+    result.candidates = candidateRecall(sets, split.positives, options.candidates, ks[0]);
   }
   return result;
 }

@@ -27,13 +27,14 @@ export class LentaRecommender implements Recommender {
   /**
    * The serving defaults, adapted to a static catalogue: no post-age limit or recency decay,
    * and an extra all-time counter window (≈ 300 years) that the popular source counts over.
+   * The learned fusion holds out items like the evaluation protocol does (random or latest).
    */
-  static catalogueConfig(): Config {
+  static catalogueConfig(fusion: { holdout?: 'latest' | 'random' | 'last'; seed?: number } = {}): Config {
     const defaults = parseConfig({});
     const allTime = 1e13;
     return parseConfig({
-      state: { windows: [...defaults.state.windows, allTime] },
-      feed: { maxPostAge: 0, clock: 'log', popularWindow: allTime },
+      state: { windows: [...defaults.state.windows, allTime], historyLength: 2000 },
+      feed: { maxPostAge: 0, clock: 'log', popularWindow: allTime, fusion },
     });
   }
 
@@ -97,6 +98,24 @@ export class LentaRecommender implements Recommender {
       const s = engine.store.itemIndex(ds.itemIds[i]!);
       if (s !== undefined) this.evalItemOf[s] = i;
     }
+  }
+
+  notes(): Record<string, string | number> {
+    const engine = this.engine;
+    if (!engine) return {};
+    const m = engine.fusion.trained;
+    if (!m) return { fusion: engine.fusionNote ?? 'reciprocal-rank fusion' };
+    const v = m.report.validation;
+    const best = Object.entries(v.sources).sort((a, b) => b[1] - a[1])[0];
+    return {
+      fusion:
+        `learned on ${m.report.users} users (${m.report.seconds.toFixed(1)} s); held-out recall@${m.report.k} ${v.learned.toFixed(4)} ` +
+        `vs rrf ${v.rrf.toFixed(4)}${best ? `, best source ${best[0]} ${best[1].toFixed(4)}` : ''}; k0 ${m.k0}, weights ` +
+        Object.entries(m.weights)
+          .filter(([, w]) => w > 0)
+          .map(([s, w]) => `${s} ${w}`)
+          .join(', '),
+    };
   }
 
   async candidates(users: Int32Array, n: number, options: RecommendOptions): Promise<Map<string, Int32Array[]>> {

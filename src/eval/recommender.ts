@@ -51,12 +51,16 @@ export interface Recommender {
    * `n` per source) for each user, with the users' training items excluded.
    */
   candidates?(users: Int32Array, n: number, options: RecommendOptions): Promise<Map<string, Int32Array[]>>;
+  /** Optional: what the fit measured or decided, for the results' notes column. */
+  notes?(): Record<string, string | number>;
 }
 
 /** Options handed to an algorithm factory: the run's seed and algorithm-specific settings
  *  (from command-line flags such as `--ease-lambda`, keyed like `ease.lambda`). */
 export interface AlgorithmParams {
   seed: number;
+  /** The evaluation protocol, for algorithms that tune themselves on a split like it. */
+  protocol?: string;
   options: Record<string, number | string | boolean | undefined>;
 }
 

@@ -73,3 +73,24 @@ export function intersectionSize(a: Int32Array, aStart: number, aEnd: number, b:
   }
   return n;
 }
+
+/** Merges repeated (row, col) entries of rows with sorted columns, summing their values. */
+export function mergeDuplicates(m: Csr): Csr {
+  const offsets = new Int32Array(m.rows + 1);
+  const indices = new Int32Array(m.indices.length);
+  const values = new Float64Array(m.indices.length);
+  let n = 0;
+  for (let r = 0; r < m.rows; r++) {
+    const start = n;
+    for (let p = m.offsets[r]; p < m.offsets[r + 1]; p++) {
+      if (n > start && indices[n - 1] === m.indices[p]) values[n - 1] += m.values[p];
+      else {
+        indices[n] = m.indices[p];
+        values[n] = m.values[p];
+        n++;
+      }
+    }
+    offsets[r + 1] = n;
+  }
+  return { rows: m.rows, cols: m.cols, offsets, indices: indices.slice(0, n), values: values.slice(0, n) };
+}

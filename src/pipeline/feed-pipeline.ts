@@ -30,6 +30,34 @@ export class FeedPipeline {
   constructor(readonly definition: FeedPipelineDefinition) {}
 
   async run(q: FeedQuery): Promise<PipelineResult> {
+    const { candidates: retrieved, timings, degraded } = await this.retrieve(q);
+    const candidates = retrieved;
+    const d = this.definition;
+
+    // Scorers.
+    for (const scorer of d.scorers) {
+      if (!scorer.enabled(q)) continue;
+      const start = performance.now();
+      try {
+        scorer.score(q, candidates);
+        timings.push({ stage: 'scorer', component: scorer.name, ms: performance.now() - start, count: candidates.length });
+      } catch (err) {
+        degraded.push(scorer.name);
+        timings.push({ stage: 'scorer', component: scorer.name, ms: performance.now() - start, count: 0, error: String(err) });
+      }
+    }
+
+    const start = performance.now();
+    const page = d.selector.select(q, candidates, q.limit);
+    timings.push({ stage: 'selector', component: d.selector.name, ms: performance.now() - start, count: page.length });
+    return { page, timings, degraded };
+  }
+
+  /**
+   * The stages before scoring: sources side by side, merge by item, filters. What the scorers
+   * see — also what the fusion model is trained on (rank/fusion-training.ts).
+   */
+  async retrieve(q: FeedQuery): Promise<{ candidates: Candidate[]; timings: StageTiming[]; degraded: string[] }> {
     const timings: StageTiming[] = [];
     const degraded: string[] = [];
     const d = this.definition;
@@ -83,23 +111,7 @@ export class FeedPipeline {
       }
     }
 
-    // Scorers.
-    for (const scorer of d.scorers) {
-      if (!scorer.enabled(q)) continue;
-      const start = performance.now();
-      try {
-        scorer.score(q, candidates);
-        timings.push({ stage: 'scorer', component: scorer.name, ms: performance.now() - start, count: candidates.length });
-      } catch (err) {
-        degraded.push(scorer.name);
-        timings.push({ stage: 'scorer', component: scorer.name, ms: performance.now() - start, count: 0, error: String(err) });
-      }
-    }
-
-    const start = performance.now();
-    const page = d.selector.select(q, candidates, q.limit);
-    timings.push({ stage: 'selector', component: d.selector.name, ms: performance.now() - start, count: page.length });
-    return { page, timings, degraded };
+    return { candidates, timings, degraded };
   }
 
   /** Runs the side effects; call after the response has been sent. */

@@ -181,7 +181,7 @@ export function toJson(r: EvaluationResult): Record<string, unknown> {
     const c = withCandidates.candidates;
     const key = `recall@${c.n}`;
     const candidates: Record<string, Record<string, number>> = {};
-    for (const [name, v] of Object.entries(c.sources)) candidates[name] = { [key]: round(v.recall, 6), mean_count: round(v.meanCount, 1), marginal_gain: round(v.marginalGain, 6) };
+    for (const [name, v] of Object.entries(c.sources)) candidates[name] = { [key]: round(v.recall, 6), mean_count: round(v.meanCount, 1), marginal_gain: round(v.marginalGain, 6), [`top_recall@${c.k}`]: round(v.topRecall, 6) };
     candidates.union = { [key]: round(c.union.recall, 6), mean_count: round(c.union.meanCount, 1) };
     out.candidates = candidates;
   }
@@ -206,9 +206,9 @@ export function formatTable(r: EvaluationResult): string {
   for (const a of r.results) {
     const c = a.candidates;
     if (!c) continue;
-    const rows = Object.entries(c.sources).map(([name, v]) => [name, v.recall.toFixed(4), v.meanCount.toFixed(1), v.marginalGain.toFixed(4)]);
-    rows.push(['union', c.union.recall.toFixed(4), c.union.meanCount.toFixed(1), '']);
-    lines.push('', `candidate sources of ${a.name} (up to ${c.n} per source):`, ...table(['source', `recall@${c.n}`, 'mean count', 'marginal gain'], rows));
+    const rows = Object.entries(c.sources).map(([name, v]) => [name, v.recall.toFixed(4), v.meanCount.toFixed(1), v.marginalGain.toFixed(4), v.topRecall.toFixed(4)]);
+    rows.push(['union', c.union.recall.toFixed(4), c.union.meanCount.toFixed(1), '', '']);
+    lines.push('', `candidate sources of ${a.name} (up to ${c.n} per source; top recall = recall of the source's own first ${c.k}):`, ...table(['source', `recall@${c.n}`, 'mean count', 'marginal gain', `top recall@${c.k}`], rows));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -16,6 +16,7 @@
  * Logistic regression on standardised features, full-batch Newton steps (IRLS) with an L2
  * penalty: few features, so exact and fast.
  */
+import { fitLogistic } from '../linear/logistic.js';
 import type { EventTypeRegistry } from '../../domain/event-types.js';
 import { OnlineState, type StateOptions } from '../../state/online-state.js';
 import { LOG_EVENT, type LogChunk, type Store } from '../../store/store.js';
@@ -218,56 +219,15 @@ export class RealGraphModel {
     return z;
   }
 
-  /** Standardise, then IRLS (Newton) for L2-penalised logistic regression. */
+  /** Standardised L2 logistic regression (models/linear/logistic.ts). */
   private fit(snapshots: { x: Float64Array[]; labels: Uint8Array }[], l2: number): void {
-    const d = this.featureNames.length;
     const xs: Float64Array[] = [];
     const ys: number[] = [];
     for (const s of snapshots) s.x.forEach((x, i) => (xs.push(x), ys.push(s.labels[i]!)));
-    const n = xs.length;
-    const mean = new Float64Array(d);
-    const scale = new Float64Array(d);
-    for (const x of xs) for (let j = 0; j < d; j++) mean[j]! += x[j]! / n;
-    for (const x of xs) for (let j = 0; j < d; j++) scale[j]! += (x[j]! - mean[j]!) ** 2 / n;
-    for (let j = 0; j < d; j++) scale[j] = Math.sqrt(scale[j]!) || 1;
-    this.mean = mean;
-    this.scale = scale;
-    const p = d + 1;
-    const w = new Float64Array(p);
-    const z = new Float64Array(p);
-    for (let iter = 0; iter < 12; iter++) {
-      const grad = new Float64Array(p);
-      const hess = new Float64Array(p * p);
-      for (let i = 0; i < n; i++) {
-        const x = xs[i]!;
-        for (let j = 0; j < d; j++) z[j] = (x[j]! - mean[j]!) / scale[j]!;
-        z[d] = 1;
-        let s = 0;
-        for (let j = 0; j < p; j++) s += w[j]! * z[j]!;
-        const pr = 1 / (1 + Math.exp(-s));
-        const g = pr - ys[i]!;
-        const h = Math.max(pr * (1 - pr), 1e-9);
-        for (let j = 0; j < p; j++) {
-          grad[j]! += g * z[j]!;
-          const hz = h * z[j]!;
-          for (let k = 0; k <= j; k++) hess[j * p + k]! += hz * z[k]!;
-        }
-      }
-      for (let j = 0; j < d; j++) {
-        grad[j]! += l2 * w[j]!;
-        hess[j * p + j]! += l2;
-      }
-      hess[d * p + d]! += 1e-6;
-      for (let j = 0; j < p; j++) for (let k = 0; k < j; k++) hess[k * p + j] = hess[j * p + k]!;
-      const step = solveSpd(hess, grad, p);
-      let change = 0;
-      for (let j = 0; j < p; j++) {
-        w[j]! -= step[j]!;
-        change = Math.max(change, Math.abs(step[j]!));
-      }
-      if (change < 1e-6) break;
-    }
-    this.weights = w;
+    const model = fitLogistic(xs, ys, this.featureNames.length, { l2, maxIterations: 12 });
+    this.weights = Float64Array.from(model.weights);
+    this.mean = Float64Array.from(model.mean);
+    this.scale = Float64Array.from(model.scale);
   }
 
   toJSON(): { features: string[]; weights: number[]; mean: number[]; scale: number[] } {
@@ -296,31 +256,6 @@ function sliceChunk(c: LogChunk, from: number, to: number): LogChunk {
     value: c.value.subarray(from, to),
     context: c.context.slice(from, to),
   };
-}
-
-/** Solves A x = b for a small symmetric positive-definite A (Cholesky). */
-function solveSpd(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * n + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
-      l[i * n + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / l[j * n + j]!;
-    }
-  }
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= l[i * n + k]! * y[k]!;
-    y[i] = s / l[i * n + i]!;
-  }
-  const x = new Float64Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * x[k]!;
-    x[i] = s / l[i * n + i]!;
-  }
-  return x;
 }
 
 /** Area under the ROC curve (ties count half). */
