@@ -87,7 +87,7 @@ export const configSchema = z
         fusion: z
           .object({
             learn: z.boolean().default(true),
-            users: z.number().int().min(10).default(1500),
+            users: z.number().int().min(10).default(600),
             holdoutShare: z.number().gt(0).lt(1).default(0.2),
             /**
              * Which engaged items are held out: each user's `latest` share (predict the future:

@@ -32,6 +32,8 @@ export interface FusionReport {
   /** recall@k of the held-out engagements among validation users: learned fusion, RRF, each source alone. */
   validation: { learned: number; rrf: number; sources: Record<string, number> };
   seconds: number;
+  /** Seconds spent training the shadow sources, collecting candidates, and in the ascent. */
+  phases: { shadow: number; examples: number; ascent: number };
 }
 
 export class SourceFusion implements CandidateScorer {

@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../domain/config.js';
+import { EventTypeRegistry } from '../domain/event-types.js';
+import type { LogRecord } from '../domain/types.js';
+import { Engine } from '../engine.js';
+import type { FeedQuery } from '../pipeline/types.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { EaseSource } from './ease.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+/** Users u0…u{users-1} like items by a seeded pattern: two taste groups plus noise. */
+function likes(users: number, items: number, seed = 1): LogRecord[] {
+  let s = seed;
+  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const out: LogRecord[] = [];
+  let ts = T0;
+  for (let u = 0; u < users; u++) {
+    const group = u % 2;
+    for (let i = 0; i < items; i++) {
+      const p = (i % 2 === group ? 0.45 : 0.08) * (1 - i / (2 * items));
+      if (rnd() < p) out.push({ kind: 'event', event: { userId: `u${u}`, itemId: `i${i}`, type: 'like', timestamp: (ts += 1000) } });
+    }
+  }
+  return out;
+}
+
+async function engineWith(records: LogRecord[]): Promise<Engine> {
+  const config = parseConfig({ feed: { maxPostAge: 0, fusion: { learn: false } } });
+  const store = SqliteStore.open({ path: ':memory:', types: new EventTypeRegistry(config.eventTypes), synchronous: 'OFF' });
+  const engine = await Engine.open(config, { store, logImpressions: false });
+  await engine.importStream(records);
+  return engine;
+}
+
+function query(engine: Engine, userId: string): FeedQuery {
+  return { user: engine.store.userIndex(userId)!, userId, limit: 20, now: engine.now(), requestId: 't', variant: 'default', served: new Set(), seen: new Set(), exclude: new Set(), state: engine.state };
+}
+
+/** EASE by the book: B = I − P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹ by Gauss–Jordan, scores = x_u B. */
+function referenceScores(engine: Engine, lambda: number, user: number): Map<number, number> {
+  const n = engine.state.items;
+  const users = engine.store.userIds.length;
+  const x: number[][] = Array.from({ length: users }, () => new Array<number>(n).fill(0));
+  for (let u = 0; u < users; u++) engine.state.history.forEachRecent(u, (item) => void (x[u]![item] = 1));
+  const a: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: 2 * n }, (_, j) => (j === n + i ? 1 : 0)));
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let u = 0; u < users; u++) a[i]![j]! += x[u]![i]! * x[u]![j]!;
+  for (let i = 0; i < n; i++) a[i]![i]! += lambda;
+  for (let c = 0; c < n; c++) {
+    const piv = a[c]![c]!;
+    for (let j = 0; j < 2 * n; j++) a[c]![j]! /= piv;
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = a[r]![c]!;
+      for (let j = 0; j < 2 * n; j++) a[r]![j]! -= f * a[c]![j]!;
+    }
+  }
+  const P = (i: number, j: number) => a[i]![n + j]!;
+  const out = new Map<number, number>();
+  for (let j = 0; j < n; j++) {
+    if (x[user]![j]) continue;
+    let s = 0;
+    for (let i = 0; i < n; i++) if (x[user]![i] && i !== j) s += -P(i, j) / P(j, j);
+    out.set(j, s);
+  }
+  return out;
+}
+
+for (const [label, users, items] of [
+  ['dual form (fewer users than items)', 30, 60],
+  ['primal form (fewer items than users)', 60, 25],
+] as const) {
+  test(`ease: ${label} scores equal EASE computed by the book`, async () => {
+    const engine = await engineWith(likes(users, items));
+    try {
+      const source = new EaseSource({ lambda: 5 });
+      await source.train({ state: engine.state, store: engine.store, now: engine.now() });
+      assert.equal(source.offBecause, undefined);
+      for (const userId of ['u0', 'u1', 'u7']) {
+        const q = query(engine, userId);
+        const got = source.fetch(q, 1000);
+        const ref = referenceScores(engine, 5, q.user);
+        const positive = [...ref].filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1] || b[0] - a[0]);
+        assert.equal(got.length, positive.length, userId);
+        for (const c of got) assert.ok(Math.abs(c.score - ref.get(c.item)!) < 1e-6 * Math.max(1, Math.abs(c.score)), `${userId} item ${c.item}: ${c.score} vs ${ref.get(c.item)}`);
+        got.forEach((c, r) => assert.equal(c.sources[0]!.rank, r + 1));
+        for (let r = 1; r < got.length; r++) assert.ok(got[r - 1]!.score >= got[r]!.score);
+        // Never the user's own history.
+        const history = new Set<number>();
+        engine.state.history.forEachRecent(q.user, (item) => void history.add(item));
+        assert.ok(got.every((c) => !history.has(c.item)));
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+}
+
+test('ease: a new engagement after training changes the user’s candidates at once; exclusions hold', async () => {
+  const engine = await engineWith(likes(30, 60, 3));
+  try {
+    const source = new EaseSource({ lambda: 5 });
+    await source.train({ state: engine.state, store: engine.store, now: engine.now() });
+    const before = source.fetch(query(engine, 'u0'), 10).map((c) => c.item);
+    const top = before[0]!;
+    await engine.ingest([{ kind: 'event', event: { userId: 'u0', itemId: engine.store.itemIds[top]!, type: 'like', timestamp: engine.now() + 1000 } }]);
+    const after = source.fetch(query(engine, 'u0'), 10).map((c) => c.item);
+    assert.ok(!after.includes(top), 'the newly liked item is history now');
+    assert.notDeepEqual(after, before.slice(1, 11));
+    const q = query(engine, 'u0');
+    const excluded = new Set(after.slice(0, 3));
+    const filtered = source.fetch({ ...q, exclude: excluded }, 10).map((c) => c.item);
+    assert.ok(filtered.every((i) => !excluded.has(i)));
+    assert.deepEqual(source.fetch(query(engine, 'u0'), 0), []);
+  } finally {
+    await engine.close();
+  }
+});
+
+test('ease: save/load round trip gives the same candidates; too large a catalogue leaves the source off', async () => {
+  const engine = await engineWith(likes(30, 60, 5));
+  const dir = mkdtempSync(join(tmpdir(), 'lenta-ease-'));
+  try {
+    const ctx = { state: engine.state, store: engine.store, now: engine.now() };
+    const source = new EaseSource({ lambda: 5 });
+    await source.train(ctx);
+    await source.save(dir);
+    const loaded = new EaseSource({ lambda: 5 });
+    assert.equal(await loaded.load(dir, ctx), true);
+    assert.deepEqual(loaded.fetch(query(engine, 'u3'), 50), source.fetch(query(engine, 'u3'), 50));
+    // Other settings: the saved model does not fit.
+    assert.equal(await new EaseSource({ lambda: 50 }).load(dir, ctx), false);
+
+    const small = new EaseSource({ lambda: 5, maxDim: 10 });
+    await small.train(ctx);
+    assert.match(small.offBecause ?? '', /exceeds ease maxDim 10/);
+    assert.equal(small.enabled(query(engine, 'u3')), false);
+    await small.save(dir);
+    const reloaded = new EaseSource({ lambda: 5, maxDim: 10 });
+    assert.equal(await reloaded.load(dir, ctx), true);
+    assert.equal(reloaded.enabled(query(engine, 'u3')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await engine.close();
+  }
+});
