@@ -76,10 +76,15 @@ export async function trainFusion(engine: Engine, options: FusionTrainingOptions
   }
 
   // The shadow: the same engine on the log without the held-out pairs.
-  progress(0, 1, 'shadow sources');
+  // Progress counts the sampled users' candidate sets; the shadow's training comes first (at 0).
+  const total = heldOut.size;
+  progress(0, total, 'shadow: replay');
   const shadow = await engine.openHoldout(heldOut);
   try {
-    await shadow.trainSources({ fusion: false, onProgress: (source, done, total) => progress(done, total, `shadow ${source}`) });
+    await shadow.trainSources({
+      fusion: false,
+      onProgress: (source, done, of) => progress(0, total, `shadow: ${source} ${Math.round((100 * done) / Math.max(1, of))}%`),
+    });
     const t1 = performance.now();
     const sources = shadow.sources.map((e) => e.source.name);
     const sourceIndex = new Map(sources.map((name, i) => [name, i]));
@@ -92,7 +97,7 @@ export async function trainFusion(engine: Engine, options: FusionTrainingOptions
       const candidates = await shadow.retrieve(u, kept.get(u)!);
       lists.push(compact(candidates, truth, sourceIndex));
       for (const c of candidates) if (truth.has(c.item)) positives++;
-      progress(i + 1, users.length, 'fusion examples');
+      progress(i + 1, total, 'candidates of held-out users');
     }
     const t2 = performance.now();
     const fitUsers = lists.slice(0, Math.round(lists.length * 0.8));
