@@ -76,3 +76,22 @@ export function candidateRecall(candidates: SourceCandidates, positives: Csr, n:
   }
   return { n, k, sources, union: { recall: unionRecall / div, meanCount: unionCount / div } };
 }
+
+/** The JSON shape of `lenta eval|replay --json`: {"<source>": {"recall@N", "mean_count", "marginal_gain", "top_recall@k"}, …, "union": {…}}. */
+export function candidateRecallJson(c: CandidateRecall): Record<string, Record<string, number>> {
+  const key = `recall@${c.n}`;
+  const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
+  const out: Record<string, Record<string, number>> = {};
+  for (const [name, v] of Object.entries(c.sources)) {
+    out[name] = { [key]: r6(v.recall), mean_count: Math.round(v.meanCount * 10) / 10, marginal_gain: r6(v.marginalGain), [`top_recall@${c.k}`]: r6(v.topRecall) };
+  }
+  out.union = { [key]: r6(c.union.recall), mean_count: Math.round(c.union.meanCount * 10) / 10 };
+  return out;
+}
+
+/** Rows of the text table: source, recall@N, mean count, marginal gain, top recall@k. */
+export function candidateRecallRows(c: CandidateRecall): { header: string[]; rows: string[][] } {
+  const rows = Object.entries(c.sources).map(([name, v]) => [name, v.recall.toFixed(4), v.meanCount.toFixed(1), v.marginalGain.toFixed(4), v.topRecall.toFixed(4)]);
+  rows.push(['union', c.union.recall.toFixed(4), c.union.meanCount.toFixed(1), '', '']);
+  return { header: ['source', `recall@${c.n}`, 'mean count', 'marginal gain', `top recall@${c.k}`], rows };
+}

@@ -26,3 +26,20 @@ test('replay on the tiny platform: the pipeline beats random against the truth, 
     }
   }
 });
+
+test('replay --candidates on the tiny platform: per-source recall of the next day’s engagements, union ≥ every source', async () => {
+  const r = await replayEvaluation({ sim: { ...SIM_PRESETS.tiny }, ks: [5], algorithms: ['lenta'], candidates: 300 });
+  const c = r.candidates!;
+  assert.equal(c.n, 300);
+  assert.equal(c.k, 5);
+  for (const name of ['in_network', 'popular', 'fresh', 'communities', 'embedding', 'item_to_item', 'ease', 'social_graph']) assert.ok(name in c.sources, name);
+  for (const [name, v] of Object.entries(c.sources)) {
+    assert.ok(v.recall >= 0 && v.recall <= c.union.recall + 1e-12, `${name}: ${v.recall} > union ${c.union.recall}`);
+    assert.ok(v.meanCount <= 300, name);
+    assert.ok(v.topRecall <= v.recall + 1e-12, `${name}: top recall ${v.topRecall} > recall ${v.recall}`);
+    assert.ok(v.marginalGain >= 0 && v.marginalGain <= v.recall + 1e-12, name);
+  }
+  // On a social platform the follow graph matters: in-network and popular find next-day engagements.
+  assert.ok(c.sources.in_network!.recall > 0.1 && c.sources.popular!.recall > 0.1, JSON.stringify(c.sources));
+  assert.ok(c.union.recall > 0.5, `union ${c.union.recall}`);
+});

@@ -15,6 +15,8 @@
  * Algorithms: `lenta` (the For You pipeline), `popular` (engagement in the last day),
  * `following` (chronological feed of follows), `random` (uniform over the window).
  */
+import { candidateRecall, type CandidateRecall, type SourceCandidates } from './candidate-recall.js';
+import type { Csr } from '../models/csr.js';
 import { parseConfig, type Config } from '../domain/config.js';
 import type { LogRecord } from '../domain/types.js';
 import { Engine } from '../engine.js';
@@ -36,6 +38,8 @@ export interface ReplayOptions {
   /** Evaluate at most this many users (the first by id order); default all. */
   maxUsers?: number;
   config?: Config;
+  /** Also measure each candidate source's recall@N of the day-d+1 engagements (N = this). */
+  candidates?: number;
   /** Train the trainable candidate sources on the training days (default true). */
   trainSources?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -49,6 +53,8 @@ export interface ReplayResult {
   candidateWindow: number;
   ks: number[];
   results: Record<string, Record<string, number>>;
+  /** With `candidates`: per-source and union candidate recall of the day-d+1 engagements. */
+  candidates?: CandidateRecall;
 }
 
 export async function replayEvaluation(options: ReplayOptions): Promise<ReplayResult> {
@@ -120,6 +126,9 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
   }
   const add = (a: string, key: string, v: number) => (sums[a]![key] = (sums[a]![key] ?? 0) + v);
   const rng = seeded(sim.options.seed);
+  const sourceSets: SourceCandidates = new Map();
+  const posOffsets = [0];
+  const posItems: number[] = [];
 
   for (let ui = 0; ui < users.length; ui++) {
     const userId = users[ui]!;
@@ -136,6 +145,15 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
     }
     const idealGains = [...value.values()].map((v) => Math.max(0, v)).sort((a, b) => b - a);
     const positives = new Set([...testPositives.get(userId)!].map((id) => engine.store.itemIndex(id)!).filter((i) => i !== undefined));
+    if (options.candidates) {
+      for (const [name, items] of await engine.sourceCandidates(userId, options.candidates)) {
+        let lists = sourceSets.get(name);
+        if (!lists) sourceSets.set(name, (lists = []));
+        lists[ui] = items;
+      }
+      posItems.push(...positives);
+      posOffsets.push(posItems.length);
+    }
 
     for (const a of algorithms) {
       const list = await serve(a, engine, userId, kMax, eligible, rng);
@@ -192,7 +210,13 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
     results[a] = r;
   }
   await engine.close();
+  let candidates: CandidateRecall | undefined;
+  if (options.candidates) {
+    const positivesCsr: Csr = { rows: users.length, cols: engine.store.itemIds.length, offsets: Int32Array.from(posOffsets), indices: Int32Array.from(posItems), values: new Float64Array(posItems.length).fill(1) };
+    candidates = candidateRecall(sourceSets, positivesCsr, options.candidates, Math.min(...ks));
+  }
   return {
+    candidates,
     preset: options.sim,
     cut: new Date(cut).toISOString(),
     trainEvents,

@@ -10,6 +10,7 @@ import { EventTypeRegistry } from '../../domain/event-types.js';
 import { IMPORTERS } from '../../ingest/importers/index.js';
 import { BASELINES } from '../../eval/algorithms.js';
 import { evaluate, type EvaluationResult } from '../../eval/evaluate.js';
+import { candidateRecallJson, candidateRecallRows } from '../../eval/candidate-recall.js';
 import { loadEvalDataset } from '../../eval/load.js';
 import { PROTOCOLS, type ProtocolName } from '../../eval/protocols.js';
 import { isAlgorithmRegistered, UnknownAlgorithmError } from '../../eval/recommender.js';
@@ -178,12 +179,7 @@ export function toJson(r: EvaluationResult): Record<string, unknown> {
   const out: Record<string, unknown> = { dataset: r.dataset, protocol: r.protocol, k: r.ks, users: r.users, items: r.items, train: r.train, test_users: r.testUsers, results };
   const withCandidates = r.results.find((a) => a.candidates);
   if (withCandidates?.candidates) {
-    const c = withCandidates.candidates;
-    const key = `recall@${c.n}`;
-    const candidates: Record<string, Record<string, number>> = {};
-    for (const [name, v] of Object.entries(c.sources)) candidates[name] = { [key]: round(v.recall, 6), mean_count: round(v.meanCount, 1), marginal_gain: round(v.marginalGain, 6), [`top_recall@${c.k}`]: round(v.topRecall, 6) };
-    candidates.union = { [key]: round(c.union.recall, 6), mean_count: round(c.union.meanCount, 1) };
-    out.candidates = candidates;
+    out.candidates = candidateRecallJson(withCandidates.candidates);
   }
   return out;
 }
@@ -206,9 +202,8 @@ export function formatTable(r: EvaluationResult): string {
   for (const a of r.results) {
     const c = a.candidates;
     if (!c) continue;
-    const rows = Object.entries(c.sources).map(([name, v]) => [name, v.recall.toFixed(4), v.meanCount.toFixed(1), v.marginalGain.toFixed(4), v.topRecall.toFixed(4)]);
-    rows.push(['union', c.union.recall.toFixed(4), c.union.meanCount.toFixed(1), '', '']);
-    lines.push('', `candidate sources of ${a.name} (up to ${c.n} per source; top recall = recall of the source's own first ${c.k}):`, ...table(['source', `recall@${c.n}`, 'mean count', 'marginal gain', `top recall@${c.k}`], rows));
+    const { header, rows } = candidateRecallRows(c);
+    lines.push('', `candidate sources of ${a.name} (up to ${c.n} per source; top recall = recall of the source's own first ${c.k}):`, ...table(header, rows));
   }
   return `${lines.join('\n')}\n`;
 }

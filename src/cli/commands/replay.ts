@@ -2,19 +2,22 @@ import { isSimPresetName, SIM_PRESETS } from '../../sim/index.js';
 import { REPLAY_ALGORITHMS, replayEvaluation, type ReplayAlgorithm } from '../../eval/replay.js';
 import { intFlag, parseFlags, UsageError, type CliCommand } from '../command.js';
 import { progressBar, type ProgressBar } from '../progress.js';
+import { candidateRecallJson, candidateRecallRows } from '../../eval/candidate-recall.js';
 
 export const replayCommand: CliCommand = {
   name: 'replay',
   summary: 'replay evaluation on the synthetic platform: serve day d+1 after training on days 1..d',
   usage: `
 lenta replay [--preset tiny|demo|medium] [--train-days D] [--k 10,20] [--algos lenta,popular,following,random]
-             [--users N] [--seed S] [--json]
+             [--users N] [--seed S] [--candidates N] [--json]
 
 Generates the synthetic platform (with its known ground-truth engagement model), writes days
 1..D into a fresh engine (same store, state and pipeline as the API), then asks for the feed of
 every user who engaged on day D+1. Reports, per algorithm and k: recall/ndcg against what the
 users engaged with on day D+1, truth_ndcg and expected_value against the true engagement
-model, in-network share, author exposure Gini and coverage. Default: demo, D = days − 1.`,
+model, in-network share, author exposure Gini and coverage. Default: demo, D = days − 1.
+--candidates N also reports each candidate source's recall@N of the day-(D+1) engagements,
+the union's, each source's marginal gain and the recall of its own first k.`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       preset: { type: 'string' },
@@ -24,6 +27,7 @@ model, in-network share, author exposure Gini and coverage. Default: demo, D = d
       users: { type: 'string' },
       seed: { type: 'string' },
       json: { type: 'boolean' },
+      candidates: { type: 'string' },
     });
     const preset = (values.preset as string | undefined) ?? 'demo';
     if (!isSimPresetName(preset)) throw new UsageError(`--preset must be one of ${Object.keys(SIM_PRESETS).join(', ')}, got "${preset}"`);
@@ -50,10 +54,12 @@ model, in-network share, author exposure Gini and coverage. Default: demo, D = d
     };
     if (values['train-days'] !== undefined) options.trainDays = intFlag(values['train-days'] as string, 'train-days', 1, 1);
     if (values.users !== undefined) options.maxUsers = intFlag(values.users as string, 'users', 0, 1);
+    if (values.candidates !== undefined) options.candidates = intFlag(values.candidates as string, 'candidates', 1500, 1);
     const result = await replayEvaluation(options);
     for (const bar of bars.values()) bar.finish();
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      const { candidates, ...rest } = result;
+      process.stdout.write(`${JSON.stringify(candidates ? { ...rest, candidates: candidateRecallJson(candidates) } : rest)}\n`);
       return 0;
     }
     process.stdout.write(
@@ -66,6 +72,12 @@ model, in-network share, author exposure Gini and coverage. Default: demo, D = d
     for (const a of algorithms) {
       const r = result.results[a]!;
       process.stdout.write(`${a.padEnd(width)}  ${keys.map((k) => r[k]!.toFixed(4).padStart(k.length)).join('  ')}\n`);
+    }
+    if (result.candidates) {
+      const { header, rows } = candidateRecallRows(result.candidates);
+      const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
+      process.stdout.write(`\ncandidate sources (up to ${result.candidates.n} per source) against the day-${(options.trainDays ?? sim.days - 1) + 1} engagements:\n`);
+      for (const row of [header, ...rows]) process.stdout.write(`${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}\n`);
     }
     return 0;
   },
