@@ -70,9 +70,9 @@ function referenceScores(engine: Engine, lambda: number, user: number): Map<numb
   return out;
 }
 
-for (const [label, users, items] of [
-  ['dual form (fewer users than items)', 30, 60],
-  ['primal form (fewer items than users)', 60, 25],
+for (const [label, users, items, form] of [
+  ['dual form (few users, many items)', 30, 60, 'dual'],
+  ['primal form (few items, many users)', 100, 20, 'primal'],
 ] as const) {
   test(`ease: ${label} scores equal EASE computed by the book`, async () => {
     const engine = await engineWith(likes(users, items));
@@ -80,6 +80,7 @@ for (const [label, users, items] of [
       const source = new EaseSource({ lambda: 5 });
       await source.train({ state: engine.state, store: engine.store, now: engine.now() });
       assert.equal(source.offBecause, undefined);
+      assert.equal(source.form, form);
       for (const userId of ['u0', 'u1', 'u7']) {
         const q = query(engine, userId);
         const got = source.fetch(q, 1000);
@@ -137,7 +138,7 @@ test('ease: save/load round trip gives the same candidates; too large a catalogu
 
     const small = new EaseSource({ lambda: 5, maxDim: 10 });
     await small.train(ctx);
-    assert.match(small.offBecause ?? '', /exceeds ease maxDim 10/);
+    assert.match(small.offBecause ?? '', /too large for ease \(maxDim 10\)/);
     assert.equal(small.enabled(query(engine, 'u3')), false);
     await small.save(dir);
     const reloaded = new EaseSource({ lambda: 5, maxDim: 10 });

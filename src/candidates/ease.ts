@@ -6,15 +6,15 @@
  *
  * where X is the binary user × item matrix of positive engagements at training time and h is the
  * user's positive history *now* (from the online state), so engagements after training count at
- * once. Two exact forms, chosen by the smaller side of X:
+ * once. Two exact forms; of those whose dense side fits `maxDim`, the one with the cheaper request:
  *
- *   dual   (users m ≤ items n): keep K⁻¹ = (XXᵀ + λI)⁻¹ (m×m) and X; by Woodbury
+ *   dual   (users m ≤ maxDim): keep K⁻¹ = (XXᵀ + λI)⁻¹ (m×m) and X; by Woodbury
  *          h P = (h − ((h Xᵀ) K⁻¹) X) / λ and P_jj = (1 − x_jᵀ K⁻¹ x_j) / λ, so a request costs
  *          O(|h|·deg + m² + nnz(X));
- *   primal (items n < users m): keep P (n×n); a request costs O(|h|·n).
+ *   primal (items n ≤ maxDim): keep P (n×n); a request costs O(|h|·n).
  *
- * The dense side is bounded by `maxDim` (memory 8·maxDim² bytes, per-request work ~maxDim²):
- * on a larger platform the source trains to nothing and stays off (the other item-to-item and
+ * The dense side is bounded by `maxDim` (memory 8·maxDim² bytes): on a larger platform (both
+ * sides above it) the source trains to nothing and stays off (the other item-to-item and
  * embedding sources cover it). Items first engaged after training are not scored until the
  * next training.
  */
@@ -22,7 +22,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allocateDense, invertSpd } from '../models/linalg.js';
 import { csrFromCoordinates, mergeDuplicates, transpose, type Csr } from '../models/csr.js';
-import { TopK } from '../models/top-k.js';
+import type { TopK } from '../models/top-k.js';
+import { candidatesFromTopK, heapFor } from './ranked.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
 import { readPositives } from './communities.js';
 
@@ -57,9 +58,15 @@ export class EaseSource implements TrainableSource {
   /** Why the source is off after training (catalogue too large, no data). */
   offBecause: string | undefined;
   private compactItemOf = new Int32Array(0);
+  private top: TopK | undefined;
 
   constructor(options: Partial<EaseSourceOptions> = {}) {
     this.options = { lambda: 500, maxDim: 3000, ...options };
+  }
+
+  /** The trained form (undefined when off). */
+  get form(): 'dual' | 'primal' | undefined {
+    return this.model?.form;
   }
 
   enabled(q: FeedQuery): boolean {
@@ -90,14 +97,16 @@ export class EaseSource implements TrainableSource {
       this.offBecause = 'no positive engagements';
       return;
     }
-    if (Math.min(m, n) > this.options.maxDim) {
-      this.offBecause = `${m} users × ${n} items: the smaller side exceeds ease maxDim ${this.options.maxDim}`;
+    // The form with the cheaper request among those that fit: primal costs |history|·n per
+    // request, dual m² + nnz(X).
+    const history = Math.min(state.options.historyLength, 200);
+    const primalOk = n <= this.options.maxDim;
+    const dualOk = m <= this.options.maxDim && events.length <= 5_000_000;
+    if (!primalOk && !dualOk) {
+      this.offBecause = `${m} users × ${n} items, ${events.length} engagements: too large for ease (maxDim ${this.options.maxDim})`;
       return;
     }
-    if (m <= n && events.length > 5_000_000) {
-      this.offBecause = `${events.length} engagements: a request would scan too many (dual form)`;
-      return;
-    }
+    const form: 'dual' | 'primal' = primalOk && (!dualOk || history * n <= m * m + events.length) ? 'primal' : 'dual';
     this.offBecause = undefined;
     const cu = new Int32Array(events.length);
     const ci = new Int32Array(events.length);
@@ -108,7 +117,6 @@ export class EaseSource implements TrainableSource {
     const userItems = binary(mergeDuplicates(csrFromCoordinates(m, n, cu, ci)));
     const itemUsers = transpose(userItems);
     const lambda = this.options.lambda;
-    const form = m <= n ? 'dual' : 'primal';
     // The Gram matrix of the smaller side, + λI, inverted in place.
     const size = form === 'dual' ? m : n;
     const rowsOf = form === 'dual' ? itemUsers : userItems; // co-occurrence along the other side
@@ -193,7 +201,7 @@ export class EaseSource implements TrainableSource {
       }
       for (let j = 0; j < n; j++) scores[j] = -scores[j]! / diag[j]!;
     }
-    const top = new TopK(budget);
+    const top = (this.top = heapFor(this.top, budget));
     for (let j = 0; j < n; j++) {
       if (inHistory[j]) continue;
       const s = scores[j]!;
@@ -204,15 +212,7 @@ export class EaseSource implements TrainableSource {
       if (author >= 0 && (author === q.user || state.hidesAuthor(q.user, author))) continue;
       top.push(item, s);
     }
-    const k = top.drainSorted();
-    const out: Candidate[] = new Array(k);
-    for (let r = 0; r < k; r++) {
-      const item = top.outItems[r]!;
-      const author = state.author(item);
-      const score = top.outScores[r]!;
-      out[r] = { item, author, inNetwork: author >= 0 && state.following.has(q.user, author), sources: [{ source: this.name, score, rank: r + 1 }], score };
-    }
-    return out;
+    return candidatesFromTopK(top, this.name, q);
   }
 
   async save(dir: string): Promise<void> {

@@ -7,6 +7,8 @@
  */
 import { TagAffinityProfile } from '../features/affinity.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
+import type { TopK } from '../models/top-k.js';
+import { candidatesFromTopK, heapFor } from './ranked.js';
 
 export interface FreshOptions {
   /** Posts older than this (ms) are not fresh; 0 = no catalogue ages: the source is off. */
@@ -18,6 +20,8 @@ export interface FreshOptions {
 
 export class FreshSource implements CandidateSource {
   readonly name = 'fresh';
+  private top: TopK | undefined;
+  private readonly quality = new Map<number, number>();
 
   constructor(private readonly options: FreshOptions) {}
 
@@ -32,7 +36,12 @@ export class FreshSource implements CandidateSource {
     const profile = new TagAffinityProfile(state, q.user, q.now);
     const longest = state.authorCounts.windows.length - 1;
     const impressionType = state.impressionType;
-    const out: Candidate[] = [];
+    if (budget <= 0) return [];
+    const top = (this.top = heapFor(this.top, budget));
+    // Author quality once per author per request (many fresh posts share authors).
+    const quality = this.quality;
+    quality.clear();
+    const decay = Math.LN2 / recencyHalfLife;
     let scanned = 0;
     state.newItems.forEachRecent(0, (item) => {
       if (++scanned > scan) return false;
@@ -43,19 +52,20 @@ export class FreshSource implements CandidateSource {
       if (q.exclude.has(item) || q.seen.has(item) || q.served.has(item)) return;
       const author = state.author(item);
       if (author === q.user) return;
-      let quality = 1;
+      let authorQuality = 1;
       if (author >= 0 && impressionType >= 0) {
-        const engaged = state.authorCounts.get(author, 0, state.ENGAGED, longest, q.now);
-        const shown = state.authorCounts.get(author, 0, impressionType, longest, q.now);
-        quality = 0.5 + (engaged + 1) / (Math.max(shown, engaged) + 20);
+        const known = quality.get(author);
+        if (known !== undefined) authorQuality = known;
+        else {
+          const engaged = state.authorCounts.get(author, 0, state.ENGAGED, longest, q.now);
+          const shown = state.authorCounts.get(author, 0, impressionType, longest, q.now);
+          authorQuality = 0.5 + (engaged + 1) / (Math.max(shown, engaged) + 20);
+          quality.set(author, authorQuality);
+        }
       }
-      const recency = Math.pow(0.5, age / recencyHalfLife);
-      const inNetwork = q.user >= 0 && author >= 0 && state.following.has(q.user, author);
-      out.push({ item, author, inNetwork, sources: [], score: recency * (1 + 2 * profile.affinity(state.tags(item))) * quality });
+      const recency = Math.exp(-age * decay);
+      top.push(item, recency * (1 + 2 * profile.affinity(state.tags(item))) * authorQuality);
     });
-    out.sort((a, b) => b.score - a.score || b.item - a.item);
-    if (out.length > budget) out.length = budget;
-    out.forEach((c, i) => c.sources.push({ source: this.name, score: c.score, rank: i + 1 }));
-    return out;
+    return candidatesFromTopK(top, this.name, q);
   }
 }

@@ -8,6 +8,8 @@
 import { itemEngagementRate, TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
+import { TopK } from '../models/top-k.js';
+import { candidatesFromTopK, heapFor } from './ranked.js';
 
 export interface PopularOptions {
   /** 0 = no age limit and no recency decay (a catalogue rather than a stream of posts). */
@@ -31,6 +33,7 @@ interface Pool {
 export class PopularSource implements CandidateSource {
   readonly name = 'popular';
   private pool: Pool | undefined;
+  private top: TopK | undefined;
 
   constructor(private readonly options: PopularOptions) {}
 
@@ -55,7 +58,7 @@ export class PopularSource implements CandidateSource {
     let day = 0;
     for (let w = 1; w < windows.length; w++) if (Math.abs(Math.log(windows[w]! / this.options.window)) < Math.abs(Math.log(windows[day]! / this.options.window))) day = w;
     const seen = new Set<number>();
-    const scored: { item: number; score: number }[] = [];
+    const top = new TopK(poolSize);
     state.recentEngagements.forEachRecent(0, (item) => {
       if (seen.has(item)) return;
       seen.add(item);
@@ -66,13 +69,12 @@ export class PopularSource implements CandidateSource {
       if (engaged <= 0) return;
       const rate = itemEngagementRate(state, item, day, now);
       const recency = maxPostAge > 0 ? Math.pow(0.5, age / (4 * recencyHalfLife)) : 1;
-      scored.push({ item, score: Math.log1p(engaged) * (0.5 + rate * 10) * recency });
+      top.push(item, Math.log1p(engaged) * (0.5 + rate * 10) * recency);
     });
-    scored.sort((a, b) => b.score - a.score || b.item - a.item);
-    if (scored.length > poolSize) scored.length = poolSize;
+    const n = top.drainSorted();
     return {
-      items: Int32Array.from(scored, (s) => s.item),
-      scores: Float64Array.from(scored, (s) => s.score),
+      items: top.outItems.slice(0, n),
+      scores: top.outScores.slice(0, n),
       builtAt: performance.now(),
       events: state.events,
       now,
@@ -80,20 +82,20 @@ export class PopularSource implements CandidateSource {
   }
 
   fetch(q: FeedQuery, budget: number): Candidate[] {
+    if (budget <= 0) return [];
     const state = q.state;
     const pool = this.popularItems(state, q.now);
-    const profile = new TagAffinityProfile(state, q.user, q.now);
-    const out: Candidate[] = [];
-    for (let k = 0; k < pool.items.length; k++) {
-      const item = pool.items[k];
-      const author = state.author(item);
-      const inNetwork = q.user >= 0 && author >= 0 && state.following.has(q.user, author);
-      const personal = 1 + 2 * profile.affinity(state.tags(item));
-      out.push({ item, author, inNetwork, sources: [], score: pool.scores[k] * personal });
+    const top = (this.top = heapFor(this.top, budget));
+    if (q.user < 0) {
+      // A new user: the pool's own order (no tag affinity to apply).
+      for (let k = 0; k < Math.min(budget, pool.items.length); k++) top.push(pool.items[k]!, pool.scores[k]!);
+      return candidatesFromTopK(top, this.name, q);
     }
-    out.sort((a, b) => b.score - a.score || b.item - a.item);
-    if (out.length > budget) out.length = budget;
-    out.forEach((c, i) => c.sources.push({ source: this.name, score: c.score, rank: i + 1 }));
-    return out;
+    const profile = new TagAffinityProfile(state, q.user, q.now);
+    for (let k = 0; k < pool.items.length; k++) {
+      const item = pool.items[k]!;
+      top.push(item, pool.scores[k]! * (1 + 2 * profile.affinity(state.tags(item))));
+    }
+    return candidatesFromTopK(top, this.name, q);
   }
 }
