@@ -78,15 +78,17 @@ test('lenta sim → import → train candidates: artifacts saved next to the dat
     assert.equal(lenta(['import', '--format', 'lenta-jsonl', '--input', file, '--db', db, '--quiet']).code, 0);
     const train = lenta(['train', 'candidates', '--db', db]);
     assert.equal(train.code, 0, train.stderr);
-    const out = JSON.parse(train.stdout) as { trained: string[]; artifacts: string };
-    assert.ok(out.trained.includes('embedding') && out.trained.includes('communities') && out.trained.includes('item_to_item'), out.trained.join(','));
+    const out = JSON.parse(train.stdout) as { trained: string[]; artifacts: string; fusion: { weights?: Record<string, number>; k0?: number } };
+    assert.ok(['embedding', 'communities', 'item_to_item', 'ease', 'fusion'].every((s) => out.trained.includes(s)), out.trained.join(','));
+    assert.ok(out.fusion.weights && Object.values(out.fusion.weights).some((w) => w > 0), JSON.stringify(out.fusion));
     assert.equal(out.artifacts, `${db}.models`);
     const { Engine } = await import('../src/engine.js');
     const { parseConfig } = await import('../src/domain/config.js');
     const engine = await Engine.open(parseConfig({ store: { db } }), { logImpressions: false });
     const { loaded, trained } = await engine.loadSources(`${db}.models`);
     assert.deepEqual(trained, []);
-    assert.ok(loaded.length >= 3, loaded.join(','));
+    assert.ok(loaded.includes('fusion') && loaded.includes('ease'), loaded.join(','));
+    assert.deepEqual(engine.fusion.trained?.weights, out.fusion.weights);
     await engine.close();
   } finally {
     cleanup();

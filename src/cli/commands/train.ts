@@ -33,8 +33,12 @@ to the database (FILE.models/), where \`lenta serve\` loads them.`,
         },
       });
       for (const bar of bars.values()) bar.finish();
+      const f = engine.fusion.trained;
+      const fusion = f
+        ? { k0: f.k0, weights: f.weights, [`held_out_recall@${f.report.k}`]: f.report.validation, users: f.report.users }
+        : { not_learned: engine.fusionNote ?? 'off' };
       process.stdout.write(
-        `${JSON.stringify({ db: config.store.db, artifacts: dir ?? null, trained, seconds: Math.round((performance.now() - started) / 10) / 100 }, null, 2)}\n`,
+        `${JSON.stringify({ db: config.store.db, artifacts: dir ?? null, trained, fusion, seconds: Math.round((performance.now() - started) / 10) / 100 }, null, 2)}\n`,
       );
       return 0;
     } finally {
