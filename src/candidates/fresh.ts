@@ -4,24 +4,44 @@
  * Score = recency × (1 + 2 × the user's affinity to the post's tags) × a small quality prior
  * from the author's engagement rate, so a user with history gets the new posts of their topics
  * first and a new user gets the newest posts of engaging authors.
+ *
+ * The user-independent part (recency × author quality) is computed for the newest `scan` posts
+ * into a pool of the best `poolSize`, rebuilt at most every `refreshMs` of wall time, every
+ * `refreshEvents` new events or `refreshItems` new posts; a request only applies the user's tag
+ * affinity and filters to the pool. (Recency is relative to the pool's clock: a later request
+ * clock scales every pooled score by the same factor, so the order is unchanged.)
  */
 import { TagAffinityProfile } from '../features/affinity.js';
+import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
-import type { TopK } from '../models/top-k.js';
+import { TopK } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor } from './ranked.js';
 
 export interface FreshOptions {
   /** Posts older than this (ms) are not fresh; 0 = no catalogue ages: the source is off. */
   maxPostAge: number;
   recencyHalfLife: number;
-  /** Newest posts scanned per request. */
+  /** Newest posts scanned per pool build. */
   scan?: number;
+  poolSize?: number;
+  refreshMs?: number;
+  refreshEvents?: number;
+  refreshItems?: number;
+}
+
+interface Pool {
+  items: Int32Array;
+  base: Float64Array;
+  builtAt: number;
+  events: number;
+  itemCount: number;
+  now: number;
 }
 
 export class FreshSource implements CandidateSource {
   readonly name = 'fresh';
   private top: TopK | undefined;
-  private readonly quality = new Map<number, number>();
+  private pool: Pool | undefined;
 
   constructor(private readonly options: FreshOptions) {}
 
@@ -29,43 +49,69 @@ export class FreshSource implements CandidateSource {
     return this.options.maxPostAge > 0;
   }
 
-  fetch(q: FeedQuery, budget: number): Candidate[] {
-    const state = q.state;
+  private currentPool(state: OnlineState, now: number): Pool {
+    const p = this.pool;
+    const o = this.options;
+    if (
+      p &&
+      performance.now() - p.builtAt < (o.refreshMs ?? 5000) &&
+      state.events - p.events < (o.refreshEvents ?? 1000) &&
+      state.items - p.itemCount < (o.refreshItems ?? 20) &&
+      now >= p.now &&
+      now - p.now < 60_000
+    ) {
+      return p;
+    }
+    this.pool = this.build(state, now);
+    return this.pool;
+  }
+
+  private build(state: OnlineState, now: number): Pool {
     const { maxPostAge, recencyHalfLife } = this.options;
     const scan = this.options.scan ?? 5000;
-    const profile = new TagAffinityProfile(state, q.user, q.now);
+    const top = new TopK(this.options.poolSize ?? 2000);
     const longest = state.authorCounts.windows.length - 1;
     const impressionType = state.impressionType;
-    if (budget <= 0) return [];
-    const top = (this.top = heapFor(this.top, budget));
-    // Author quality once per author per request (many fresh posts share authors).
-    const quality = this.quality;
-    quality.clear();
+    const quality = new Map<number, number>();
     const decay = Math.LN2 / recencyHalfLife;
     let scanned = 0;
     state.newItems.forEachRecent(0, (item) => {
       if (++scanned > scan) return false;
-      const created = state.createdAt(item);
-      const age = q.now - created;
+      const age = now - state.createdAt(item);
       if (!(age >= 0)) return; // created "after now" under a log clock: not yet visible
       if (age > maxPostAge) return false; // newest first: everything after is older
-      if (q.exclude.has(item) || q.seen.has(item) || q.served.has(item)) return;
       const author = state.author(item);
-      if (author === q.user) return;
       let authorQuality = 1;
       if (author >= 0 && impressionType >= 0) {
         const known = quality.get(author);
         if (known !== undefined) authorQuality = known;
         else {
-          const engaged = state.authorCounts.get(author, 0, state.ENGAGED, longest, q.now);
-          const shown = state.authorCounts.get(author, 0, impressionType, longest, q.now);
+          const engaged = state.authorCounts.get(author, 0, state.ENGAGED, longest, now);
+          const shown = state.authorCounts.get(author, 0, impressionType, longest, now);
           authorQuality = 0.5 + (engaged + 1) / (Math.max(shown, engaged) + 20);
           quality.set(author, authorQuality);
         }
       }
-      const recency = Math.exp(-age * decay);
-      top.push(item, recency * (1 + 2 * profile.affinity(state.tags(item))) * authorQuality);
+      top.push(item, Math.exp(-age * decay) * authorQuality);
     });
+    const n = top.drainSorted();
+    return { items: top.outItems.slice(0, n), base: top.outScores.slice(0, n), builtAt: performance.now(), events: state.events, itemCount: state.items, now };
+  }
+
+  fetch(q: FeedQuery, budget: number): Candidate[] {
+    if (budget <= 0) return [];
+    const state = q.state;
+    const pool = this.currentPool(state, q.now);
+    const profile = new TagAffinityProfile(state, q.user, q.now);
+    const top = (this.top = heapFor(this.top, budget));
+    const maxAge = this.options.maxPostAge;
+    for (let k = 0; k < pool.items.length; k++) {
+      const item = pool.items[k]!;
+      if (q.exclude.has(item) || q.seen.has(item) || q.served.has(item)) continue;
+      if (q.user >= 0 && state.author(item) === q.user) continue;
+      if (q.now - state.createdAt(item) > maxAge) continue;
+      top.push(item, pool.base[k]! * (1 + 2 * profile.affinity(state.tags(item))));
+    }
     return candidatesFromTopK(top, this.name, q);
   }
 }
