@@ -205,20 +205,7 @@ export class Engine {
    * removed — for training and inspecting the fusion.
    */
   async retrieve(user: number, exclude: readonly number[] = []): Promise<Candidate[]> {
-    const seen = new Set<number>();
-    if (user >= 0) this.state.seen.forEachRecent(user, (item) => void seen.add(item));
-    const q: FeedQuery = {
-      user,
-      userId: this.store.userIds[user] ?? '',
-      limit: this.config.feed.pageSize,
-      now: this.now(),
-      requestId: 'retrieve',
-      variant: 'default',
-      served: new Set(),
-      seen,
-      exclude: new Set(exclude),
-      state: this.state,
-    };
+    const q = this.query(user, this.store.userIds[user] ?? '', { limit: this.config.feed.pageSize, requestId: 'retrieve', exclude: new Set(exclude) });
     return (await this.forYou.retrieve(q)).candidates;
   }
 
@@ -264,31 +251,35 @@ export class Engine {
    * with the same hydration as a feed request — for candidate-recall evaluation and benchmarks.
    */
   async sourceCandidates(userId: string, budget: number, exclude: readonly number[] = []): Promise<Map<string, Int32Array>> {
-    const user = this.store.userIndex(userId) ?? -1;
-    const seen = new Set<number>();
-    if (user >= 0) this.state.seen.forEachRecent(user, (item) => void seen.add(item));
-    const q: FeedQuery = {
-      user,
-      userId,
-      limit: budget,
-      now: this.now(),
-      requestId: 'candidates',
-      variant: 'default',
-      served: new Set(),
-      seen,
-      exclude: new Set(exclude),
-      state: this.state,
-    };
+    const q = this.query(this.store.userIndex(userId) ?? -1, userId, { limit: budget, requestId: 'candidates', exclude: new Set(exclude) });
     const out = new Map<string, Int32Array>();
     for (const { source } of this.sources) {
       if (!source.enabled(q)) {
         out.set(source.name, new Int32Array(0));
         continue;
       }
-      const got = [...(await source.fetch(q, budget))].sort((a, b) => b.score - a.score);
-      out.set(source.name, Int32Array.from(got, (c) => c.item));
+      // Best first, as every source returns them (CandidateSource.fetch).
+      out.set(source.name, Int32Array.from(await source.fetch(q, budget), (c) => c.item));
     }
     return out;
+  }
+
+  /** A request's hydrated query: the user's seen items from the state, the feed's clock. */
+  private query(user: number, userId: string, o: { limit: number; requestId: string; variant?: string; served?: Set<number>; exclude: Set<number> }): FeedQuery {
+    const seen = new Set<number>();
+    if (user >= 0) this.state.seen.forEachRecent(user, (item) => void seen.add(item));
+    return {
+      user,
+      userId,
+      limit: o.limit,
+      now: this.now(),
+      requestId: o.requestId,
+      variant: o.variant ?? 'default',
+      served: o.served ?? new Set(),
+      seen,
+      exclude: o.exclude,
+      state: this.state,
+    };
   }
 
   async forYouFeed(userId: string, request: FeedRequest = {}): Promise<FeedResponse> {
@@ -309,25 +300,12 @@ export class Engine {
     this.sessions.set(sessionId, session);
     if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
 
-    const seen = new Set<number>();
-    if (user >= 0) this.state.seen.forEachRecent(user, (item) => void seen.add(item));
     const exclude = new Set<number>();
     for (const id of request.exclude ?? []) {
       const ix = this.store.itemIndex(id);
       if (ix !== undefined) exclude.add(ix);
     }
-    const q: FeedQuery = {
-      user,
-      userId,
-      limit,
-      now: this.now(),
-      requestId: randomUUID(),
-      variant: request.variant ?? 'default',
-      served: session.served,
-      seen,
-      exclude,
-      state: this.state,
-    };
+    const q = this.query(user, userId, { limit, requestId: randomUUID(), variant: request.variant, served: session.served, exclude });
     const result = await this.forYou.run(q);
     for (const c of result.page) session.served.add(c.item);
     session.page++;

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { allocateDense, invertSpd } from '../models/linalg.js';
 import { csrFromCoordinates, mergeDuplicates, transpose, type Csr } from '../models/csr.js';
 import type { TopK } from '../models/top-k.js';
-import { candidatesFromTopK, heapFor } from './ranked.js';
+import { candidatesFromTopK, heapFor, servable } from './ranked.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
 import { readPositives } from './communities.js';
 
@@ -207,9 +207,7 @@ export class EaseSource implements TrainableSource {
       const s = scores[j]!;
       if (!(s > 0)) continue;
       const item = model.items[j]!;
-      if (blocked.has(item) || q.exclude.has(item) || q.seen.has(item) || q.served.has(item)) continue;
-      const author = state.author(item);
-      if (author >= 0 && (author === q.user || state.hidesAuthor(q.user, author))) continue;
+      if (blocked.has(item) || !top.accepts(item, s) || !servable(q, item)) continue;
       top.push(item, s);
     }
     return candidatesFromTopK(top, this.name, q);

@@ -15,7 +15,7 @@ import { TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import { TopK } from '../models/top-k.js';
-import { candidatesFromTopK, heapFor } from './ranked.js';
+import { candidatesFromTopK, heapFor, poolCurrent, poolStamp, servable, type PoolStamp } from './ranked.js';
 
 export interface FreshOptions {
   /** Posts older than this (ms) are not fresh; 0 = no catalogue ages: the source is off. */
@@ -29,13 +29,9 @@ export interface FreshOptions {
   refreshItems?: number;
 }
 
-interface Pool {
+interface Pool extends PoolStamp {
   items: Int32Array;
   base: Float64Array;
-  builtAt: number;
-  events: number;
-  itemCount: number;
-  now: number;
 }
 
 export class FreshSource implements CandidateSource {
@@ -50,20 +46,10 @@ export class FreshSource implements CandidateSource {
   }
 
   private currentPool(state: OnlineState, now: number): Pool {
-    const p = this.pool;
     const o = this.options;
-    if (
-      p &&
-      performance.now() - p.builtAt < (o.refreshMs ?? 5000) &&
-      state.events - p.events < (o.refreshEvents ?? 1000) &&
-      state.items - p.itemCount < (o.refreshItems ?? 20) &&
-      now >= p.now &&
-      now - p.now < 60_000
-    ) {
-      return p;
-    }
-    this.pool = this.build(state, now);
-    return this.pool;
+    const limits = { refreshMs: o.refreshMs ?? 5000, refreshEvents: o.refreshEvents ?? 1000, refreshItems: o.refreshItems ?? 20 };
+    if (!poolCurrent(this.pool, state, now, limits)) this.pool = this.build(state, now);
+    return this.pool!;
   }
 
   private build(state: OnlineState, now: number): Pool {
@@ -95,7 +81,7 @@ export class FreshSource implements CandidateSource {
       top.push(item, Math.exp(-age * decay) * authorQuality);
     });
     const n = top.drainSorted();
-    return { items: top.outItems.slice(0, n), base: top.outScores.slice(0, n), builtAt: performance.now(), events: state.events, itemCount: state.items, now };
+    return { items: top.outItems.slice(0, n), base: top.outScores.slice(0, n), ...poolStamp(state, now) };
   }
 
   fetch(q: FeedQuery, budget: number): Candidate[] {
@@ -107,9 +93,7 @@ export class FreshSource implements CandidateSource {
     const maxAge = this.options.maxPostAge;
     for (let k = 0; k < pool.items.length; k++) {
       const item = pool.items[k]!;
-      if (q.exclude.has(item) || q.seen.has(item) || q.served.has(item)) continue;
-      if (q.user >= 0 && state.author(item) === q.user) continue;
-      if (q.now - state.createdAt(item) > maxAge) continue;
+      if (q.now - state.createdAt(item) > maxAge || !servable(q, item)) continue;
       top.push(item, pool.base[k]! * (1 + 2 * profile.affinity(state.tags(item))));
     }
     return candidatesFromTopK(top, this.name, q);

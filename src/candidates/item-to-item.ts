@@ -26,7 +26,8 @@ import { join } from 'node:path';
 import type { OnlineState } from '../state/online-state.js';
 import { LOG_EVENT, type ItemRecord, type LogChunk } from '../store/store.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
-import { better, siftDown, siftUp, TopK } from '../models/top-k.js';
+import { TopK } from '../models/top-k.js';
+import { candidatesFromTopK, heapFor, servable } from './ranked.js';
 
 export interface ItemToItemOptions {
   weighting: 'rp3b' | 'cosine';
@@ -94,8 +95,7 @@ export class ItemToItemSource implements TrainableSource {
   private blocked = new Uint32Array(0);
   private generation = 0;
   private touched = new Int32Array(0);
-  private heapItems = new Int32Array(0);
-  private heapScores = new Float64Array(0);
+  private top: TopK | undefined;
 
   constructor(options: Partial<ItemToItemOptions> = {}) {
     this.options = { ...DEFAULT_ITEM_TO_ITEM_OPTIONS, ...options };
@@ -308,7 +308,7 @@ export class ItemToItemSource implements TrainableSource {
     return true;
   }
 
-  private ensureScratch(n: number, budget: number): void {
+  private ensureScratch(n: number): void {
     if (this.acc.length < n) {
       const cap = Math.max(n, this.acc.length * 2, 1024);
       this.acc = new Float64Array(cap);
@@ -316,10 +316,6 @@ export class ItemToItemSource implements TrainableSource {
       this.blocked = new Uint32Array(cap);
       this.touched = new Int32Array(cap);
       this.generation = 0;
-    }
-    if (this.heapItems.length < budget) {
-      this.heapItems = new Int32Array(budget);
-      this.heapScores = new Float64Array(budget);
     }
   }
 
@@ -329,7 +325,7 @@ export class ItemToItemSource implements TrainableSource {
     const user = q.user;
     if (!g || user < 0 || budget <= 0 || state.history.size(user) === 0) return [];
     const n = Math.max(state.items, g.items);
-    this.ensureScratch(n, budget);
+    this.ensureScratch(n);
     if (++this.generation === 0xffffffff) {
       this.stamp.fill(0);
       this.blocked.fill(0);
@@ -370,46 +366,16 @@ export class ItemToItemSource implements TrainableSource {
   }
 
   private select(q: FeedQuery, nt: number, budget: number): Candidate[] {
-    const state = q.state;
-    const user = q.user;
-    const { acc, blocked, touched, heapItems, heapScores } = this;
+    const { acc, blocked, touched } = this;
     const gen = this.generation;
-    let size = 0;
+    const top = (this.top = heapFor(this.top, budget));
     for (let t = 0; t < nt; t++) {
       const j = touched[t]!;
       const s = acc[j]!;
-      if (!(s > 0) || blocked[j] === gen) continue;
-      if (size === budget && !better(s, j, heapScores[0]!, heapItems[0]!)) continue;
-      if (q.exclude.has(j) || q.seen.has(j) || q.served.has(j)) continue;
-      const author = state.author(j);
-      if (author >= 0 && (author === user || state.hidesAuthor(user, author))) continue;
-      if (size < budget) {
-        heapItems[size] = j;
-        heapScores[size] = s;
-        siftUp(heapItems, heapScores, size++);
-      } else {
-        heapItems[0] = j;
-        heapScores[0] = s;
-        siftDown(heapItems, heapScores, size, 0);
-      }
+      if (blocked[j] === gen || !top.accepts(j, s) || !servable(q, j)) continue;
+      top.push(j, s);
     }
-    const out: Candidate[] = new Array(size);
-    for (let r = size - 1; r >= 0; r--) {
-      const item = heapItems[0]!;
-      const score = heapScores[0]!;
-      heapItems[0] = heapItems[r]!;
-      heapScores[0] = heapScores[r]!;
-      siftDown(heapItems, heapScores, r, 0);
-      const author = state.author(item);
-      out[r] = {
-        item,
-        author,
-        inNetwork: user >= 0 && author >= 0 && state.following.has(user, author),
-        sources: [{ source: this.name, score, rank: r + 1 }],
-        score,
-      };
-    }
-    return out;
+    return candidatesFromTopK(top, this.name, q);
   }
 }
 

@@ -9,7 +9,7 @@ import { itemEngagementRate, TagAffinityProfile } from '../features/affinity.js'
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import { TopK } from '../models/top-k.js';
-import { candidatesFromTopK, heapFor } from './ranked.js';
+import { candidatesFromTopK, heapFor, poolCurrent, poolStamp, type PoolStamp } from './ranked.js';
 
 export interface PopularOptions {
   /** 0 = no age limit and no recency decay (a catalogue rather than a stream of posts). */
@@ -22,12 +22,9 @@ export interface PopularOptions {
   refreshEvents?: number;
 }
 
-interface Pool {
+interface Pool extends PoolStamp {
   items: Int32Array;
   scores: Float64Array;
-  builtAt: number;
-  events: number;
-  now: number;
 }
 
 export class PopularSource implements CandidateSource {
@@ -43,12 +40,9 @@ export class PopularSource implements CandidateSource {
 
   /** The current pool (rebuilt when stale): items and their popularity, best first. */
   popularItems(state: OnlineState, now: number): Pool {
-    const refreshMs = this.options.refreshMs ?? 5000;
-    const refreshEvents = this.options.refreshEvents ?? 1000;
-    const p = this.pool;
-    if (p && performance.now() - p.builtAt < refreshMs && state.events - p.events < refreshEvents && Math.abs(now - p.now) < 60_000) return p;
-    this.pool = this.build(state, now);
-    return this.pool;
+    const limits = { refreshMs: this.options.refreshMs ?? 5000, refreshEvents: this.options.refreshEvents ?? 1000, refreshItems: Infinity };
+    if (!poolCurrent(this.pool, state, now, limits)) this.pool = this.build(state, now);
+    return this.pool!;
   }
 
   private build(state: OnlineState, now: number): Pool {
@@ -75,9 +69,7 @@ export class PopularSource implements CandidateSource {
     return {
       items: top.outItems.slice(0, n),
       scores: top.outScores.slice(0, n),
-      builtAt: performance.now(),
-      events: state.events,
-      now,
+      ...poolStamp(state, now),
     };
   }
 

@@ -16,7 +16,8 @@
  */
 import { authorAffinity, engagementWeights } from '../features/affinity.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
-import { better, siftDown, siftUp } from '../models/top-k.js';
+import type { TopK } from '../models/top-k.js';
+import { candidatesFromTopK, heapFor, servable } from './ranked.js';
 
 export interface SocialGraphOptions {
   /** Follows considered per request, strongest affinity first. */
@@ -119,8 +120,7 @@ export class SocialGraphSource implements CandidateSource {
   private readonly fromFollows = new StampedScores();
   private readonly fromSimilar = new StampedScores();
   private readonly similar = new StampedScores();
-  private heapItems = new Int32Array(0);
-  private heapScores = new Float64Array(0);
+  private top: TopK | undefined;
 
   constructor(options: Partial<SocialGraphOptions> = {}) {
     this.options = { ...DEFAULT_SOCIAL_GRAPH_OPTIONS, ...options };
@@ -263,49 +263,13 @@ export class SocialGraphSource implements CandidateSource {
   }
 
   private select(q: FeedQuery, acc: StampedScores, budget: number): Candidate[] {
-    const state = q.state;
-    const user = q.user;
-    if (this.heapItems.length < budget) {
-      this.heapItems = new Int32Array(budget);
-      this.heapScores = new Float64Array(budget);
-    }
-    const items = this.heapItems;
-    const scores = this.heapScores;
-    let size = 0;
+    const top = (this.top = heapFor(this.top, budget));
     for (let t = 0; t < acc.count; t++) {
       const j = acc.touched[t]!;
       const s = acc.scores[j]!;
-      if (!(s > 0) || this.own.has(j)) continue;
-      if (size === budget && !better(s, j, scores[0]!, items[0]!)) continue;
-      if (q.exclude.has(j) || q.seen.has(j) || q.served.has(j)) continue;
-      const author = state.author(j);
-      if (author >= 0 && (author === user || state.hidesAuthor(user, author))) continue;
-      if (size < budget) {
-        items[size] = j;
-        scores[size] = s;
-        siftUp(items, scores, size++);
-      } else {
-        items[0] = j;
-        scores[0] = s;
-        siftDown(items, scores, size, 0);
-      }
+      if (this.own.has(j) || !top.accepts(j, s) || !servable(q, j)) continue;
+      top.push(j, s);
     }
-    const out: Candidate[] = new Array(size);
-    for (let r = size - 1; r >= 0; r--) {
-      const item = items[0]!;
-      const score = scores[0]!;
-      items[0] = items[r]!;
-      scores[0] = scores[r]!;
-      siftDown(items, scores, r, 0);
-      const author = state.author(item);
-      out[r] = {
-        item,
-        author,
-        inNetwork: author >= 0 && state.following.has(user, author),
-        sources: [{ source: this.name, score, rank: r + 1 }],
-        score,
-      };
-    }
-    return out;
+    return candidatesFromTopK(top, this.name, q);
   }
 }

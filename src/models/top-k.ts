@@ -58,6 +58,11 @@ export class TopK {
     this.size = 0;
   }
 
+  /** Whether push(item, score) would keep the pair now (to skip costlier checks first). */
+  accepts(item: number, score: number): boolean {
+    return score > 0 && (this.size < this.k || better(score, item, this.scores[0]!, this.items[0]!));
+  }
+
   push(item: number, score: number): void {
     if (!(score > 0)) return;
     if (this.size < this.k) {

@@ -14,9 +14,9 @@
  *    every sampled user for the saved model.
  */
 import type { Engine } from '../engine.js';
-import { Rng } from '../eval/prng.js';
+import { readPositives } from '../candidates/communities.js';
+import { Rng } from '../sim/random.js';
 import type { Candidate } from '../pipeline/types.js';
-import { LOG_EVENT } from '../store/store.js';
 import { FUSION_FORMAT, type FusionModelFile } from './source-fusion.js';
 
 export interface FusionTrainingOptions {
@@ -33,34 +33,23 @@ export interface FusionTrainingOptions {
 export async function trainFusion(engine: Engine, options: FusionTrainingOptions): Promise<FusionModelFile | { skipped: string }> {
   const t0 = performance.now();
   const k = options.k ?? 10;
-  const polarity = engine.state.polarity;
   const progress = options.onProgress ?? (() => {});
 
-  // Users with enough engagement.
-  const counts = new Map<number, number>();
-  for await (const c of engine.store.readLog(0, 65536, false)) {
-    for (let r = 0; r < c.length; r++) {
-      if (c.kind[r] === LOG_EVENT && polarity[c.type[r]!]! > 0) counts.set(c.user[r]!, (counts.get(c.user[r]!) ?? 0) + 1);
-    }
-  }
-  const eligible = [...counts].filter(([, n]) => n >= 3).map(([u]) => u);
-  if (eligible.length < 20) return { skipped: `${eligible.length} users with ≥ 3 engagements (need 20)` };
-  const rng = new Rng(options.seed);
-  shuffle(eligible, rng);
-  const sample = eligible.slice(0, options.users);
-  const sampled = new Set(sample);
-
-  // Each sampled user's engaged items in log order; the latest share is held out.
+  // Each user's engaged items in log order (one pass); users with at least three are eligible.
+  const events = await readPositives(engine.state, engine.store.readLog(0, 65536, false));
   const engaged = new Map<number, number[]>();
-  for await (const c of engine.store.readLog(0, 65536, false)) {
-    for (let r = 0; r < c.length; r++) {
-      const u = c.user[r]!;
-      if (c.kind[r] !== LOG_EVENT || polarity[c.type[r]!]! <= 0 || !sampled.has(u)) continue;
-      let list = engaged.get(u);
-      if (!list) engaged.set(u, (list = []));
-      list.push(c.target[r]!);
-    }
+  for (let e = 0; e < events.length; e++) {
+    const u = events.user[e]!;
+    let list = engaged.get(u);
+    if (!list) engaged.set(u, (list = []));
+    list.push(events.item[e]!);
   }
+  const eligible = [...engaged].filter(([, list]) => list.length >= 3).map(([u]) => u);
+  if (eligible.length < 20) return { skipped: `${eligible.length} users with ≥ 3 engagements (need 20)` };
+  const rng = new Rng(options.seed, 'fusion');
+  rng.shuffle(eligible);
+  const sample = eligible.slice(0, options.users);
+
   const heldOut = new Map<number, Set<number>>();
   const kept = new Map<number, number[]>();
   for (const u of sample) {
@@ -68,7 +57,7 @@ export async function trainFusion(engine: Engine, options: FusionTrainingOptions
     const distinct: number[] = [];
     const seenItem = new Set<number>();
     for (let p = list.length - 1; p >= 0; p--) if (!seenItem.has(list[p]!)) (seenItem.add(list[p]!), distinct.push(list[p]!));
-    if (options.holdout === 'random') shuffle(distinct, rng);
+    if (options.holdout === 'random') rng.shuffle(distinct);
     const n = options.holdout === 'last' ? 1 : Math.min(distinct.length - 2, Math.max(1, Math.round(distinct.length * options.holdoutShare)));
     if (n < 1) continue;
     heldOut.set(u, new Set(distinct.slice(0, n)));
@@ -277,13 +266,6 @@ function coordinateAscent(users: readonly UserCandidates[], sources: number, sta
     if (!improved) break;
   }
   return best;
-}
-
-function shuffle<T>(a: T[], rng: Rng): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
 }
 
 function round(x: number): number {
