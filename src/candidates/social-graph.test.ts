@@ -1,110 +1,88 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventTypeRegistry } from '../domain/event-types.js';
-import { OnlineState } from '../state/online-state.js';
-import { EDGE_KIND_CODES, LOG_EDGE, LOG_EVENT, emptyLogChunk, type ItemRecord, type LogChunk } from '../store/store.js';
+import type { LogRecord } from '../domain/types.js';
 import type { FeedQuery } from '../pipeline/types.js';
 import { SocialGraphSource } from './social-graph.js';
-
-type Row = [kind: number, user: number, target: number, type: number, ts: number];
-
-function chunk(rows: Row[]): LogChunk {
-  const c = emptyLogChunk(rows.length);
-  c.length = rows.length;
-  rows.forEach(([kind, user, target, type, ts], r) => {
-    c.seq[r] = r + 1;
-    c.kind[r] = kind;
-    c.user[r] = user;
-    c.target[r] = target;
-    c.type[r] = type;
-    c.ts[r] = ts;
-    c.value[r] = 1;
-  });
-  return c;
-}
+import { edge, event, newPosts, openPlatform, post } from './test-platform.js';
 
 const T0 = 1_700_000_000_000;
 
 /**
- * Follows: user 0 follows 1 and 2; user 0 liked item 13 by user 1 (affinity to 1).
- * User 1 liked 10 then 11; user 2 liked 12 (by author 2).
- * Similar users: user 3 liked 20, 21; user 4 liked 20, 21, 22; user 6 liked 20, 24 (by 30);
- * user 5 liked 23 only.
+ * Follows: u0 follows u1 and u2; u0 liked i13 by u1 (affinity to u1).
+ * u1 liked i10 then i11 (both by u50); u2 liked i12 (by u2).
+ * Similar users: u3 liked i20, i21; u4 liked i20, i21, i22; u6 liked i20, i24 (by u30);
+ * u5 liked i23 only. The lurker is a known user with neither history nor follows.
  */
-function platform() {
-  const types = new EventTypeRegistry();
-  const like = types.code('like');
-  const state = new OnlineState(types);
-  const authors: Record<number, number> = { 10: 50, 11: 50, 12: 2, 13: 1, 24: 30 };
-  const items: ItemRecord[] = [];
-  for (let i = 0; i < 30; i++) items.push({ index: i, author: authors[i] ?? -1, createdAt: T0, tags: [] });
+function platform(t: TestContext) {
+  const authors: Record<number, string> = { 10: 'u50', 11: 'u50', 12: 'u2', 13: 'u1', 24: 'u30' };
+  const records: LogRecord[] = [];
+  for (let i = 0; i < 30; i++) records.push(post(`i${i}`, authors[i], T0));
+  records.push({ kind: 'user', user: { id: 'lurker' } });
+  records.push(edge('u0', 'u1', 'follow', T0), edge('u0', 'u2', 'follow', T0));
   let ts = T0;
-  const rows: Row[] = [
-    [LOG_EDGE, 0, 1, EDGE_KIND_CODES.follow, ts],
-    [LOG_EDGE, 0, 2, EDGE_KIND_CODES.follow, ts],
-    [LOG_EVENT, 0, 13, like, (ts += 1000)],
-    [LOG_EVENT, 1, 10, like, (ts += 1000)],
-    [LOG_EVENT, 1, 11, like, (ts += 1000)],
-    [LOG_EVENT, 2, 12, like, (ts += 1000)],
-    [LOG_EVENT, 3, 20, like, (ts += 1000)],
-    [LOG_EVENT, 3, 21, like, (ts += 1000)],
-    [LOG_EVENT, 4, 20, like, (ts += 1000)],
-    [LOG_EVENT, 4, 21, like, (ts += 1000)],
-    [LOG_EVENT, 4, 22, like, (ts += 1000)],
-    [LOG_EVENT, 6, 20, like, (ts += 1000)],
-    [LOG_EVENT, 6, 24, like, (ts += 1000)],
-    [LOG_EVENT, 5, 23, like, (ts += 1000)],
+  const likes: [string, string][] = [
+    ['u0', 'i13'],
+    ['u1', 'i10'],
+    ['u1', 'i11'],
+    ['u2', 'i12'],
+    ['u3', 'i20'],
+    ['u3', 'i21'],
+    ['u4', 'i20'],
+    ['u4', 'i21'],
+    ['u4', 'i22'],
+    ['u6', 'i20'],
+    ['u6', 'i24'],
+    ['u5', 'i23'],
   ];
-  state.apply(items, chunk(rows));
-  return { state, now: ts, like };
+  for (const [u, i] of likes) records.push(event(u, i, 'like', (ts += 1000)));
+  return openPlatform(t, records);
 }
 
-function query(state: OnlineState, user: number, now: number, extra: Partial<FeedQuery> = {}): FeedQuery {
-  return { user, userId: `u${user}`, limit: 10, now, requestId: 'r', variant: 'default', served: new Set(), seen: new Set(), exclude: new Set(), state, ...extra };
-}
-
-test('social_graph: follows’ recent engagements, stronger relationships and newer engagements first', () => {
-  const { state, now } = platform();
+test('social_graph: follows’ recent engagements, stronger relationships and newer engagements first', async (t) => {
+  const p = await platform(t);
   const source = new SocialGraphSource();
-  const got = source.fetch(query(state, 0, now), 10);
+  const got = source.fetch(p.query('u0'), 10);
   assert.deepEqual(
-    got.map((c) => c.item),
-    [11, 10, 12],
-    'user 1 (engaged with) before user 2 (only followed); 11 (newer) before 10',
+    p.itemNames(got.map((c) => c.item)),
+    ['i11', 'i10', 'i12'],
+    'u1 (engaged with) before u2 (only followed); i11 (newer) before i10',
   );
   got.forEach((c, r) => {
     assert.deepEqual(c.sources, [{ source: 'social_graph', score: c.score, rank: r + 1 }]);
-    assert.equal(c.author, state.author(c.item));
+    assert.equal(c.author, p.state.author(c.item));
   });
-  assert.equal(got[2]!.inNetwork, true, 'item 12 is by a followed account');
+  assert.equal(got[2]!.inNetwork, true, 'i12 is by a followed account');
   assert.equal(got[0]!.inNetwork, false);
-  assert.equal(source.fetch(query(state, 0, now), 2).length, 2);
+  assert.equal(source.fetch(p.query('u0'), 2).length, 2);
 });
 
-test('social_graph: users with similar histories (two hops on the user–item graph)', () => {
-  const { state, now } = platform();
+test('social_graph: users with similar histories (two hops on the user–item graph)', async (t) => {
+  const p = await platform(t);
   const source = new SocialGraphSource();
-  const got = source.fetch(query(state, 3, now), 10).map((c) => c.item);
-  assert.deepEqual(got, [22, 24], 'user 4 shares two items, user 6 one; user 5 none');
+  const got = p.itemNames(source.fetch(p.query('u3'), 10).map((c) => c.item));
+  assert.deepEqual(got, ['i22', 'i24'], 'u4 shares two items, u6 one; u5 none');
 });
 
-test('social_graph: skipping rules and cold users', () => {
-  const { state, now } = platform();
+test('social_graph: skipping rules and cold users', async (t) => {
+  const p = await platform(t);
   const source = new SocialGraphSource();
-  const items = (q: FeedQuery) => source.fetch(q, 10).map((c) => c.item);
-  assert.deepEqual(items(query(state, 3, now, { exclude: new Set([22]) })), [24]);
-  assert.deepEqual(items(query(state, 3, now, { seen: new Set([22]) })), [24]);
-  assert.deepEqual(items(query(state, 3, now, { served: new Set([24]) })), [22]);
-  assert.deepEqual(items(query(state, -1, now)), []);
-  assert.equal(source.enabled(query(state, -1, now)), false);
-  assert.deepEqual(items(query(state, 999, now)), [], 'a user with neither history nor follows');
-  assert.deepEqual(items(query(state, 3, now)).length, 2);
-  // User 3 mutes author 30 (item 24); user 0's own item 13 is never proposed.
-  state.apply([], chunk([[LOG_EDGE, 3, 30, EDGE_KIND_CODES.mute, now]]));
-  assert.deepEqual(items(query(state, 3, now)), [22]);
-  assert.ok(!items(query(state, 0, now)).includes(13));
-  // Items beyond the scratch arrays (new items) are handled.
-  const like = state.types.code('like');
-  state.apply([{ index: 5000, author: -1, createdAt: now, tags: [] }], chunk([[LOG_EVENT, 4, 5000, like, now + 1]]));
-  assert.ok(items(query(state, 3, now)).includes(5000));
+  const items = (q: FeedQuery) => p.itemNames(source.fetch(q, 10).map((c) => c.item));
+  const [i22, i24] = [p.item('i22'), p.item('i24')];
+  assert.deepEqual(items(p.query('u3', { exclude: new Set([i22]) })), ['i24']);
+  assert.deepEqual(items(p.query('u3', { seen: new Set([i22]) })), ['i24']);
+  assert.deepEqual(items(p.query('u3', { served: new Set([i24]) })), ['i22']);
+  assert.equal(p.user('nobody'), -1);
+  assert.deepEqual(items(p.query('nobody')), []);
+  assert.equal(source.enabled(p.query('nobody')), false);
+  assert.ok(p.user('lurker') >= 0);
+  assert.deepEqual(items(p.query('lurker')), [], 'a user with neither history nor follows');
+  assert.deepEqual(items(p.query('u3')).length, 2);
+  // u3 mutes author u30 (i24); u0's own item i13 is never proposed.
+  await p.ingest([edge('u3', 'u30', 'mute', p.now)]);
+  assert.deepEqual(items(p.query('u3')), ['i22']);
+  assert.ok(!items(p.query('u0')).includes('i13'));
+  // New items beyond the scratch arrays (a catalogue larger than their first size) are handled.
+  await p.ingest([...newPosts(1100), event('u4', 'new1099', 'like', p.now + 1)]);
+  assert.ok(p.state.items > 1024);
+  assert.ok(items(p.query('u3')).includes('new1099'));
 });
