@@ -19,7 +19,13 @@ import { OnlineState } from './state/online-state.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { HoldoutView } from './store/holdout-view.js';
 import type { FusionModelFile, SourceFusion } from './rank/source-fusion.js';
-import { trainFusion } from './rank/fusion-training.js';
+import { fitFusion } from './rank/fusion-training.js';
+import type { HeavyRanker, RankerModelFile } from './rank/heavy-ranker.js';
+import { scoreTerms } from './rank/score-formula.js';
+import { FeatureRegistry, isFeatureProvider } from './features/registry.js';
+import { collectHoldoutExamples } from './train/holdout.js';
+import { trainRanker } from './train/ranker-training.js';
+import { buildRankerDataset, writeRankerCsv } from './train/ranker-dataset.js';
 import type { Store } from './store/store.js';
 
 export interface FeedItem {
@@ -31,6 +37,8 @@ export interface FeedItem {
   text?: string;
   inNetwork: boolean;
   sources: { source: string; score: number; rank: number }[];
+  /** The heavy ranker's calibrated probability per head, when it scored the item. */
+  predicted?: Record<string, number>;
 }
 
 export interface FeedResponse {
@@ -66,8 +74,10 @@ export class Engine {
   private readonly popular: PopularSource;
   /** The For You feed's candidate sources, with their budgets. */
   readonly sources: SourceEntry[];
-  /** The scorer that fuses the sources (learned when trained, else reciprocal-rank fusion). */
+  /** The scorer that fuses the sources (learned when trained, else reciprocal-rank fusion): the light ranker. */
   readonly fusion: SourceFusion;
+  /** The heavy ranker (gradient-boosted heads + score formula), on when a model is trained or loaded. */
+  readonly ranker: HeavyRanker;
   private readonly sessions = new Map<string, Session>();
   private pendingImpressions = new Set<Promise<void>>();
   /** Called when a side effect fails (impression logging): the server counts and logs it. */
@@ -88,9 +98,10 @@ export class Engine {
       postsPerAuthor: s.postsPerAuthor,
     });
     const impressions: SideEffect = { name: 'impression_log', run: (q, page) => this.logImpressions(q, page) };
-    const { pipeline, popular, sources, fusion } = createForYouPipeline(config, logImpressions ? [impressions] : []);
+    const { pipeline, popular, sources, fusion, ranker } = createForYouPipeline(config, logImpressions ? [impressions] : []);
     this.forYou = pipeline;
     this.fusion = fusion;
+    this.ranker = ranker;
     this.popular = popular;
     this.sources = sources;
   }
@@ -142,62 +153,164 @@ export class Engine {
 
   /**
    * Batch jobs of the trainable candidate sources (embeddings, communities, co-engagement):
-   * train each on the current state and log; save the artifacts to `dir` when given.
+   * train each on the current state and log; save the artifacts to `dir` when given. A source
+   * whose training fails is reported (`trainingFailures`) and left out; the others go on. Then,
+   * unless `rankers: false`, the learned fusion and the heavy ranker (trainRankers).
    */
-  async trainSources(options: { dir?: string; fusion?: boolean; onProgress?: (source: string, done: number, total: number, note?: string) => void } = {}): Promise<string[]> {
+  async trainSources(options: { dir?: string; rankers?: boolean; onProgress?: (source: string, done: number, total: number, note?: string) => void } = {}): Promise<string[]> {
     const trained: string[] = [];
     for (const { source } of this.sources) {
       if (!isTrainable(source)) continue;
-      await source.train({
-        state: this.state,
-        store: this.store,
-        now: this.now(),
-        onProgress: (done, total, note) => options.onProgress?.(source.name, done, total, note),
-      });
+      try {
+        await source.train({
+          state: this.state,
+          store: this.store,
+          now: this.now(),
+          onProgress: (done, total, note) => options.onProgress?.(source.name, done, total, note),
+        });
+      } catch (err) {
+        this.reportTrainingFailure(source.name, err);
+        continue;
+      }
       if (options.dir) {
         mkdirSync(options.dir, { recursive: true });
         await source.save(options.dir);
       }
       trained.push(source.name);
     }
-    if (options.fusion ?? true) {
-      if (await this.trainFusionModel(options.dir, options.onProgress)) trained.push('fusion');
+    if (options.rankers ?? true) trained.push(...(await this.trainRankers({ dir: options.dir, onProgress: options.onProgress })));
+    return trained;
+  }
+
+  /** Sources (or models) whose last training failed, with the error: they serve nothing until retrained. */
+  readonly trainingFailures = new Map<string, string>();
+
+  private reportTrainingFailure(name: string, err: unknown): void {
+    this.trainingFailures.set(name, String(err));
+    process.stderr.write(`lenta: training ${name} failed, serving without it: ${String(err)}\n`);
+  }
+
+  /** The feature registry of this engine's pipeline (its state's windows and types, its sources). */
+  featureRegistry(): FeatureRegistry {
+    const sources = this.sources.map((e) => e.source);
+    return new FeatureRegistry({ state: this.state, sources: sources.map((s) => s.name), providers: sources.filter((x) => isFeatureProvider(x)) });
+  }
+
+  /**
+   * The learned rankers, from one shadow training on held-out engagements (train/holdout.ts):
+   * the source fusion (the light ranker, `fusion.json`) and the heavy ranker (`ranker.json`),
+   * each when switched on (`feed.fusion.learn`, `rank.learn`). Skipped when the log has more
+   * than `feed.fusion.maxLogRows` rows (the shadow doubles training time and memory).
+   * `warmStart` continues the current heavy ranker's trees instead of starting over.
+   */
+  async trainRankers(options: { dir?: string; warmStart?: boolean; onProgress?: (source: string, done: number, total: number, note?: string) => void } = {}): Promise<string[]> {
+    const settings = this.config.feed.fusion;
+    const rank = this.config.rank;
+    if (!settings.learn && !rank.learn) return [];
+    const counts = await this.store.counts();
+    if (counts.events + counts.edges > settings.maxLogRows) {
+      const why = `not learned: ${counts.events + counts.edges} log rows > feed.fusion.maxLogRows ${settings.maxLogRows}`;
+      this.fusionNote = `${why}; reciprocal-rank fusion`;
+      this.rankerNote = why;
+      return [];
+    }
+    const progress = (name: string) => (d: number, t: number, n?: string) => options.onProgress?.(name, d, t, n);
+    const examples = await collectHoldoutExamples(this, { ...settings, onProgress: progress(settings.learn ? 'fusion' : 'ranker') });
+    if ('skipped' in examples) {
+      this.fusionNote = `not learned: ${examples.skipped}; reciprocal-rank fusion`;
+      this.rankerNote = `not learned: ${examples.skipped}`;
+      return [];
+    }
+    const trained: string[] = [];
+    try {
+      if (options.dir) mkdirSync(options.dir, { recursive: true });
+      if (settings.learn) {
+        const fusion = fitFusion(examples, this.config.feed.fusionK);
+        this.fusion.setModel(fusion);
+        examples.shadow.fusion.setModel(fusion);
+        this.fusionNote = undefined;
+        if (options.dir) writeFileSync(join(options.dir, 'fusion.json'), `${JSON.stringify(fusion)}\n`);
+        trained.push('fusion');
+      }
+      if (rank.learn) {
+        try {
+          const shadow = examples.shadow;
+          const file = await trainRanker(examples, {
+            registry: shadow.featureRegistry(),
+            query: (user, exclude) => shadow.requestQuery(user, exclude),
+            scoreLight: (q, candidates) => shadow.fusion.score(q, candidates),
+            settings: rank,
+            types: this.types,
+            warmStart: options.warmStart ? this.ranker.trained : undefined,
+            onProgress: progress('ranker'),
+          });
+          this.useRanker(file);
+          if (options.dir) writeFileSync(join(options.dir, 'ranker.json'), `${JSON.stringify(file)}\n`);
+          trained.push('ranker');
+        } catch (err) {
+          this.rankerNote = `training failed: ${String(err)}`;
+          this.reportTrainingFailure('ranker', err);
+        }
+      }
+    } finally {
+      await examples.shadow.close();
     }
     return trained;
   }
 
   /**
-   * Trains the learned source fusion on held-out engagements (rank/fusion-training.ts) and
-   * saves it as `fusion.json` in `dir`; false when learning is off or the log is too large.
+   * The heavy ranker's training set as CSV (`lenta train export`): the same held-out examples,
+   * features and labels that `trainRankers` fits on, for inspection or other tools.
    */
-  async trainFusionModel(dir?: string, onProgress?: (source: string, done: number, total: number, note?: string) => void): Promise<boolean> {
-    const settings = this.config.feed.fusion;
-    if (!settings.learn) return false;
-    const counts = await this.store.counts();
-    if (counts.events + counts.edges > settings.maxLogRows) {
-      this.fusionNote = `not learned: ${counts.events + counts.edges} log rows > feed.fusion.maxLogRows ${settings.maxLogRows}; reciprocal-rank fusion`;
-      return false;
+  async exportRankerTrainingSet(path: string, onProgress?: (step: string, done: number, total: number, note?: string) => void): Promise<{ rows: number; users: number; features: number; heads: string[] }> {
+    const examples = await collectHoldoutExamples(this, { ...this.config.feed.fusion, onProgress: (d, t, n) => onProgress?.('examples', d, t, n) });
+    if ('skipped' in examples) throw new Error(`no training set: ${examples.skipped}`);
+    try {
+      const shadow = examples.shadow;
+      if (this.config.feed.fusion.learn) shadow.fusion.setModel(fitFusion(examples, this.config.feed.fusionK));
+      const ds = buildRankerDataset(examples, shadow.featureRegistry(), (u, x) => shadow.requestQuery(u, x), (q, c) => shadow.fusion.score(q, c), {
+        candidatesPerUser: this.config.rank.candidatesPerUser,
+        minPositives: this.config.rank.minPositives,
+        seed: 42,
+        onProgress: (d, t, n) => onProgress?.('features', d, t, n),
+      });
+      await writeRankerCsv(ds, path, { users: this.store.userIds, items: this.store.itemIds });
+      return { rows: ds.n, users: ds.groupUser.length, features: ds.d, heads: ds.heads };
+    } finally {
+      await examples.shadow.close();
     }
-    const result = await trainFusion(this, { ...settings, onProgress: (d, t, n) => onProgress?.('fusion', d, t, n) });
-    if ('skipped' in result) {
-      this.fusionNote = `not learned: ${result.skipped}; reciprocal-rank fusion`;
-      return false;
+  }
+
+  /**
+   * Serves with this heavy ranker model (throws, naming the feature, when it does not fit the
+   * pipeline) — unless it failed its deployment check: then the light ranker serves, and
+   * `rankerNote` says why.
+   */
+  useRanker(file: RankerModelFile | undefined): void {
+    if (!file) return this.ranker.setModel(undefined);
+    if (file.report.gate && !file.report.gate.passed) {
+      this.ranker.setModel(undefined);
+      this.rankerNote = `trained but not serving: ${file.report.gate.reason}`;
+      return;
     }
-    this.fusion.setModel(result);
-    this.fusionNote = undefined;
-    if (dir) {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'fusion.json'), `${JSON.stringify(result)}\n`);
-    }
-    return true;
+    this.rankerNote = undefined;
+    const terms = scoreTerms(
+      file.heads.map((h) => h.name),
+      this.config.rank,
+      this.state,
+      (id) => this.store.userIndex(id),
+    );
+    this.ranker.setModel(file, this.featureRegistry(), terms);
   }
 
   /** Why the fusion is not learned, when it is not. */
   fusionNote: string | undefined;
+  /** Why there is no heavy ranker, when there is none. */
+  rankerNote: string | undefined;
 
-  /** An engine on this log with the given (user → items) pairs hidden: for held-out training. */
-  async openHoldout(heldOut: ReadonlyMap<number, ReadonlySet<number>>): Promise<Engine> {
-    return Engine.open(this.config, { store: new HoldoutView(this.store, heldOut), logImpressions: false });
+  /** An engine on this log with the given (user → items) pairs hidden, and everything after `cutoff`: for held-out training. */
+  async openHoldout(heldOut: ReadonlyMap<number, ReadonlySet<number>>, cutoff = Infinity): Promise<Engine> {
+    return Engine.open(this.config, { store: new HoldoutView(this.store, heldOut, cutoff), logImpressions: false });
   }
 
   /**
@@ -205,15 +318,18 @@ export class Engine {
    * removed — for training and inspecting the fusion.
    */
   async retrieve(user: number, exclude: readonly number[] = []): Promise<Candidate[]> {
-    const q = this.query(user, this.store.userIds[user] ?? '', { limit: this.config.feed.pageSize, requestId: 'retrieve', exclude: new Set(exclude) });
-    return (await this.forYou.retrieve(q)).candidates;
+    return (await this.forYou.retrieve(this.requestQuery(user, exclude))).candidates;
   }
 
   /**
    * Loads the trainable sources' artifacts from `dir`; sources with nothing saved (or whose
    * artifacts do not fit the store) are trained now and saved. Returns what was loaded/trained.
    */
-  async loadSources(dir: string, onProgress?: (source: string, done: number, total: number, note?: string) => void): Promise<{ loaded: string[]; trained: string[] }> {
+  async loadSources(
+    dir: string,
+    onProgress?: (source: string, done: number, total: number, note?: string) => void,
+    options: { rankers?: boolean } = {},
+  ): Promise<{ loaded: string[]; trained: string[] }> {
     const loaded: string[] = [];
     const trained: string[] = [];
     for (const { source } of this.sources) {
@@ -222,27 +338,40 @@ export class Engine {
       if (existsSync(dir) && (await source.load(dir, ctx))) {
         loaded.push(source.name);
       } else {
-        await source.train(ctx);
+        try {
+          await source.train(ctx);
+        } catch (err) {
+          this.reportTrainingFailure(source.name, err);
+          continue;
+        }
         mkdirSync(dir, { recursive: true });
         await source.save(dir);
         trained.push(source.name);
       }
     }
-    const file = join(dir, 'fusion.json');
-    let fusionLoaded = false;
-    if (trained.length === 0 && existsSync(file)) {
+    // The learned rankers: loaded when no source was retrained and they fit this pipeline.
+    const names = this.sources.map((e) => e.source.name).join(',');
+    const fusion = trained.length === 0 ? readModel<FusionModelFile>(join(dir, 'fusion.json')) : undefined;
+    const ranker = trained.length === 0 ? readModel<RankerModelFile>(join(dir, 'ranker.json')) : undefined;
+    let fusionOk = false;
+    let rankerOk = false;
+    if (fusion && fusion.sources.join(',') === names) {
+      this.fusion.setModel(fusion);
+      fusionOk = true;
+      loaded.push('fusion');
+    }
+    if (ranker && ranker.sources.join(',') === names) {
       try {
-        const saved = JSON.parse(readFileSync(file, 'utf8')) as FusionModelFile;
-        if (saved.sources.join(',') === this.sources.map((e) => e.source.name).join(',')) {
-          this.fusion.setModel(saved);
-          fusionLoaded = true;
-          loaded.push('fusion');
-        }
+        this.useRanker(ranker);
+        rankerOk = true;
+        loaded.push('ranker');
       } catch (err) {
-        process.stderr.write(`lenta: ignoring ${file}: ${String(err)}\n`);
+        process.stderr.write(`lenta: retraining the ranker: ${String((err as Error).message)}\n`);
       }
     }
-    if (!fusionLoaded && (await this.trainFusionModel(dir, onProgress))) trained.push('fusion');
+    const wantFusion = this.config.feed.fusion.learn && !fusionOk;
+    const wantRanker = this.config.rank.learn && !rankerOk;
+    if ((options.rankers ?? true) && (wantFusion || wantRanker)) trained.push(...(await this.trainRankers({ dir, onProgress })));
     return { loaded, trained };
   }
 
@@ -262,6 +391,11 @@ export class Engine {
       out.set(source.name, Int32Array.from(await source.fetch(q, budget), (c) => c.item));
     }
     return out;
+  }
+
+  /** The request a user's feed would make now, with `exclude` removed (training and inspection). */
+  requestQuery(user: number, exclude: readonly number[] = []): FeedQuery {
+    return this.query(user, this.store.userIds[user] ?? '', { limit: this.config.feed.pageSize, requestId: 'retrieve', exclude: new Set(exclude) });
   }
 
   /** A request's hydrated query: the user's seen items from the state, the feed's clock. */
@@ -355,6 +489,7 @@ export class Engine {
     return page.map((c) => {
       const item: Item = entities.get(c.item) ?? { id: this.store.itemIds[c.item] ?? String(c.item) };
       const out: FeedItem = { id: item.id, score: round(c.score), inNetwork: c.inNetwork, sources: c.sources.map((s) => ({ ...s, score: round(s.score) })) };
+      if (c.predicted) out.predicted = Object.fromEntries(Object.entries(c.predicted).map(([h, p]) => [h, round(p)]));
       if (item.authorId !== undefined) out.authorId = item.authorId;
       if (item.createdAt !== undefined) out.createdAt = new Date(item.createdAt).toISOString();
       if (item.tags) out.tags = item.tags;
@@ -394,6 +529,17 @@ export class Engine {
   async close(): Promise<void> {
     await this.drain();
     await this.store.close();
+  }
+}
+
+/** A saved model file, or undefined when absent or unreadable (reported). */
+function readModel<T>(file: string): T | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    process.stderr.write(`lenta: ignoring ${file}: ${String(err)}\n`);
+    return undefined;
   }
 }
 

@@ -90,10 +90,14 @@ export const configSchema = z
             users: z.number().int().min(10).default(600),
             holdoutShare: z.number().gt(0).lt(1).default(0.2),
             /**
-             * Which engaged items are held out: each user's `latest` share (predict the future:
-             * serving), a `random` share, or only the `last` one (as leave-one-out evaluation).
+             * What is held out: `cutoff` = everything in the log's last `holdoutWindow` (the state
+             * and models as they were then; labels = what users did next: serving), or per user
+             * the `latest` share of their engaged items, a `random` share, or only the `last` one
+             * (the evaluation protocols' splits of a static catalogue).
              */
-            holdout: z.enum(['latest', 'random', 'last']).default('latest'),
+            holdout: z.enum(['cutoff', 'latest', 'random', 'last']).default('cutoff'),
+            /** `cutoff`: the last this-many ms of the log are the future that labels the examples (1 day). */
+            holdoutWindow: z.number().positive().default(DAY),
             maxLogRows: z.number().int().min(0).default(3_000_000),
             seed: z.number().int().default(42),
           })
@@ -112,6 +116,52 @@ export const configSchema = z
          * wall clock (right for live traffic, replays and demos alike); `now` = the wall clock.
          */
         clock: z.enum(['now', 'log']).default('log'),
+      })
+      .prefault({}),
+    /**
+     * The heavy ranker (rank/heavy-ranker.ts): gradient-boosted trees with one head per
+     * engagement type, trained on the held-out examples of the fusion's shadow (same users,
+     * same holdout) and combined by the score formula. Off, or with no model yet, the fusion
+     * score orders the feed.
+     */
+    rank: z
+      .object({
+        learn: z.boolean().default(true),
+        /**
+         * Weight of each head's probability in the score: score = Σ weight(head) · p(head) + boosts.
+         * Heads are `engaged` (any positive engagement) and each event type with enough labels;
+         * a type without a weight here uses its weight in `eventTypes`; `engaged` defaults to 1.
+         */
+        weights: z.record(z.string(), z.number()).default({}),
+        /** Additive score terms for items with these tags / by these authors (external ids). */
+        boosts: z
+          .object({
+            tags: z.record(z.string(), z.number()).default({}),
+            authors: z.record(z.string(), z.number()).default({}),
+          })
+          .prefault({}),
+        /** The heavy ranker scores at most this many candidates: the light ranker's (fusion's) best. */
+        maxCandidates: z.number().int().min(1).default(1000),
+        /** Training rows per held-out user: two thirds from the light ranker's top, one third sampled from the rest. */
+        candidatesPerUser: z.number().int().min(10).default(300),
+        /** Positive rows an event type needs to get a head of its own. */
+        minPositives: z.number().int().min(1).default(100),
+        /** `lambdarank` (LambdaMART, then calibrated) or `binary` (logloss) for the `engaged` head; type heads use logloss. */
+        objective: z.enum(['binary', 'lambdarank']).default('lambdarank'),
+        trees: z.number().int().min(1).default(200),
+        leaves: z.number().int().min(2).default(31),
+        learningRate: z.number().gt(0).max(1).default(0.05),
+        minDataInLeaf: z.number().int().min(1).default(50),
+        /** Stop adding trees after this many rounds without improvement on the validation slice. */
+        earlyStopping: z.number().int().min(1).default(50),
+        /** Share of the held-out users used for fitting; of the rest, half stops the boosting and calibrates, half tests. */
+        fitShare: z.number().gt(0).lt(1).default(0.8),
+        calibration: z.enum(['isotonic', 'platt']).default('platt'),
+        /**
+         * A trained model serves only if its \`engaged\` head's ndcg@10 on the test users is at
+         * least the light ranker's × (1 − this); else the light ranker orders the feed.
+         */
+        gateTolerance: z.number().min(0).max(1).default(0.02),
       })
       .prefault({}),
   })

@@ -34,7 +34,7 @@ export class LentaRecommender implements Recommender {
     const allTime = 1e13;
     return parseConfig({
       state: { windows: [...defaults.state.windows, allTime], historyLength: 2000 },
-      feed: { maxPostAge: 0, clock: 'log', popularWindow: allTime, fusion },
+      feed: { maxPostAge: 0, clock: 'log', popularWindow: allTime, fusion: { ...fusion, holdout: fusion.holdout ?? 'latest' } },
     });
   }
 
@@ -103,8 +103,16 @@ export class LentaRecommender implements Recommender {
   notes(): Record<string, string | number> {
     const engine = this.engine;
     if (!engine) return {};
+    const r = engine.ranker.trained;
+    const ranker = r
+      ? `${r.heads.map((h) => `${h.name} ${h.model.trees.length} trees`).join(', ')} on ${r.report.rows} rows × ${r.report.features} features of ${r.report.users} users (${r.report.seconds.toFixed(1)} s); ` +
+        `held-out ndcg@${r.report.validation.k} ${r.report.validation.ndcg.toFixed(4)} (engaged head ${r.report.validation.engagedNdcg.toFixed(4)}) vs light ${r.report.validation.lightNdcg.toFixed(4)}; top features ${r.report.importance
+          .slice(0, 4)
+          .map((x) => x.feature)
+          .join(', ')}`
+      : (engine.rankerNote ?? 'off');
     const m = engine.fusion.trained;
-    if (!m) return { fusion: engine.fusionNote ?? 'reciprocal-rank fusion' };
+    if (!m) return { fusion: engine.fusionNote ?? 'reciprocal-rank fusion', ranker };
     const v = m.report.validation;
     const best = Object.entries(v.sources).sort((a, b) => b[1] - a[1])[0];
     return {
@@ -115,6 +123,7 @@ export class LentaRecommender implements Recommender {
           .filter(([, w]) => w > 0)
           .map(([s, w]) => `${s} ${w}`)
           .join(', '),
+      ranker,
     };
   }
 

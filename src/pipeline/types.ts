@@ -38,6 +38,10 @@ export interface Candidate {
   sources: SourceHit[];
   /** Score used by the selector (set by scorers). */
   score: number;
+  /** 1-based position in the light ranker's order (set before the heavy ranker's features). */
+  lightRank?: number;
+  /** The heavy ranker's calibrated probability per head (engaged, like, reply, …), when it scored the candidate. */
+  predicted?: Record<string, number>;
 }
 
 export interface CandidateSource {

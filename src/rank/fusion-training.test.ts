@@ -59,10 +59,36 @@ test('a holdout view hides exactly the held-out pairs’ events from the replaye
   }
 });
 
+test('a holdout view with a cutoff is the log as it was then: later events, edges and posts are invisible', async () => {
+  const engine = await tinyEngine(parseConfig({}));
+  try {
+    const times: number[] = [];
+    for await (const c of engine.store.readLog(0, 65536, false)) for (let r = 0; r < c.length; r++) times.push(c.ts[r]!);
+    times.sort((a, b) => a - b);
+    const cutoff = times[Math.floor(times.length * 0.6)]!;
+    const before = times.filter((t) => t <= cutoff).length;
+    const shadow = await engine.openHoldout(new Map(), cutoff);
+    try {
+      assert.ok(shadow.state.clock <= cutoff);
+      assert.equal(shadow.state.events + shadow.state.edgeRecords, before);
+      assert.ok(before < engine.state.events + engine.state.edgeRecords);
+      // A post created after the cutoff does not exist in the shadow.
+      let later = -1;
+      for (let i = 0; i < engine.state.items; i++) if (engine.state.createdAt(i) > cutoff) later = i;
+      assert.ok(later >= 0);
+      assert.ok(!(shadow.state.createdAt(later) > cutoff), `item ${later} created ${shadow.state.createdAt(later)}`);
+    } finally {
+      await shadow.close();
+    }
+  } finally {
+    await engine.close();
+  }
+});
+
 test('fusion: learned weights beat plain rank fusion on held-out users; saved, loaded and used to score the feed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lenta-fusion-'));
   const db = join(dir, 'lenta.db');
-  const config = parseConfig({ store: { db }, feed: { fusion: { users: 300 } } });
+  const config = parseConfig({ store: { db }, feed: { fusion: { users: 300 } }, rank: { learn: false } });
   try {
     // The demo platform: 2,000 users, enough held-out users for a stable comparison.
     const engine = await tinyEngine(config, db, 'demo');
@@ -104,7 +130,7 @@ test('fusion: learned weights beat plain rank fusion on held-out users; saved, l
 
 test('fusion: not learned when switched off or when the log is larger than maxLogRows — rank fusion then', async () => {
   for (const fusion of [{ learn: false }, { maxLogRows: 1000 }]) {
-    const engine = await tinyEngine(parseConfig({ feed: { fusion } }));
+    const engine = await tinyEngine(parseConfig({ feed: { fusion }, rank: { learn: false } }));
     try {
       const trained = await engine.trainSources();
       assert.ok(!trained.includes('fusion'));

@@ -1,128 +1,80 @@
 /**
  * Training the source fusion (rank/source-fusion.ts) from held-out engagements.
  *
- * 1. Sample users with at least three engaged items; for each, hide the latest `holdoutShare`
- *    of their engaged items (all events of those user–item pairs) from a read-only view of the
- *    log (store/holdout-view.ts).
- * 2. Open a shadow engine on that view: the same state folds and sources, trained on the log
- *    without the held-out pairs.
- * 3. Ask the shadow pipeline for each sampled user's candidates (sources → merge → filters,
- *    exactly what the scorer sees when serving); label = the user engaged with it later.
- * 4. Learn the per-source weights and k₀ of the fusion by coordinate ascent on ndcg@5k
- *    of 80% of the users; measure recall@k of the held-out items on the other 20% for the learned
- *    weights, plain reciprocal-rank fusion and each source alone; then continue the ascent on
- *    every sampled user for the saved model.
+ * 1–3. Held-out examples (train/holdout.ts): sampled users' latest (or random, or last)
+ *    engaged items hidden from a shadow engine; each user's candidates from the shadow's
+ *    sources → merge → filters, exactly what the scorer sees when serving; label = the user
+ *    engaged with it later. Users come in a seeded random order.
+ * 4. Learn the per-source weights and k₀ by coordinate ascent on ndcg@5k of the first 80% of
+ *    the users; measure recall@k of the held-out items on the other 20% for the learned
+ *    weights, plain reciprocal-rank fusion and each source alone. The saved weights are the
+ *    ones fitted on the first 80%, so the heavy ranker, validated on the same other users,
+ *    is compared with an honest light ranker.
  */
 import type { Engine } from '../engine.js';
-import { readPositives } from '../candidates/communities.js';
-import { Rng } from '../sim/random.js';
 import type { Candidate } from '../pipeline/types.js';
+import { collectHoldoutExamples, type HoldoutExamples, type HoldoutOptions } from '../train/holdout.js';
 import { FUSION_FORMAT, type FusionModelFile } from './source-fusion.js';
 
-export interface FusionTrainingOptions {
-  users: number;
-  holdoutShare: number;
-  holdout: 'latest' | 'random' | 'last';
-  seed: number;
+export interface FusionTrainingOptions extends HoldoutOptions {
   /** k of the validation recall (default 10). */
   k?: number;
-  onProgress?: (done: number, total: number, note?: string) => void;
 }
 
 
 export async function trainFusion(engine: Engine, options: FusionTrainingOptions): Promise<FusionModelFile | { skipped: string }> {
-  const t0 = performance.now();
-  const k = options.k ?? 10;
-  const progress = options.onProgress ?? (() => {});
-
-  // Each user's engaged items in log order (one pass); users with at least three are eligible.
-  const events = await readPositives(engine.state, engine.store.readLog(0, 65536, false));
-  const engaged = new Map<number, number[]>();
-  for (let e = 0; e < events.length; e++) {
-    const u = events.user[e]!;
-    let list = engaged.get(u);
-    if (!list) engaged.set(u, (list = []));
-    list.push(events.item[e]!);
-  }
-  const eligible = [...engaged].filter(([, list]) => list.length >= 3).map(([u]) => u);
-  if (eligible.length < 20) return { skipped: `${eligible.length} users with ≥ 3 engagements (need 20)` };
-  const rng = new Rng(options.seed, 'fusion');
-  rng.shuffle(eligible);
-  const sample = eligible.slice(0, options.users);
-
-  const heldOut = new Map<number, Set<number>>();
-  const kept = new Map<number, number[]>();
-  for (const u of sample) {
-    const list = engaged.get(u) ?? [];
-    const distinct: number[] = [];
-    const seenItem = new Set<number>();
-    for (let p = list.length - 1; p >= 0; p--) if (!seenItem.has(list[p]!)) (seenItem.add(list[p]!), distinct.push(list[p]!));
-    if (options.holdout === 'random') rng.shuffle(distinct);
-    const n = options.holdout === 'last' ? 1 : Math.min(distinct.length - 2, Math.max(1, Math.round(distinct.length * options.holdoutShare)));
-    if (n < 1) continue;
-    heldOut.set(u, new Set(distinct.slice(0, n)));
-    kept.set(u, distinct.slice(n));
-  }
-
-  // The shadow: the same engine on the log without the held-out pairs.
-  // Progress counts the sampled users' candidate sets; the shadow's training comes first (at 0).
-  const total = heldOut.size;
-  progress(0, total, 'shadow: replay');
-  const shadow = await engine.openHoldout(heldOut);
+  const examples = await collectHoldoutExamples(engine, options);
+  if ('skipped' in examples) return examples;
   try {
-    await shadow.trainSources({
-      fusion: false,
-      onProgress: (source, done, of) => progress(0, total, `shadow: ${source} ${Math.round((100 * done) / Math.max(1, of))}%`),
-    });
-    const t1 = performance.now();
-    const sources = shadow.sources.map((e) => e.source.name);
-    const sourceIndex = new Map(sources.map((name, i) => [name, i]));
-    const users = [...heldOut.keys()];
-    const lists: UserCandidates[] = [];
-    let positives = 0;
-    for (let i = 0; i < users.length; i++) {
-      const u = users[i]!;
-      const truth = heldOut.get(u)!;
-      const candidates = await shadow.retrieve(u, kept.get(u)!);
-      lists.push(compact(candidates, truth, sourceIndex));
-      for (const c of candidates) if (truth.has(c.item)) positives++;
-      progress(i + 1, total, 'candidates of held-out users');
-    }
-    const t2 = performance.now();
-    const fitUsers = lists.slice(0, Math.round(lists.length * 0.8));
-    const validUsers = lists.slice(fitUsers.length);
-    const defaults = { weights: new Float64Array(sources.length).fill(1), k0: engine.config.feed.fusionK };
-    const fitted = learnWeights(fitUsers, sources.length, defaults, k);
-    const validation = {
-      learned: evaluate(validUsers, fitted, k).recall,
-      rrf: evaluate(validUsers, defaults, k).recall,
-      sources: Object.fromEntries(
-        sources.map((name, s) => {
-          const alone = new Float64Array(sources.length);
-          alone[s] = 1;
-          return [name, evaluate(validUsers, { weights: alone, k0: 0 }, k).recall];
-        }),
-      ),
-    };
-    const final = coordinateAscent(lists, sources.length, fitted, k, 2);
-    return {
-      format: FUSION_FORMAT,
-      sources,
-      weights: Object.fromEntries(sources.map((name, s) => [name, round(final.weights[s]!)])),
-      k0: final.k0,
-      report: {
-        users: users.length,
-        validationUsers: validUsers.length,
-        positives,
-        k,
-        validation,
-        seconds: (performance.now() - t0) / 1000,
-        phases: { shadow: (t1 - t0) / 1000, examples: (t2 - t1) / 1000, ascent: (performance.now() - t2) / 1000 },
-      },
-    };
+    return fitFusion(examples, engine.config.feed.fusionK, options.k);
   } finally {
-    await shadow.close();
+    await examples.shadow.close();
   }
+}
+
+/** Steps 4–5 on examples already collected (shared with the heavy ranker's training). */
+export function fitFusion(examples: HoldoutExamples, defaultK0: number, k = 10): FusionModelFile {
+  const t2 = performance.now();
+  const { sources } = examples;
+  const sourceIndex = new Map(sources.map((name, i) => [name, i]));
+  let positives = 0;
+  const lists: UserCandidates[] = examples.users.map((u) => {
+    for (const c of u.candidates) if (u.engaged.has(c.item)) positives++;
+    return compact(u.candidates, u.engaged, sourceIndex);
+  });
+  const fitUsers = lists.slice(0, Math.round(lists.length * 0.8));
+  const validUsers = lists.slice(fitUsers.length);
+  const defaults = { weights: new Float64Array(sources.length).fill(1), k0: defaultK0 };
+  const fitted = learnWeights(fitUsers, sources.length, defaults, k);
+  const validation = {
+    learned: evaluate(validUsers, fitted, k).recall,
+    rrf: evaluate(validUsers, defaults, k).recall,
+    sources: Object.fromEntries(
+      sources.map((name, s) => {
+        const alone = new Float64Array(sources.length);
+        alone[s] = 1;
+        return [name, evaluate(validUsers, { weights: alone, k0: 0 }, k).recall];
+      }),
+    ),
+  };
+  // The saved weights are those fitted on the first 80% only (see above).
+  const final = fitted;
+  const ascent = (performance.now() - t2) / 1000;
+  return {
+    format: FUSION_FORMAT,
+    sources,
+    weights: Object.fromEntries(sources.map((name, s) => [name, round(final.weights[s]!)])),
+    k0: final.k0,
+    report: {
+      users: lists.length,
+      validationUsers: validUsers.length,
+      positives,
+      k,
+      validation,
+      seconds: examples.phases.shadow + examples.phases.examples + ascent,
+      phases: { ...examples.phases, ascent },
+    },
+  };
 }
 
 /** One user's candidates, compactly: per candidate its hits (source index, rank) and label. */

@@ -101,6 +101,11 @@ export const schemas = {
         type: 'array',
         items: { type: 'object', properties: { source: { type: 'string' }, score: { type: 'number' }, rank: { type: 'integer' } } },
       },
+      predicted: {
+        type: 'object',
+        description: "the heavy ranker's calibrated probability per head (engaged, click, like, …); score = Σ weight · probability + boosts",
+        additionalProperties: { type: 'number' },
+      },
     },
   },
   Feed: {

@@ -1,7 +1,9 @@
 /**
  * A read-only view of a store's log with some (user, item) pairs left out: every event of a
  * held-out pair (engagements and impressions alike) is invisible, everything else — items,
- * edges, other events, the dense ids — is the base store's. An engine opened on this view
+ * edges, other events, the dense ids — is the base store's. With a `cutoff` time the view is
+ * also the log as it was then: events and edges after it are invisible, and so are items
+ * created after it. An engine opened on this view
  * replays and trains exactly as it would on a log where those interactions never happened,
  * which is how learned components (the source fusion) get held-out labels without copying
  * the log.
@@ -16,6 +18,7 @@ export class HoldoutView implements Store {
   constructor(
     private readonly base: Store,
     private readonly heldOut: ReadonlyMap<number, ReadonlySet<number>>,
+    private readonly cutoff = Infinity,
   ) {
     this.kind = `${base.kind}+holdout`;
   }
@@ -40,8 +43,10 @@ export class HoldoutView implements Store {
     return Promise.reject(new Error('HoldoutView is read-only'));
   }
 
-  readItems() {
-    return this.base.readItems();
+  async *readItems() {
+    for await (const items of this.base.readItems()) {
+      yield Number.isFinite(this.cutoff) ? items.filter((it) => !(it.createdAt > this.cutoff)) : items;
+    }
   }
 
   async *readLog(afterSeq = 0, chunkSize = 65536, withContext = true): AsyncIterable<LogChunk> {
@@ -73,6 +78,7 @@ export class HoldoutView implements Store {
   }
 
   private hides(c: LogChunk, r: number): boolean {
+    if (c.ts[r]! > this.cutoff) return true;
     return c.kind[r] === LOG_EVENT && (this.heldOut.get(c.user[r]!)?.has(c.target[r]!) ?? false);
   }
 

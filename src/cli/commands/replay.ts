@@ -1,6 +1,7 @@
 import { isSimPresetName, SIM_PRESETS } from '../../sim/index.js';
 import { REPLAY_ALGORITHMS, replayEvaluation, type ReplayAlgorithm } from '../../eval/replay.js';
 import { intFlag, parseFlags, UsageError, type CliCommand } from '../command.js';
+import { loadConfig } from '../../domain/config.js';
 import { progressBar, type ProgressBar } from '../progress.js';
 import { candidateRecallJson, candidateRecallRows } from '../../eval/candidate-recall.js';
 
@@ -9,7 +10,7 @@ export const replayCommand: CliCommand = {
   summary: 'replay evaluation on the synthetic platform: serve day d+1 after training on days 1..d',
   usage: `
 lenta replay [--preset tiny|demo|medium] [--train-days D] [--k 10,20] [--algos lenta,popular,following,random]
-             [--users N] [--seed S] [--candidates N] [--json]
+             [--users N] [--seed S] [--candidates N] [--config FILE] [--json]
 
 Generates the synthetic platform (with its known ground-truth engagement model), writes days
 1..D into a fresh engine (same store, state and pipeline as the API), then asks for the feed of
@@ -17,7 +18,9 @@ every user who engaged on day D+1. Reports, per algorithm and k: recall/ndcg aga
 users engaged with on day D+1, truth_ndcg and expected_value against the true engagement
 model, in-network share, author exposure Gini and coverage. Default: demo, D = days − 1.
 --candidates N also reports each candidate source's recall@N of the day-(D+1) engagements,
-the union's, each source's marginal gain and the recall of its own first k.`,
+the union's, each source's marginal gain and the recall of its own first k.
+--config FILE serves \`lenta\` with that configuration (e.g. {"rank": {"learn": false}} to
+compare the feed without the heavy ranker); the store settings are the replay's own.`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       preset: { type: 'string' },
@@ -28,6 +31,7 @@ the union's, each source's marginal gain and the recall of its own first k.`,
       seed: { type: 'string' },
       json: { type: 'boolean' },
       candidates: { type: 'string' },
+      config: { type: 'string' },
     });
     const preset = (values.preset as string | undefined) ?? 'demo';
     if (!isSimPresetName(preset)) throw new UsageError(`--preset must be one of ${Object.keys(SIM_PRESETS).join(', ')}, got "${preset}"`);
@@ -55,6 +59,7 @@ the union's, each source's marginal gain and the recall of its own first k.`,
     if (values['train-days'] !== undefined) options.trainDays = intFlag(values['train-days'] as string, 'train-days', 1, 1);
     if (values.users !== undefined) options.maxUsers = intFlag(values.users as string, 'users', 0, 1);
     if (values.candidates !== undefined) options.candidates = intFlag(values.candidates as string, 'candidates', 1500, 1);
+    if (values.config !== undefined) options.config = loadConfig({ file: values.config as string, env: {} });
     const result = await replayEvaluation(options);
     for (const bar of bars.values()) bar.finish();
     if (values.json) {

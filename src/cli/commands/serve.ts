@@ -50,7 +50,7 @@ export async function startServer(config: Config, opened?: Engine): Promise<{ en
     });
     for (const bar of bars.values()) bar.finish();
     if (loaded.length + trained.length > 0) {
-      process.stderr.write(`lenta: candidate sources ${[...loaded.map((s) => `${s} (loaded)`), ...trained.map((s) => `${s} (trained now)`)].join(', ')}\n`);
+      process.stderr.write(`lenta: models ${[...loaded.map((s) => `${s} (loaded)`), ...trained.map((s) => `${s} (trained now)`)].join(', ')}\n`);
     }
   }
   const app = buildServer(engine);

@@ -1,0 +1,365 @@
+/**
+ * The feature registry: every feature the rankers see, defined once over the online state and
+ * the candidate's source hits, and used both when serving (rank/heavy-ranker.ts) and when
+ * building training sets (train/ranker-dataset.ts) — the training set's features are computed
+ * by this same code on a shadow state that holds only what was known before the labels.
+ *
+ * Features come in families (one object each, below); a family declares its columns from the
+ * schema (counter windows, event types, source names) and fills them for a request's
+ * candidates into one row-major Float32Array. Broken values never throw and never reach a
+ * model as absurd numbers: counts are read as log(1 + max(0, count)); ±Infinity becomes NaN
+ * (`sanitize`), which the tree learner treats as "missing"; a creation time in the future gives
+ * age 0 and a flag column; a family or provider that throws leaves its columns missing.
+ */
+import type { Candidate, FeedQuery } from '../pipeline/types.js';
+import type { OnlineState } from '../state/online-state.js';
+import { authorAffinity, engagementWeights, TagAffinityProfile } from './affinity.js';
+
+/** A source (or model) that can describe any candidate, not only those it proposed. */
+export interface CandidateFeatureProvider {
+  /** Column names (without prefix), fixed once the provider is trained; [] when it has nothing. */
+  featureNames(): readonly string[];
+  /** Writes `featureNames().length` values per candidate at out[i·stride + offset + j]; NaN = unknown. */
+  candidateFeatures(q: FeedQuery, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void;
+}
+
+export function isFeatureProvider<T extends { name: string }>(x: T): x is T & CandidateFeatureProvider {
+  const p = x as Partial<CandidateFeatureProvider>;
+  return typeof p.featureNames === 'function' && typeof p.candidateFeatures === 'function';
+}
+
+/** What the columns depend on: the state's windows and event types, the pipeline's sources. */
+export interface FeatureSchemaContext {
+  state: OnlineState;
+  sources: readonly string[];
+  providers: readonly (CandidateFeatureProvider & { name: string })[];
+}
+
+/** Per-request values shared by all candidates (computed once per request). */
+export interface RequestContext {
+  q: FeedQuery;
+  state: OnlineState;
+  user: number;
+  now: number;
+  tags: TagAffinityProfile;
+  weights: Float64Array;
+}
+
+export interface FeatureFamily {
+  readonly name: string;
+  /** What the family measures (printed by `lenta train ranker --features`). */
+  readonly description: string;
+  columns(s: FeatureSchemaContext): string[];
+  fill(r: RequestContext, s: FeatureSchemaContext, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+function windowLabel(ms: number): string {
+  if (ms >= 1e12) return 'all';
+  if (ms >= DAY && ms % DAY === 0) return `${ms / DAY}d`;
+  if (ms >= HOUR && ms % HOUR === 0) return `${ms / HOUR}h`;
+  return `${Math.round(ms / 60_000)}m`;
+}
+
+function windowLabels(state: OnlineState): string[] {
+  return Array.from(state.userCounts.windows, windowLabel);
+}
+
+/** Event types that carry a signal (positive or negative), by code. */
+function signalTypes(state: OnlineState): number[] {
+  const out: number[] = [];
+  for (let t = 0; t < state.types.size; t++) if (state.polarity[t] !== 0) out.push(t);
+  return out;
+}
+
+/** log(1 + count), with a negative or unknown count read as 0. */
+function log1p(count: number): number {
+  return count > 0 ? Math.log1p(count) : 0;
+}
+
+/**
+ * The candidate sources: rank and score in each (NaN when the source did not propose it), how
+ * many proposed it, the light ranker's score. A score is relative to the source's best score in
+ * the request (score / max |score|): raw scales drift with the size of the user's history and
+ * the model's training data, which would make a tree's thresholds wrong for the next model.
+ */
+const sourceFamily: FeatureFamily = {
+  name: 'source',
+  description: "per source: rank of the candidate in that source and its score relative to the source's best in the request (missing when not proposed); number of sources; the light ranker (fusion) score relative to the request's best and the candidate's position in its order (the fine order at the top, which quantile bins of a score would blur)",
+  columns: (s) => [...s.sources.flatMap((n) => [`src_${n}_rank`, `src_${n}_score`]), 'src_count', 'fusion_score', 'light_rank'],
+  fill(_r, s, candidates, out, stride, offset) {
+    const ns = s.sources.length;
+    const index = sourceIndexCache(s);
+    const top = new Float64Array(ns);
+    let fusionTop = 0;
+    for (const c of candidates) {
+      for (const h of c.sources) {
+        const k = index.get(h.source);
+        if (k !== undefined && Math.abs(h.score) > top[k]!) top[k] = Math.abs(h.score);
+      }
+      if (Math.abs(c.score) > fusionTop) fusionTop = Math.abs(c.score);
+    }
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      const row = i * stride + offset;
+      for (let k = 0; k < 2 * ns; k++) out[row + k] = NaN;
+      for (const h of c.sources) {
+        const k = index.get(h.source);
+        if (k === undefined) continue;
+        out[row + 2 * k] = h.rank;
+        out[row + 2 * k + 1] = top[k]! > 0 ? h.score / top[k]! : h.score;
+      }
+      out[row + 2 * ns] = c.sources.length;
+      out[row + 2 * ns + 1] = fusionTop > 0 ? c.score / fusionTop : c.score;
+      out[row + 2 * ns + 2] = c.lightRank ?? NaN;
+    }
+  },
+};
+
+const sourceIndexes = new WeakMap<FeatureSchemaContext, Map<string, number>>();
+function sourceIndexCache(s: FeatureSchemaContext): Map<string, number> {
+  let m = sourceIndexes.get(s);
+  if (!m) sourceIndexes.set(s, (m = new Map(s.sources.map((n, i) => [n, i]))));
+  return m;
+}
+
+/** The item: engagement and impression counts per window, smoothed engagement rates, per-type counts, age. */
+const itemFamily: FeatureFamily = {
+  name: 'item',
+  description: 'the item: engagements, impressions and smoothed engagement rate per counter window; each signal type over the longest window; age in hours (flag when its time is in the future)',
+  columns: (s) => {
+    const w = windowLabels(s.state);
+    const types = signalTypes(s.state).map((t) => `item_${s.state.types.name(t)}_${w[w.length - 1]}`);
+    return [...w.map((x) => `item_engaged_${x}`), ...w.map((x) => `item_impressions_${x}`), ...w.map((x) => `item_rate_${x}`), ...types, 'item_age_hours', 'item_age_future'];
+  },
+  fill(r, s, candidates, out, stride, offset) {
+    const st = r.state;
+    const table = st.itemCounts;
+    const nw = table.windows.length;
+    const types = signalTypes(st);
+    const eng = new Float64Array(nw);
+    const imp = new Float64Array(nw);
+    for (let i = 0; i < candidates.length; i++) {
+      const item = candidates[i]!.item;
+      const row = i * stride + offset;
+      table.getAll(item, 0, st.ENGAGED, r.now, eng);
+      if (st.impressionType >= 0) table.getAll(item, 0, st.impressionType, r.now, imp);
+      for (let w = 0; w < nw; w++) {
+        out[row + w] = log1p(eng[w]!);
+        out[row + nw + w] = log1p(imp[w]!);
+        // Smoothed rate, prior 2% with the weight of 20 impressions; no impressions: the prior.
+        out[row + 2 * nw + w] = (eng[w]! + 0.4) / (Math.max(imp[w]!, eng[w]!) + 20);
+      }
+      let p = row + 3 * nw;
+      for (const t of types) out[p++] = log1p(table.get(item, 0, t, nw - 1, r.now));
+      const created = st.createdAt(item);
+      const age = (r.now - created) / HOUR;
+      out[p++] = Number.isFinite(age) ? Math.max(0, age) : NaN;
+      out[p] = age < 0 ? 1 : 0;
+    }
+  },
+};
+
+/** The item's author: engagement counts per window, followers, engagement rate. */
+const authorFamily: FeatureFamily = {
+  name: 'author',
+  description: "the item's author: engagements per window, follower count, smoothed engagement rate over the longest window",
+  columns: (s) => [...windowLabels(s.state).map((x) => `author_engaged_${x}`), 'author_followers', 'author_rate'],
+  fill(r, _s, candidates, out, stride, offset) {
+    const st = r.state;
+    const table = st.authorCounts;
+    const nw = table.windows.length;
+    const eng = new Float64Array(nw);
+    for (let i = 0; i < candidates.length; i++) {
+      const author = candidates[i]!.author >= 0 ? candidates[i]!.author : st.author(candidates[i]!.item);
+      const row = i * stride + offset;
+      if (author < 0) {
+        for (let k = 0; k < nw + 2; k++) out[row + k] = NaN;
+        continue;
+      }
+      table.getAll(author, 0, st.ENGAGED, r.now, eng);
+      for (let w = 0; w < nw; w++) out[row + w] = log1p(eng[w]!);
+      out[row + nw] = log1p(st.followers.size(author));
+      const shown = st.impressionType >= 0 ? table.get(author, 0, st.impressionType, nw - 1, r.now) : 0;
+      out[row + nw + 1] = (eng[nw - 1]! + 0.4) / (Math.max(shown, eng[nw - 1]!) + 20);
+    }
+  },
+};
+
+/** The requesting user: activity per window, follows, history size (the same for every candidate of a request). */
+const userFamily: FeatureFamily = {
+  name: 'user',
+  description: 'the requesting user: engagements and impressions per window, accounts followed, engagements kept in history',
+  columns: (s) => {
+    const w = windowLabels(s.state);
+    return [...w.map((x) => `user_engaged_${x}`), ...w.map((x) => `user_impressions_${x}`), 'user_following', 'user_history'];
+  },
+  fill(r, _s, candidates, out, stride, offset) {
+    const st = r.state;
+    const nw = st.userCounts.windows.length;
+    const values = new Float32Array(2 * nw + 2).fill(NaN);
+    if (r.user >= 0) {
+      const eng = new Float64Array(nw);
+      const imp = new Float64Array(nw);
+      st.userCounts.getAll(r.user, 0, st.ENGAGED, r.now, eng);
+      if (st.impressionType >= 0) st.userCounts.getAll(r.user, 0, st.impressionType, r.now, imp);
+      for (let w = 0; w < nw; w++) {
+        values[w] = log1p(eng[w]!);
+        values[nw + w] = log1p(imp[w]!);
+      }
+      values[2 * nw] = log1p(st.following.size(r.user));
+      values[2 * nw + 1] = log1p(st.history.size(r.user));
+    }
+    for (let i = 0; i < candidates.length; i++) out.set(values, i * stride + offset);
+  },
+};
+
+/** User × author: engagement per window, negative feedback, days since the last interaction, follow edges, affinity. */
+const userAuthorFamily: FeatureFamily = {
+  name: 'user_author',
+  description: 'user × author: engagements per window, negative feedback (longest window), days since the last engagement, follows the author, followed back by the author, weighted affinity',
+  columns: (s) => [...windowLabels(s.state).map((x) => `ua_engaged_${x}`), 'ua_negative', 'ua_days_since', 'ua_follows', 'ua_followed_by', 'ua_affinity'],
+  fill(r, _s, candidates, out, stride, offset) {
+    const st = r.state;
+    const table = st.userAuthorCounts;
+    const nw = table.windows.length;
+    const negatives: number[] = [];
+    for (let t = 0; t < st.types.size; t++) if (st.polarity[t]! < 0) negatives.push(t);
+    const eng = new Float64Array(nw);
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      const author = c.author >= 0 ? c.author : st.author(c.item);
+      const row = i * stride + offset;
+      if (author < 0 || r.user < 0) {
+        for (let k = 0; k < nw + 5; k++) out[row + k] = NaN;
+        continue;
+      }
+      const has = table.getAll(r.user, author, st.ENGAGED, r.now, eng);
+      for (let w = 0; w < nw; w++) out[row + w] = log1p(eng[w]!);
+      let neg = 0;
+      for (const t of negatives) neg += table.get(r.user, author, t, nw - 1, r.now);
+      out[row + nw] = log1p(neg);
+      out[row + nw + 1] = has ? Math.max(0, r.now - table.lastUpdate(r.user, author, st.ENGAGED)) / DAY : NaN;
+      out[row + nw + 2] = st.following.has(r.user, author) ? 1 : 0;
+      out[row + nw + 3] = st.following.has(author, r.user) ? 1 : 0;
+      out[row + nw + 4] = authorAffinity(st, r.weights, r.user, author, r.now);
+    }
+  },
+};
+
+/** User × topic: the share of the user's engagement that went to the item's tags. */
+const topicFamily: FeatureFamily = {
+  name: 'topic',
+  description: "user × tag: the share of the user's engagements on the item's tags (longest window); the item's number of tags",
+  columns: () => ['tag_affinity', 'tag_count'],
+  fill(r, _s, candidates, out, stride, offset) {
+    for (let i = 0; i < candidates.length; i++) {
+      const tags = r.state.tags(candidates[i]!.item);
+      out[i * stride + offset] = r.tags.affinity(tags);
+      out[i * stride + offset + 1] = tags ? tags.length : 0;
+    }
+  },
+};
+
+/** Model similarities for every candidate, from the sources that provide them (embedding dot product, EASE score, …). */
+const providerFamily: FeatureFamily = {
+  name: 'model',
+  description: 'similarities computed for every candidate by trained sources that provide them (e.g. the embedding dot product, the EASE score, co-engagement similarity)',
+  columns: (s) => s.providers.flatMap((p) => p.featureNames().map((n) => `${p.name}_${n}`)),
+  fill(r, s, candidates, out, stride, offset) {
+    let o = offset;
+    for (const p of s.providers) {
+      const width = p.featureNames().length;
+      if (width === 0) continue;
+      try {
+        p.candidateFeatures(r.q, candidates, out, stride, o);
+      } catch {
+        // A provider that fails leaves its columns missing: the ranker still ranks.
+        for (let i = 0; i < candidates.length; i++) for (let j = 0; j < width; j++) out[i * stride + o + j] = NaN;
+      }
+      o += width;
+    }
+  },
+};
+
+/** Every family, in column order. */
+export const FEATURE_FAMILIES: readonly FeatureFamily[] = [sourceFamily, itemFamily, authorFamily, userFamily, userAuthorFamily, topicFamily, providerFamily];
+
+/**
+ * The columns of one pipeline (its state's windows and types, its sources and providers), and
+ * the function that fills them for a request's candidates.
+ */
+export class FeatureRegistry {
+  readonly names: readonly string[];
+  /** Families with their first column and width. */
+  readonly layout: readonly { family: FeatureFamily; offset: number; width: number }[];
+  private readonly schema: FeatureSchemaContext;
+  /** Non-finite values turned into missing since the registry was made. */
+  repaired = 0;
+
+  constructor(schema: FeatureSchemaContext, families: readonly FeatureFamily[] = FEATURE_FAMILIES) {
+    this.schema = schema;
+    const names: string[] = [];
+    const layout: { family: FeatureFamily; offset: number; width: number }[] = [];
+    for (const family of families) {
+      const cols = family.columns(schema);
+      layout.push({ family, offset: names.length, width: cols.length });
+      names.push(...cols);
+    }
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) throw new Error(`feature registry: duplicate feature name "${dup}"`);
+    this.names = names;
+    this.layout = layout;
+  }
+
+  get width(): number {
+    return this.names.length;
+  }
+
+  /** The per-request context: the user's tag profile and the affinity weights. */
+  request(q: FeedQuery): RequestContext {
+    const state = q.state;
+    return { q, state, user: q.user, now: q.now, tags: new TagAffinityProfile(state, q.user, q.now), weights: engagementWeights(state) };
+  }
+
+  /**
+   * Features of the candidates, row-major (candidate i's features at [i·width, (i+1)·width)).
+   * `out` is reused when large enough. Never throws for data: a family that fails leaves its
+   * columns missing.
+   */
+  compute(q: FeedQuery, candidates: readonly Candidate[], out?: Float32Array): Float32Array {
+    const d = this.names.length;
+    const need = candidates.length * d;
+    const buf = out && out.length >= need ? out.subarray(0, need) : new Float32Array(need);
+    const r = this.request(q);
+    for (const { family, offset, width } of this.layout) {
+      if (width === 0) continue;
+      try {
+        family.fill(r, this.schema, candidates, buf, d, offset);
+      } catch {
+        for (let i = 0; i < candidates.length; i++) buf.fill(NaN, i * d + offset, i * d + offset + width);
+      }
+    }
+    this.sanitize(buf, candidates.length);
+    return buf;
+  }
+
+  /** ±Infinity becomes missing (NaN) — counts were already clamped at 0 by their families. */
+  sanitize(buf: Float32Array, rows: number): void {
+    const n = rows * this.names.length;
+    for (let i = 0; i < n; i++) {
+      const v = buf[i]!;
+      if (v === Infinity || v === -Infinity) {
+        buf[i] = NaN;
+        this.repaired++;
+      }
+    }
+  }
+
+  /** One line per family: name, columns, what it measures. */
+  describe(): { family: string; columns: number; description: string; names: string[] }[] {
+    return this.layout.map(({ family, offset, width }) => ({ family: family.name, columns: width, description: family.description, names: this.names.slice(offset, offset + width) }));
+  }
+}

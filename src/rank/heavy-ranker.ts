@@ -1,0 +1,165 @@
+/**
+ * The heavy ranker: the second stage of the For You feed. For the light ranker's (source
+ * fusion's) best `rank.maxCandidates` candidates it computes the registry's features, predicts
+ * one calibrated probability per head with gradient-boosted trees (models/gbdt), and combines
+ * them with the score formula (rank/score-formula.ts). Candidates beyond the budget keep their
+ * light order below every heavy-scored one. Each scored candidate carries its per-head
+ * probabilities (`predicted`) for the response's explanation.
+ *
+ * The model file (`ranker.json`, next to the sources' artifacts) holds the feature names it was
+ * trained on; a model whose features differ from the pipeline's registry is not used.
+ */
+import type { Config } from '../domain/config.js';
+import type { FeatureRegistry } from '../features/registry.js';
+import { GbdtModel, type GbdtModelJson } from '../models/gbdt/model.js';
+import type { Candidate, CandidateScorer, FeedQuery } from '../pipeline/types.js';
+import { calibratorFromJson, type Calibrator, type CalibratorJson } from './calibration.js';
+import { boostOf, scoreTerms, weightedScore, type ScoreTerms } from './score-formula.js';
+
+export const RANKER_FORMAT = 'lenta.ranker.v1';
+
+export interface RankerHeadFile {
+  name: string;
+  /** Positive training rows. */
+  positives: number;
+  model: GbdtModelJson;
+  calibration: CalibratorJson;
+}
+
+export interface RankerHeadReport {
+  name: string;
+  positives: number;
+  trees: number;
+  /** On the test users (neither fitted nor calibrated on): ROC AUC and expected calibration error. */
+  auc: number;
+  ece: number;
+  /** ECE of the raw (uncalibrated) probability, for comparison. */
+  eceRaw: number;
+}
+
+export interface RankerReport {
+  /**
+   * The deployment check: the model serves only when its \`engaged\` head orders the test users'
+   * held-out engagements at least as well as the light ranker (within \`rank.gateTolerance\`).
+   */
+  gate: { passed: boolean; reason: string };
+  rows: number;
+  users: number;
+  validationUsers: number;
+  features: number;
+  objective: string;
+  heads: RankerHeadReport[];
+  /**
+   * On the test users: ndcg@k / recall@k of the held-out engagements (any positive
+   * type) for the weighted score, for the `engaged` head alone, and for the light ranker's order.
+   * The weighted score aims at value (a click weighs 11, a like 0.5), not at any engagement, so
+   * on platforms with many types its engagement ndcg can be below the `engaged` head's.
+   */
+  validation: { k: number; ndcg: number; recall: number; engagedNdcg: number; engagedRecall: number; lightNdcg: number; lightRecall: number };
+  /** Gain importance of the `engaged` head, top features. */
+  importance: { feature: string; gain: number }[];
+  seconds: number;
+  /** When continued from an earlier model: its trees per head. */
+  warmStart?: Record<string, number>;
+}
+
+export interface RankerModelFile {
+  format: typeof RANKER_FORMAT;
+  features: string[];
+  sources: string[];
+  heads: RankerHeadFile[];
+  report: RankerReport;
+}
+
+interface LoadedHead {
+  name: string;
+  booster: GbdtModel;
+  calibrator: Calibrator;
+}
+
+export class HeavyRanker implements CandidateScorer {
+  readonly name = 'heavy_ranker';
+  private file: RankerModelFile | undefined;
+  private heads: LoadedHead[] = [];
+  private registry: FeatureRegistry | undefined;
+  private terms: ScoreTerms | undefined;
+  private features = new Float32Array(0);
+  private raw = new Float64Array(0);
+  private probs = new Float64Array(0);
+
+  constructor(private readonly settings: Config['rank']) {}
+
+  enabled(): boolean {
+    return this.file !== undefined;
+  }
+
+  get trained(): RankerModelFile | undefined {
+    return this.file;
+  }
+
+  /**
+   * Uses `file` with `registry` from now on (undefined: off). Throws, naming the first
+   * difference, when the model's features are not the registry's.
+   */
+  setModel(file: RankerModelFile | undefined, registry?: FeatureRegistry, terms?: ScoreTerms): void {
+    if (!file) {
+      this.file = undefined;
+      this.heads = [];
+      return;
+    }
+    if (file.format !== RANKER_FORMAT) throw new Error(`ranker model: format must be ${RANKER_FORMAT}, got ${String(file.format)}`);
+    if (!registry || !terms) throw new Error('ranker model: a feature registry and score terms are required');
+    const mismatch = featureMismatch(file.features, registry.names);
+    if (mismatch) throw new Error(`ranker model: ${mismatch}`);
+    this.heads = file.heads.map((h) => ({ name: h.name, booster: GbdtModel.fromJSON(h.model), calibrator: calibratorFromJson(h.calibration) }));
+    this.registry = registry;
+    this.terms = terms;
+    this.file = file;
+  }
+
+  score(q: FeedQuery, candidates: Candidate[]): void {
+    const registry = this.registry;
+    const terms = this.terms;
+    if (!registry || !terms || candidates.length === 0) return;
+    // The light ranker's order decides who the heavy ranker sees.
+    const order = candidates.map((_, i) => i).sort((a, b) => candidates[b]!.score - candidates[a]!.score || candidates[a]!.item - candidates[b]!.item);
+    for (let r = 0; r < order.length; r++) candidates[order[r]!]!.lightRank = r + 1;
+    const n = Math.min(order.length, this.settings.maxCandidates);
+    const scored = order.slice(0, n).map((i) => candidates[i]!);
+    const d = registry.width;
+    if (this.features.length < n * d) this.features = new Float32Array(n * d);
+    const X = registry.compute(q, scored, this.features);
+    const h = this.heads.length;
+    if (this.raw.length < n) this.raw = new Float64Array(n);
+    if (this.probs.length < n * h) this.probs = new Float64Array(n * h);
+    const p = this.probs;
+    this.heads.forEach((head, k) => {
+      head.booster.predictRaw(X, n, this.raw);
+      for (let i = 0; i < n; i++) p[i * h + k] = head.calibrator.apply(this.raw[i]!);
+    });
+    let min = Infinity;
+    for (let i = 0; i < n; i++) {
+      const c = scored[i]!;
+      // Trees give equal scores to many candidates: ties keep the light ranker's order (a nudge
+      // far below any meaningful difference of probabilities).
+      const s = weightedScore(terms, p, i) + boostOf(terms, q.state, c.item, c.author) + 1e-9 * (1 - i / n);
+      c.score = Number.isFinite(s) ? s : 0;
+      if (c.score < min) min = c.score;
+      const predicted: Record<string, number> = {};
+      for (let k = 0; k < h; k++) predicted[this.heads[k]!.name] = p[i * h + k]!;
+      c.predicted = predicted;
+    }
+    // Beyond the budget: below every heavy score, in the light order.
+    for (let r = n; r < order.length; r++) candidates[order[r]!]!.score = min - 1 - (r - n);
+  }
+}
+
+/** Why two feature lists differ (the first difference), or undefined when equal. */
+export function featureMismatch(model: readonly string[], registry: readonly string[]): string | undefined {
+  for (let j = 0; j < Math.max(model.length, registry.length); j++) {
+    if (model[j] !== registry[j]) {
+      return `feature ${j + 1} is "${model[j] ?? '(none)'}" in the model but "${registry[j] ?? '(none)'}" in the pipeline (retrain with \`lenta train ranker\`)`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,188 @@
+/**
+ * Held-out examples for the learned rankers (the source fusion and the heavy ranker): what the
+ * scorers would have seen for a user, labelled with what the user did next.
+ *
+ * 1. Read every signal event (positive or negative engagement) of the log once.
+ * 2. `cutoff` (the default, as serving does: predict what comes next): the log up to
+ *    `holdoutWindow` before its end is the past, and users who engaged in the window are
+ *    sampled; their reactions in the window are the labels. Else (the evaluation protocols'
+ *    splits of a static catalogue): sample users with at least three engaged items and hold out
+ *    the latest `holdoutShare` of the items each reacted to (or a random share, or only the
+ *    last one) — every event of those user–item pairs, impressions too.
+ * 3. Open a shadow engine on a read-only view of the log without the future (or without
+ *    those pairs) (store/holdout-view.ts) and train its sources: the state and models as they
+ *    were (or would be had the held-out reactions not happened yet).
+ * 4. Ask the shadow pipeline for each sampled user's candidates (sources → merge → filters);
+ *    a candidate's labels are the event types the user later gave it.
+ *
+ * The shadow stays open so that features can be computed on it (point-in-time: the shadow
+ * knows nothing of the labels); the caller closes it.
+ */
+import type { Engine } from '../engine.js';
+import type { Candidate } from '../pipeline/types.js';
+import { Rng } from '../sim/random.js';
+import { LOG_EVENT } from '../store/store.js';
+
+export interface HoldoutOptions {
+  users: number;
+  holdoutShare: number;
+  holdout: 'cutoff' | 'latest' | 'random' | 'last';
+  /** `cutoff`: the log's last this-many ms are the future the examples are labelled with. */
+  holdoutWindow: number;
+  seed: number;
+  onProgress?: (done: number, total: number, note?: string) => void;
+}
+
+export interface HoldoutUser {
+  user: number;
+  /** The items the user reacted to that stay visible (excluded from the candidates, as in serving). */
+  kept: number[];
+  /** Held-out item → the event types (codes) the user gave it. */
+  truth: Map<number, number[]>;
+  /** The held-out items the user engaged with positively. */
+  engaged: Set<number>;
+  /** Time of the user's first held-out event (the `t` column of the exported training set). */
+  time: number;
+  candidates: Candidate[];
+}
+
+export interface HoldoutExamples {
+  shadow: Engine;
+  /**
+   * In a seeded random order: learners fit on a first share and validate on the rest. (Every
+   * example describes the same moment — the shadow's — so ordering users by the time of their
+   * held-out engagements would only separate heavy users, whose held-out share starts early,
+   * from light ones.)
+   */
+  users: HoldoutUser[];
+  /** Source names in pipeline order. */
+  sources: string[];
+  /** Seconds spent training the shadow and collecting the candidates. */
+  phases: { shadow: number; examples: number };
+}
+
+/**
+ * Builds the held-out examples; `{ skipped }` when there are too few engaged users. The returned
+ * shadow must be closed by the caller.
+ */
+export async function collectHoldoutExamples(engine: Engine, options: HoldoutOptions): Promise<HoldoutExamples | { skipped: string }> {
+  const t0 = performance.now();
+  const progress = options.onProgress ?? (() => {});
+  const polarity = engine.state.polarity;
+
+  // Each user's reactions (item, type, time) in log order, in one pass.
+  const reactions = new Map<number, { item: number[]; type: number[]; ts: number[] }>();
+  let lastTime = -Infinity;
+  for await (const chunk of engine.store.readLog(0, 65536, false)) {
+    for (let r = 0; r < chunk.length; r++) {
+      if (chunk.ts[r]! > lastTime) lastTime = chunk.ts[r]!;
+      if (chunk.kind[r] !== LOG_EVENT || polarity[chunk.type[r]!] === 0) continue;
+      const u = chunk.user[r]!;
+      let list = reactions.get(u);
+      if (!list) reactions.set(u, (list = { item: [], type: [], ts: [] }));
+      list.item.push(chunk.target[r]!);
+      list.type.push(chunk.type[r]!);
+      list.ts.push(chunk.ts[r]!);
+    }
+  }
+  const engagedCount = (l: { item: number[]; type: number[] }) => {
+    const s = new Set<number>();
+    for (let p = 0; p < l.item.length; p++) if (polarity[l.type[p]!]! > 0) s.add(l.item[p]!);
+    return s.size;
+  };
+  const cutoff = options.holdout === 'cutoff' ? lastTime - options.holdoutWindow : Infinity;
+  // Cutoff: users who engaged after the cutoff and reacted to something before it.
+  const eligible = [...reactions]
+    .filter(([, l]) =>
+      options.holdout === 'cutoff'
+        ? l.ts.some((t, p) => t > cutoff && polarity[l.type[p]!]! > 0) && l.ts.some((t) => t <= cutoff)
+        : engagedCount(l) >= 3,
+    )
+    .map(([u]) => u);
+  if (eligible.length < 20) {
+    return { skipped: `${eligible.length} users ${options.holdout === 'cutoff' ? 'engaged in the last holdoutWindow and before it' : 'with ≥ 3 engaged items'} (need 20)` };
+  }
+  const rng = new Rng(options.seed, 'fusion');
+  rng.shuffle(eligible);
+  const sample = eligible.slice(0, options.users);
+
+  const heldOut = new Map<number, Set<number>>();
+  const partial: Omit<HoldoutUser, 'candidates'>[] = [];
+  for (const u of sample) {
+    const l = reactions.get(u)!;
+    if (options.holdout === 'cutoff') {
+      const past = new Set<number>();
+      const truth = new Map<number, number[]>();
+      const engaged = new Set<number>();
+      let time = Infinity;
+      for (let p = 0; p < l.item.length; p++) {
+        const item = l.item[p]!;
+        if (l.ts[p]! <= cutoff) {
+          past.add(item);
+          continue;
+        }
+        let types = truth.get(item);
+        if (!types) truth.set(item, (types = []));
+        if (!types.includes(l.type[p]!)) types.push(l.type[p]!);
+        if (polarity[l.type[p]!]! > 0) engaged.add(item);
+        if (l.ts[p]! < time) time = l.ts[p]!;
+      }
+      // Items the user had already reacted to before the cutoff are not new to them.
+      for (const item of past) {
+        truth.delete(item);
+        engaged.delete(item);
+      }
+      if (engaged.size > 0) partial.push({ user: u, kept: [...past], truth, engaged, time });
+      continue;
+    }
+    // Distinct items, latest reaction first.
+    const distinct: number[] = [];
+    const seenItem = new Set<number>();
+    for (let p = l.item.length - 1; p >= 0; p--) if (!seenItem.has(l.item[p]!)) (seenItem.add(l.item[p]!), distinct.push(l.item[p]!));
+    if (options.holdout === 'random') rng.shuffle(distinct);
+    const n = options.holdout === 'last' ? 1 : Math.min(distinct.length - 2, Math.max(1, Math.round(distinct.length * options.holdoutShare)));
+    if (n < 1) continue;
+    const held = new Set(distinct.slice(0, n));
+    const truth = new Map<number, number[]>();
+    const engaged = new Set<number>();
+    let time = Infinity;
+    for (let p = 0; p < l.item.length; p++) {
+      const item = l.item[p]!;
+      if (!held.has(item)) continue;
+      let types = truth.get(item);
+      if (!types) truth.set(item, (types = []));
+      if (!types.includes(l.type[p]!)) types.push(l.type[p]!);
+      if (polarity[l.type[p]!]! > 0) engaged.add(item);
+      if (l.ts[p]! < time) time = l.ts[p]!;
+    }
+    if (engaged.size === 0) continue;
+    heldOut.set(u, held);
+    partial.push({ user: u, kept: distinct.slice(n), truth, engaged, time });
+  }
+
+  const total = partial.length;
+  progress(0, total, 'shadow: replay');
+  const shadow = await engine.openHoldout(heldOut, cutoff);
+  try {
+    await shadow.trainSources({
+      rankers: false,
+      onProgress: (source, done, of) => progress(0, total, `shadow: ${source} ${Math.round((100 * done) / Math.max(1, of))}%`),
+    });
+    const t1 = performance.now();
+    const users: HoldoutUser[] = [];
+    for (let i = 0; i < partial.length; i++) {
+      const p = partial[i]!;
+      users.push({ ...p, candidates: await shadow.retrieve(p.user, p.kept) });
+      progress(i + 1, total, 'candidates of held-out users');
+    }
+    return {
+      shadow,
+      users,
+      sources: shadow.sources.map((e) => e.source.name),
+      phases: { shadow: (t1 - t0) / 1000, examples: (performance.now() - t1) / 1000 },
+    };
+  } catch (err) {
+    await shadow.close();
+    throw err;
+  }
+}
