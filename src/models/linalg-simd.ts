@@ -14,6 +14,8 @@
  * available and as the reference in tests.
  */
 
+import { section, sleb, uleb, utf8, vec } from './wasm-encoder.js';
+
 /** The WebAssembly API surface used here (declared locally: the project compiles without DOM lib). */
 export interface WasmMemory {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
@@ -29,32 +31,9 @@ export const wasmApi: WasmApi | undefined = (globalThis as unknown as { WebAssem
 
 export type BlockUpdate = (cPtr: number, ldc: number, aPtr: number, bPtr: number, rows: number, cols: number, depth: number) => void;
 
-// ---- a tiny WebAssembly assembler -------------------------------------------------------
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
-const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+// ---- the module, assembled with the shared encoder (wasm-encoder.ts) -----------------------
+const name = utf8;
+const vector = vec;
 
 const T_I32 = 0x7f;
 const T_V128 = 0x7b;

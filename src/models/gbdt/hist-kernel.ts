@@ -22,7 +22,7 @@
  */
 import {
   ADD, AND, BLOCK, BR_IF, END, F64_ADD, F64_ONE, F64X2_ADD, f64Load, f64Store, GE_U, get, GT_U, I32, i32, IF, LE_S, load32, load8, LOOP, LT_U, moduleBytes, MUL, set, SHL, store32, tee, uleb, V128, V128_LOAD, V128_STORE, vec, wasm, XOR,
-} from './wasm-encoder.js';
+} from '../wasm-encoder.js';
 
 export type HistBuild = (rows: number, begin: number, end: number, bins: number, du: number, gh: number, hist: number, cols: number, ncols: number) => void;
 

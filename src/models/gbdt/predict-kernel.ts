@@ -20,7 +20,7 @@
  */
 import {
   ADD, AND, BLOCK, BR_IF, END, F32_LOAD, F64, F64_ADD, F64_GT, F64_NE, F64_PROMOTE, f64Load, f64Store, GE_S, GE_U, get, I32, i32, IF, load32, LOOP, LT_S, LT_U, moduleBytes, MUL, set, SHL, tee, uleb, vec, wasm, XOR,
-} from './wasm-encoder.js';
+} from '../wasm-encoder.js';
 
 export const NODE_BYTES = 24;
 /** Rows walked together. */

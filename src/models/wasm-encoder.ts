@@ -1,7 +1,8 @@
 /**
- * A minimal WebAssembly binary encoder for the hand-written kernels of this directory
- * (hist-kernel.ts, predict-kernel.ts): LEB128 numbers, sections, and the few instructions they
- * use, each as a byte array to spread into a function body. No toolchain, no binary blob.
+ * A minimal WebAssembly binary encoder for the project's hand-written kernels (the dense
+ * solvers' block update in linalg-simd.ts, the GBDT's histogram and prediction kernels in
+ * gbdt/): LEB128 numbers, sections, and the few instructions they use, each as a byte array to
+ * spread into a function body. No toolchain, no binary blob.
  */
 
 /** The WebAssembly API surface used here (declared locally: the project compiles without the DOM lib). */
