@@ -50,7 +50,8 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       candidatesPerUser: s.candidatesPerUser,
       minPositives: s.minPositives,
       seed: o.seed ?? 42,
-      onProgress: (d, t) => progress(d, t, 'features'),
+      // Progress in percent of the whole job: the features are the first 20%, the heads the rest.
+      onProgress: (d, t) => progress(Math.round((20 * d) / Math.max(1, t)), 100, 'features'),
     });
   const g = ds.groupUser.length;
   if (g < 10) throw new Error(`ranker: ${g} held-out users with a retrieved engagement (need 10)`);
@@ -95,7 +96,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
         binned,
         valid: { features: cal.X, numRows: cal.n, featureNames: ds.features, labels: cal.labels[h]!, groups: objective === 'lambdarank' ? cal.groups : undefined },
         initModel: init ? GbdtModel.fromJSON(init.model) : undefined,
-        onProgress: (i, total) => progress(h * 1000 + Math.round((1000 * i) / Math.max(1, total)), ds.heads.length * 1000, `head ${name}`),
+        onProgress: (i, total) => progress(20 + Math.round((80 * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`),
       },
     );
     // Calibrate on the earlier validation half; measure on the later one.
