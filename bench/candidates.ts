@@ -1,23 +1,29 @@
 /**
  * The candidate stage at scale: the synthetic `bench` platform (100k users, ~1M posts, ~11M
  * events) in the embedded store, every source trained, then N feed requests' first stage
- * (all sources with their configured budgets, as the For You pipeline runs them) for random
- * active users. Prints per-source and total p50/p99 latency, candidates per request, the
- * training time per source and the process memory. Baseline in the same run: the `popular`
- * source alone (a pool lookup), the cheapest source.
+ * (all sources with their configured budgets) for random active users, each request run twice
+ * in alternating order: as the For You pipeline serves it (sources side by side: a source served
+ * by a worker thread overlaps the others; feed-pipeline.ts) and one source after another (each
+ * source's own time). Prints per-source and stage p50/p99 latency, candidates per request, GC
+ * pauses, the training time (when trained) and the memory of the loaded indexes. Baseline in
+ * the same run: the `popular` source alone (a pool lookup), the cheapest source.
+ *
+ * The sources' artifacts are saved next to the bench database (`platform-<preset>.db.models/`)
+ * and loaded on the next run, so only the first run (or `--retrain`) pays the training.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/domain/config.js';
 import { Engine } from '../src/engine.js';
-import { mergeCandidates } from '../src/pipeline/feed-pipeline.js';
+import { FeedPipeline, mergeCandidates, type OffThreadSource } from '../src/pipeline/feed-pipeline.js';
 import type { FeedQuery } from '../src/pipeline/types.js';
 import { SIM_PRESETS, simulate, type SimPresetName } from '../src/sim/index.js';
 import { mb, percentile, table } from './report.js';
 
 export async function candidatesBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' } } });
+  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, retrain: { type: 'boolean', default: false }, dump: { type: 'string' } } });
   const preset = values.preset as SimPresetName;
   const n = Number(values.requests);
   mkdirSync(values.dir!, { recursive: true });
@@ -39,10 +45,27 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   process.stderr.write(`${fresh ? 'generated + imported + replayed' : 'replayed'} in ${loadSeconds.toFixed(1)} s: ${engine.state.events.toLocaleString('en-US')} events\n`);
   const rssState = process.memoryUsage().rss;
 
+  // Load the saved indexes (train and save what is missing; `--retrain` trains everything).
+  const models = engine.artifactsDir()!;
+  if (values.retrain) rmSync(models, { recursive: true, force: true });
   t = performance.now();
-  const trained = await engine.trainSources();
-  const trainSeconds = (performance.now() - t) / 1000;
-  const rssTrained = process.memoryUsage().rss;
+  let lastSource = '';
+  let lastPrint = 0;
+  // Training time per source (approximate: from its first progress report to the next source's).
+  const trainSeconds = new Map<string, number>();
+  let sourceStart = t;
+  const { loaded, trained } = await engine.loadSources(models, (source, done, total, note) => {
+    const now = performance.now();
+    if (source !== lastSource) sourceStart = now;
+    trainSeconds.set(source, (now - sourceStart) / 1000);
+    if (source === lastSource && done < total && now - lastPrint < 15_000) return;
+    lastSource = source;
+    lastPrint = now;
+    process.stderr.write(`  training ${source}: ${Math.floor(done)}/${total}${note ? ` ${note}` : ''}, ${((now - t) / 1000).toFixed(0)} s\n`);
+  });
+  const sourcesSeconds = (performance.now() - t) / 1000;
+  const rssSources = process.memoryUsage().rss;
+  process.stderr.write(`sources: loaded [${loaded.join(', ')}], trained [${trained.join(', ')}] in ${sourcesSeconds.toFixed(1)} s\n`);
 
   // Active users: those with history and follows.
   const users: string[] = [];
@@ -51,51 +74,105 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   }
   let seed = 7;
   const pick = () => users[(seed = (seed * 1103515245 + 12345) >>> 0) % users.length]!;
+  // The stage as a request runs it (feed-pipeline.ts: sources side by side, off-thread ones
+  // first, then the merge), without the filters and scorers that follow it.
+  const stage = new FeedPipeline({ name: 'candidate_stage', sources: engine.sources, filters: [], scorers: [], selector: { name: 'none', select: (_q, c) => c }, sideEffects: [] });
   const per = new Map<string, number[]>();
-  const totals: number[] = [];
+  const answered = new Map<string, number[]>();
+  const concurrent: number[] = [];
+  const sequential: number[] = [];
   const popularOnly: number[] = [];
   let union = 0;
   const now = engine.now();
-  for (let i = 0; i < n + 50; i++) {
-    const userId = pick();
+  const offThread = engine.sources.filter(({ source }) => (source as Partial<OffThreadSource>).offThread === true).map(({ source }) => source.name);
+  // `--dump FILE`: every source's list per request (item:score:author:inNetwork), to compare builds.
+  const dump: string[] | undefined = values.dump ? [] : undefined;
+  const record = (m: Map<string, number[]>, name: string, ms: number) => {
+    if (!m.has(name)) m.set(name, []);
+    m.get(name)!.push(ms);
+  };
+  const hydrate = (userId: string): FeedQuery => {
     const user = engine.store.userIndex(userId)!;
     const seen = new Set<number>();
-    const t0 = performance.now();
     engine.state.seen.forEachRecent(user, (item) => void seen.add(item));
-    const q: FeedQuery = { user, userId, limit: 20, now, requestId: 'bench', variant: 'default', served: new Set(), seen, exclude: new Set(), state: engine.state };
-    const lists = [];
-    for (const { source, budget } of engine.sources) {
-      if (!source.enabled(q)) continue;
-      const s0 = performance.now();
-      lists.push(await source.fetch(q, budget));
-      if (i >= 50) {
-        if (!per.has(source.name)) per.set(source.name, []);
-        per.get(source.name)!.push(performance.now() - s0);
+    return { user, userId, limit: 20, now, requestId: 'bench', variant: 'default', served: new Set(), seen, exclude: new Set(), state: engine.state };
+  };
+  // GC pauses while requests run (a tail-latency cause: the online state keeps millions of small objects).
+  const gc = { count: 0, ms: 0, max: 0, on: false, major: 0, majorMs: 0 };
+  const observer = new PerformanceObserver((list) => {
+    if (!gc.on) return;
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.ms += e.duration;
+      gc.max = Math.max(gc.max, e.duration);
+      if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.major++;
+        gc.majorMs += e.duration;
       }
     }
-    const merged = mergeCandidates(lists);
-    const total = performance.now() - t0;
-    if (i >= 50) {
-      totals.push(total);
-      union += merged.length;
-      const p0 = performance.now();
-      await engine.sources.find((e) => e.source.name === 'popular')!.source.fetch(q, 750);
-      popularOnly.push(performance.now() - p0);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const warmup = 50;
+  for (let i = 0; i < n + warmup; i++) {
+    const userId = pick();
+    const measured = i >= warmup;
+    gc.on = measured;
+    // Each request twice, in alternating order: as served (concurrent) and one source after another.
+    for (const mode of i % 2 === 0 ? (['concurrent', 'sequential'] as const) : (['sequential', 'concurrent'] as const)) {
+      if (mode === 'concurrent') {
+        const t0 = performance.now();
+        const q = hydrate(userId);
+        const { timings } = await stage.retrieve(q);
+        const total = performance.now() - t0;
+        if (measured) {
+          concurrent.push(total);
+          for (const tm of timings) if (tm.stage === 'source' && offThread.includes(tm.component!)) record(answered, tm.component!, tm.ms);
+        }
+        continue;
+      }
+      const t0 = performance.now();
+      const q = hydrate(userId);
+      const lists = [];
+      for (const { source, budget } of engine.sources) {
+        if (!source.enabled(q)) continue;
+        const s0 = performance.now();
+        const list = await source.fetch(q, budget);
+        if (measured) record(per, source.name, performance.now() - s0);
+        lists.push(list);
+        if (dump) dump.push(`${userId} ${source.name} ${list.map((c) => `${c.item}:${c.sources[0]!.score}:${c.author}:${c.inNetwork ? 1 : 0}`).join(' ')}`);
+      }
+      const merged = mergeCandidates(lists);
+      const total = performance.now() - t0;
+      if (measured) {
+        sequential.push(total);
+        union += merged.length;
+        const p0 = performance.now();
+        await engine.sources.find((e) => e.source.name === 'popular')!.source.fetch(q, 750);
+        popularOnly.push(performance.now() - p0);
+      }
     }
   }
+  observer.disconnect();
   const row = (name: string, times: number[]) => {
     const s = [...times].sort((a, b) => a - b);
     return { stage: name, 'p50 ms': percentile(s, 50), 'p99 ms': percentile(s, 99), 'mean ms': s.reduce((a, b) => a + b, 0) / s.length };
   };
   const rows = [row('baseline: popular source alone', popularOnly)];
-  for (const [name, times] of per) rows.push(row(`source ${name}`, times));
-  rows.push(row('candidate stage (hydrate + all sources + merge)', totals));
+  for (const [name, times] of per) {
+    rows.push(row(`source ${name}${offThread.includes(name) ? ' (awaited alone)' : ''}`, times));
+    if (answered.has(name)) rows.push(row(`source ${name}: answer time in the concurrent stage (worker)`, answered.get(name)!));
+  }
+  rows.push(row('candidate stage, sources one after another (hydrate + sources + merge)', sequential));
+  rows.push(row('candidate stage as served: sources side by side (hydrate + sources + merge)', concurrent));
   const mem = process.memoryUsage();
+  const trainedNote = trained.length > 0 ? `trained ${trained.join(', ')} (and saved) in ${sourcesSeconds.toFixed(1)} s (per source ≈ ${[...trainSeconds].map(([s, sec]) => `${s} ${sec.toFixed(0)} s`).join(', ')})` : 'nothing trained';
   process.stdout.write(
-    `\ncandidate stage: preset ${preset} — ${engine.store.userIds.length.toLocaleString('en-US')} users, ${engine.store.itemIds.length.toLocaleString('en-US')} items, ${engine.state.events.toLocaleString('en-US')} events; ${n} requests, sequential (node ${process.version})\n\n` +
-      `${table(rows)}\n\nmean candidates per request (union): ${(union / n).toFixed(0)}; budgets ${engine.sources.map((e) => `${e.source.name} ${e.budget}`).join(', ')}\n` +
-      `training: ${trained.join(', ') || '(no trainable source)'} in ${trainSeconds.toFixed(1)} s\n` +
-      `memory: RSS ${mb(mem.rss)} (after replay ${mb(rssState)}, after training ${mb(rssTrained)}); V8 heap ${mb(mem.heapUsed)}; online state ${mb(Object.values(engine.state.memory()).reduce((a, b) => a + b, 0))}\n`,
+    `\ncandidate stage: preset ${preset} — ${engine.store.userIds.length.toLocaleString('en-US')} users, ${engine.store.itemIds.length.toLocaleString('en-US')} items, ${engine.state.events.toLocaleString('en-US')} events; ${n} requests, one at a time, each run both ways (node ${process.version})\n\n` +
+      `${table(rows)}\n\nmean candidates per request (union): ${(union / n).toFixed(0)}; budgets ${engine.sources.map((e) => `${e.source.name} ${e.budget}`).join(', ')}; off the main thread: ${offThread.join(', ') || 'none'}\n` +
+      `GC while requests ran: ${gc.count} pauses (${gc.major} full, ${gc.majorMs.toFixed(0)} ms), ${gc.ms.toFixed(0)} ms in all, longest ${gc.max.toFixed(1)} ms\n` +
+      `sources: ${loaded.length > 0 ? `loaded ${loaded.join(', ')} from ${models}` : 'nothing loaded'}; ${trainedNote}${loaded.length > 0 && trained.length === 0 ? ` (loading took ${sourcesSeconds.toFixed(1)} s)` : ''}${engine.fusionNote ? `; fusion ${engine.fusionNote}` : ''}\n` +
+      `memory: RSS ${mb(mem.rss)}; after replay ${mb(rssState)}, after ${trained.length > 0 ? 'training (with training garbage)' : 'loading'} the sources ${mb(rssSources)} (indexes ≈ ${mb(rssSources - rssState)}); V8 heap ${mb(mem.heapUsed)}; online state ${mb(Object.values(engine.state.memory()).reduce((a, b) => a + b, 0))}\n`,
   );
+  if (dump) writeFileSync(values.dump!, `${dump.join('\n')}\n`);
   await engine.close();
 }

@@ -13,6 +13,8 @@ import { CommunityModel, type CommunityModelOptions, type PositiveEvents, type S
 import type { OnlineState } from '../state/online-state.js';
 import { LOG_EVENT, type ItemRecord, type LogChunk } from '../store/store.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
+import type { TopK } from '../models/top-k.js';
+import { candidatesFromTopK, heapFor, requestLookups } from './ranked.js';
 
 export interface CommunitySourceOptions extends Partial<CommunityModelOptions> {
   /** Posts older than this (ms) are skipped; 0 = no limit. */
@@ -29,6 +31,7 @@ export class CommunitySource implements TrainableSource {
   private readonly maxPostAge: number;
   private readonly vec: SparseVector;
   private readonly updateVec: SparseVector;
+  private top: TopK | undefined;
 
   constructor(options: CommunitySourceOptions = {}) {
     const { maxPostAge, ...model } = options;
@@ -93,11 +96,10 @@ export class CommunitySource implements TrainableSource {
     if (q.user < 0 || !model.trained || budget <= 0) return [];
     model.userVector(state, q.user, this.vec, true);
     if (this.vec.n === 0) return [];
-    const own = new Set<number>();
-    state.history.forEachRecent(q.user, (item) => void own.add(item));
+    const lookups = requestLookups.forQuery(q);
     const maxAge = this.maxPostAge;
     const skip = (item: number): boolean => {
-      if (q.exclude.has(item) || q.seen.has(item) || q.served.has(item) || own.has(item)) return true;
+      if (q.exclude.has(item) || q.seen.has(item) || q.served.has(item) || lookups.inHistory(item)) return true;
       const author = state.author(item);
       if (author === q.user && author >= 0) return true;
       if (maxAge > 0) {
@@ -106,21 +108,9 @@ export class CommunitySource implements TrainableSource {
       }
       return author >= 0 && state.hidesAuthor(q.user, author);
     };
-    const { items, scores } = model.retrieve(this.vec, budget, skip);
-    const out: Candidate[] = new Array(items.length);
-    for (let k = 0; k < items.length; k++) {
-      const item = items[k];
-      const author = state.author(item);
-      const score = scores[k];
-      out[k] = {
-        item,
-        author,
-        inNetwork: author >= 0 && state.following.has(q.user, author),
-        sources: [{ source: this.name, score, rank: k + 1 }],
-        score,
-      };
-    }
-    return out;
+    const top = (this.top = heapFor(this.top, budget));
+    model.retrieveTop(this.vec, top, skip);
+    return candidatesFromTopK(top, this.name, q);
   }
 }
 

@@ -9,7 +9,7 @@ import { OnlineState } from '../state/online-state.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { FeedQuery, SourceTrainingContext } from '../pipeline/types.js';
 import { EmbeddingSource } from './embedding.js';
-import { ExactMipsIndex, loadHnswlib, TopKHeap } from '../models/ann/mips-index.js';
+import { ExactMipsIndex, HnswMipsIndex, HnswWorkerIndex, loadHnswlib, TopKHeap } from '../models/ann/mips-index.js';
 import { Rng } from '../eval/prng.js';
 
 /**
@@ -68,7 +68,7 @@ test('embedding: proposes items of the user’s own cluster, best first, with th
   assert.equal(source.info?.index, 'exact');
   for (const name of ['a3', 'b5']) {
     const q = w.query(name);
-    const got = source.fetch(q, 10);
+    const got = await source.fetch(q, 10);
     assert.equal(got.length, 10);
     const own = new Set(w.state.history.recentValues(q.user));
     for (const [k, c] of got.entries()) {
@@ -80,9 +80,9 @@ test('embedding: proposes items of the user’s own cluster, best first, with th
     }
   }
   // inNetwork: a0 follows pa, the author of every A item
-  const a0 = source.fetch(w.query('a0'), 5);
+  const a0 = await source.fetch(w.query('a0'), 5);
   assert.ok(a0.length > 0 && a0.every((c) => c.inNetwork));
-  assert.ok(source.fetch(w.query('b0'), 5).every((c) => !c.inNetwork));
+  assert.ok((await source.fetch(w.query('b0'), 5)).every((c) => !c.inNetwork));
   await w.store.close();
 });
 
@@ -97,16 +97,16 @@ test('embedding: a user newer than the training is folded in near its cluster; h
   ]);
   const q = w.query('newcomer');
   assert.ok(q.user >= 0);
-  const got = source.fetch(q, 8);
+  const got = await source.fetch(q, 8);
   assert.equal(got.length, 8);
   assert.ok(got.every((c) => w.cluster(c.item) === 'B'), got.map((c) => w.store.itemIds[c.item]).join(','));
   assert.ok(!got.some((c) => [w.item('B1'), w.item('B2'), w.item('B3')].includes(c.item)));
   // A trained user of cluster A who now engages heavily with B is folded in again and moves towards B.
-  const before = source.fetch(w.query('a1'), 10).filter((c) => w.cluster(c.item) === 'B').length;
+  const before = (await source.fetch(w.query('a1'), 10)).filter((c) => w.cluster(c.item) === 'B').length;
   const recs: LogRecord[] = [];
   for (let i = 0; i < 12; i++) recs.push({ kind: 'event', event: { userId: 'a1', itemId: `B${i}`, type: 'like', timestamp: 6000 + i } });
   await w.ingest(recs);
-  const after = source.fetch(w.query('a1'), 10);
+  const after = await source.fetch(w.query('a1'), 10);
   assert.equal(before, 0);
   assert.ok(after.filter((c) => w.cluster(c.item) === 'B').length >= 4, after.map((c) => w.store.itemIds[c.item]).join(','));
   assert.ok(!after.some((c) => c.item === w.item('B0')), 'history items are skipped');
@@ -116,24 +116,24 @@ test('embedding: a user newer than the training is folded in near its cluster; h
 test('embedding: skipping rules, unknown and history-less users, no model', async () => {
   const w = await world();
   const source = new EmbeddingSource(options);
-  assert.deepEqual(source.fetch(w.query('a2'), 10), []); // not trained: nothing, no throw
+  assert.deepEqual(await source.fetch(w.query('a2'), 10), []); // not trained: nothing, no throw
   assert.equal(source.enabled(w.query('a2')), false);
   await source.train(w.ctx);
-  assert.deepEqual(source.fetch(w.query('nobody', { user: -1 }), 10), []);
+  assert.deepEqual(await source.fetch(w.query('nobody', { user: -1 }), 10), []);
   await w.ingest([{ kind: 'edge', edge: { userId: 'follower-only', targetId: 'pa', kind: 'follow', timestamp: 9000 } }]);
   const fo = w.query('follower-only');
   assert.ok(fo.user >= 0);
-  assert.deepEqual(source.fetch(fo, 10), []);
-  const all = source.fetch(w.query('a2'), 40);
+  assert.deepEqual(await source.fetch(fo, 10), []);
+  const all = await source.fetch(w.query('a2'), 40);
   const own = new Set(w.state.history.recentValues(w.user('a2')));
   assert.equal(all.length, 40 - own.size);
   const exclude = new Set([all[0]!.item]);
   const seen = new Set([all[1]!.item]);
   const served = new Set([all[2]!.item]);
-  const rest = source.fetch(w.query('a2', { exclude, seen, served }), 40);
+  const rest = await source.fetch(w.query('a2', { exclude, seen, served }), 40);
   assert.equal(rest.length, all.length - 3);
   assert.ok(!rest.some((c) => exclude.has(c.item) || seen.has(c.item) || served.has(c.item) || own.has(c.item)));
-  assert.deepEqual(source.fetch(w.query('a2'), 0), []);
+  assert.deepEqual(await source.fetch(w.query('a2'), 0), []);
   await w.store.close();
 });
 
@@ -148,7 +148,7 @@ test('embedding: save/load round trip; load refuses a missing or mismatched mode
     assert.ok(existsSync(join(dir, 'embedding.json')));
     const copy = new EmbeddingSource(options);
     assert.equal(await copy.load(dir, w.ctx), true);
-    for (const name of ['a4', 'b7']) assert.deepEqual(copy.fetch(w.query(name), 15), source.fetch(w.query(name), 15));
+    for (const name of ['a4', 'b7']) assert.deepEqual(await copy.fetch(w.query(name), 15), await source.fetch(w.query(name), 15));
     assert.equal(await new EmbeddingSource({ ...options, factors: 4 }).load(dir, w.ctx), false);
     // Another (smaller) database: the model does not fit.
     const other = await world();
@@ -194,17 +194,83 @@ test('embedding with the HNSW graph index (runs when hnswlib-node is installed)'
     const source = new EmbeddingSource({ ...options, annMinItems: 1 });
     await source.train(w.ctx);
     assert.equal(source.info?.index, 'hnsw');
-    const got = source.fetch(w.query('b5'), 10);
+    const got = await source.fetch(w.query('b5'), 10);
     assert.equal(got.length, 10);
     assert.ok(got.every((c) => w.cluster(c.item) === 'B'));
     const exact = new EmbeddingSource(options);
     await exact.train(w.ctx);
-    assert.deepEqual(got.map((c) => c.item), exact.fetch(w.query('b5'), 10).map((c) => c.item));
+    assert.deepEqual(got.map((c) => c.item), (await exact.fetch(w.query('b5'), 10)).map((c) => c.item));
     await source.save(dir);
     const copy = new EmbeddingSource({ ...options, annMinItems: 1 });
     assert.equal(await copy.load(dir, w.ctx), true);
     assert.equal(copy.info?.index, 'hnsw');
-    assert.deepEqual(copy.fetch(w.query('b5'), 10), got);
+    assert.deepEqual(await copy.fetch(w.query('b5'), 10), got);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await w.store.close();
+  }
+});
+
+test('HNSW graph served by a worker thread: the same answers as in this thread, blocking or not', async (t) => {
+  const mod = await loadHnswlib();
+  if (!mod) {
+    t.skip('hnswlib-node is not installed');
+    return;
+  }
+  const rng = new Rng(5);
+  const dim = 8;
+  const n = 3000;
+  const v = Float32Array.from({ length: n * dim }, () => rng.normal());
+  const active = Uint8Array.from({ length: n }, (_, i) => (i % 11 === 0 ? 0 : 1));
+  const local = HnswMipsIndex.build(mod, v, dim, active, { expansionSearch: 200 });
+  const progress: number[] = [];
+  const worker = await HnswWorkerIndex.build(v, dim, active, { expansionSearch: 200 }, (done) => progress.push(done));
+  const dir = mkdtempSync(join(tmpdir(), 'lenta-hnsw-'));
+  try {
+    assert.ok(progress.length > 0);
+    const skip = (i: number) => i % 5 === 0;
+    for (let r = 0; r < 5; r++) {
+      const q = Float32Array.from({ length: dim }, () => rng.normal());
+      const expected = local.search(q, 50, skip, 20);
+      assert.equal(expected.items.length, 50);
+      assert.deepEqual(await worker.searchAsync(q, 50, skip, 20), expected);
+      assert.deepEqual(worker.search(q, 50, skip, 20), expected);
+    }
+    await worker.save(join(dir, 'g.hnsw'));
+    const loaded = await HnswWorkerIndex.load(join(dir, 'g.hnsw'), dim, n, { expansionSearch: 200 });
+    const q = Float32Array.from({ length: dim }, () => rng.normal());
+    assert.deepEqual(await loaded.searchAsync(q, 30), local.search(q, 30));
+    await loaded.close();
+    await assert.rejects(loaded.searchAsync(q, 30), /closed/);
+  } finally {
+    await worker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('embedding with a worker-served graph: fetch answers asynchronously with the same candidates', async (t) => {
+  if (!(await loadHnswlib())) {
+    t.skip('hnswlib-node is not installed');
+    return;
+  }
+  const w = await world();
+  const dir = mkdtempSync(join(tmpdir(), 'lenta-emb-'));
+  try {
+    const inThread = new EmbeddingSource({ ...options, annMinItems: 1, annWorkerMinItems: Infinity });
+    await inThread.train(w.ctx);
+    const source = new EmbeddingSource({ ...options, annMinItems: 1, annWorkerMinItems: 1 });
+    await source.train(w.ctx);
+    assert.equal(inThread.offThread, false);
+    assert.equal(source.offThread, true);
+    const pending = source.fetch(w.query('b5'), 10);
+    assert.ok(pending instanceof Promise);
+    assert.deepEqual(await pending, await inThread.fetch(w.query('b5'), 10));
+    await source.save(dir);
+    const copy = new EmbeddingSource({ ...options, annMinItems: 1, annWorkerMinItems: 1 });
+    assert.equal(await copy.load(dir, w.ctx), true);
+    assert.equal(copy.info?.index, 'hnsw');
+    assert.equal(copy.offThread, true);
+    assert.deepEqual(await copy.fetch(w.query('a3'), 10), await inThread.fetch(w.query('a3'), 10));
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await w.store.close();

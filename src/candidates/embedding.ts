@@ -3,6 +3,8 @@
  * the evaluation baseline (models/mf/ials.ts) — fitted on the log's positive engagements, and
  * served by maximum-inner-product search over the item factors (models/ann/mips-index.ts: a
  * hnswlib-node HNSW graph for large catalogues when the package is installed, else an exact scan).
+ * A large graph (`annWorkerMinItems`, default 200,000 items) is searched in a worker thread:
+ * fetch() then returns a promise and the request's other sources run while the search does.
  *
  * The user's vector is the trained factor while the user's history has no positive engagement
  * newer than the training; otherwise (new users, or users active since) it is folded in from
@@ -16,10 +18,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { csrFromCoordinates, mergeDuplicates, transpose, type Csr } from '../models/csr.js';
 import { foldInUser, gramMatrix, IalsRecommender } from '../models/mf/ials.js';
-import { ExactMipsIndex, loadHnswlib, HnswMipsIndex, createMipsIndex, type MipsIndex, type MipsBuildOptions } from '../models/ann/mips-index.js';
+import { ExactMipsIndex, loadHnswlib, loadHnswIndex, createMipsIndex, type MipsIndex, type MipsBuildOptions, type MipsResult } from '../models/ann/mips-index.js';
 import { LOG_EVENT } from '../store/store.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
+import { requestLookups } from './ranked.js';
 
 export interface EmbeddingOptions extends MipsBuildOptions {
   factors?: number;
@@ -166,37 +169,55 @@ export class EmbeddingSource implements TrainableSource {
     // 3. The search index.
     progress?.(o.iterations, o.iterations + 1, 'build index');
     const index = await createMipsIndex(itemFactors, stride, active, o, (d, t) => progress?.(o.iterations + d / t, o.iterations + 1, `index ${d}/${t}`));
-    this.model = { stride, factors: o.factors, users: numUsers, items: numItems, userFactors, itemFactors, userLastTs, active, gram, alpha: o.alpha, lastSeq, trainedAt: ctx.now, index };
-    this.foldCache.clear();
+    this.setModel({ stride, factors: o.factors, users: numUsers, items: numItems, userFactors, itemFactors, userLastTs, active, gram, alpha: o.alpha, lastSeq, trainedAt: ctx.now, index });
     progress?.(o.iterations + 1, o.iterations + 1, `${index.kind} index over ${numItems} items`);
   }
 
-  fetch(q: FeedQuery, budget: number): Candidate[] {
+  fetch(q: FeedQuery, budget: number): Candidate[] | Promise<Candidate[]> {
     const m = this.model;
     const state = q.state;
     if (!m || q.user < 0 || !(budget > 0)) return [];
     if (state.history.size(q.user) === 0) return [];
     const vector = this.userVector(m, state, q.user);
     if (!vector) return [];
-    const own = new Set<number>();
-    state.history.forEachRecent(q.user, (item) => void own.add(item));
-    const skip = (item: number): boolean => own.has(item) || q.exclude.has(item) || q.seen.has(item) || q.served.has(item);
-    const hint = own.size + q.exclude.size + q.seen.size + q.served.size;
-    const found = m.index.search(vector, Math.floor(budget), skip, hint);
-    const out: Candidate[] = [];
-    for (let k = 0; k < found.items.length; k++) {
-      const item = found.items[k];
+    const lookups = requestLookups.forQuery(q);
+    const skip = (item: number): boolean => lookups.inHistory(item) || q.exclude.has(item) || q.seen.has(item) || q.served.has(item);
+    const hint = lookups.historySize() + q.exclude.size + q.seen.size + q.served.size;
+    // A graph served by a worker answers asynchronously: the request's other sources run meanwhile.
+    if (m.index.searchAsync) return m.index.searchAsync(vector, Math.floor(budget), skip, hint).then((found) => this.candidates(q, found));
+    return this.candidates(q, m.index.search(vector, Math.floor(budget), skip, hint));
+  }
+
+  /** Whether fetch() answers from another thread (its graph is served by a worker). */
+  get offThread(): boolean {
+    return this.model?.index.searchAsync !== undefined;
+  }
+
+  private candidates(q: FeedQuery, { items, scores }: MipsResult): Candidate[] {
+    const state = q.state;
+    const lookups = requestLookups.forQuery(q);
+    const out: Candidate[] = new Array(items.length);
+    for (let k = 0; k < items.length; k++) {
+      const item = items[k]!;
       const author = state.author(item);
-      const score = found.scores[k];
-      out.push({
+      const score = scores[k]!;
+      out[k] = {
         item,
         author,
-        inNetwork: q.user >= 0 && author >= 0 && state.following.has(q.user, author),
+        inNetwork: q.user >= 0 && author >= 0 && lookups.follows(author),
         sources: [{ source: this.name, score, rank: k + 1 }],
         score,
-      });
+      };
     }
     return out;
+  }
+
+  /** Replaces the model (releasing the previous index's worker, if any). */
+  private setModel(model: Model): void {
+    const old = this.model;
+    this.model = model;
+    this.foldCache.clear();
+    if (old && old.index !== model.index) void old.index.close?.();
   }
 
   /** The trained factor when it is current, else a vector folded in from the history ring. */
@@ -259,7 +280,7 @@ export class EmbeddingSource implements TrainableSource {
     await writeFile(join(dir, `${FILE}.active.u8`), bytes(m.active));
     await writeFile(join(dir, `${FILE}.gram.f64`), bytes(m.gram));
     const annPath = join(dir, `${FILE}.hnsw`);
-    if (m.index.kind === 'hnsw') m.index.save(annPath);
+    if (m.index.kind === 'hnsw') await m.index.save(annPath);
     else await rm(annPath, { force: true });
     // The header last: a directory without it (an interrupted save) does not load.
     await writeFile(join(dir, `${FILE}.json`), JSON.stringify(header, null, 2) + '\n');
@@ -287,15 +308,18 @@ export class EmbeddingSource implements TrainableSource {
       const annPath = join(dir, `${FILE}.hnsw`);
       if (h.index === 'hnsw' && existsSync(annPath)) {
         const mod = await loadHnswlib();
-        if (mod) index = HnswMipsIndex.load(mod, annPath, stride, items, o);
+        if (mod) {
+          let activeCount = 0;
+          for (let i = 0; i < items; i++) activeCount += active[i]!;
+          index = await loadHnswIndex(mod, annPath, stride, items, activeCount, o);
+        }
       }
       if (!index && h.index === 'hnsw' && o.ann !== 'exact') {
         // Saved with the graph but the package is missing here: rebuild (graph if possible, else exact).
         index = await createMipsIndex(itemFactors, stride, active, o);
       }
       index ??= new ExactMipsIndex(itemFactors, stride, active);
-      this.model = { stride, factors: h.factors!, users, items, userFactors, itemFactors, userLastTs, active, gram, alpha: h.alpha!, lastSeq, trainedAt: h.trainedAt ?? 0, index };
-      this.foldCache.clear();
+      this.setModel({ stride, factors: h.factors!, users, items, userFactors, itemFactors, userLastTs, active, gram, alpha: h.alpha!, lastSeq, trainedAt: h.trainedAt ?? 0, index });
       return true;
     } catch {
       return false;

@@ -15,7 +15,7 @@ import { TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import { TopK } from '../models/top-k.js';
-import { candidatesFromTopK, heapFor, poolCurrent, poolStamp, servable, type PoolStamp } from './ranked.js';
+import { candidatesFromTopK, heapFor, poolCurrent, poolStamp, PoolTags, servable, type PoolStamp } from './ranked.js';
 
 export interface FreshOptions {
   /** Posts older than this (ms) are not fresh; 0 = no catalogue ages: the source is off. */
@@ -32,6 +32,8 @@ export interface FreshOptions {
 interface Pool extends PoolStamp {
   items: Int32Array;
   base: Float64Array;
+  /** The items' tags, for the per-request tag affinity. */
+  tags: PoolTags;
 }
 
 export class FreshSource implements CandidateSource {
@@ -81,20 +83,24 @@ export class FreshSource implements CandidateSource {
       top.push(item, Math.exp(-age * decay) * authorQuality);
     });
     const n = top.drainSorted();
-    return { items: top.outItems.slice(0, n), base: top.outScores.slice(0, n), ...poolStamp(state, now) };
+    const items = top.outItems.slice(0, n);
+    return { items, base: top.outScores.slice(0, n), tags: new PoolTags(state, items), ...poolStamp(state, now) };
   }
 
   fetch(q: FeedQuery, budget: number): Candidate[] {
     if (budget <= 0) return [];
     const state = q.state;
     const pool = this.currentPool(state, q.now);
-    const profile = new TagAffinityProfile(state, q.user, q.now);
+    const tags = pool.tags;
+    const boost = 1 + 2 * tags.begin(new TagAffinityProfile(state, q.user, q.now), state, pool.items);
     const top = (this.top = heapFor(this.top, budget));
     const maxAge = this.options.maxPostAge;
     for (let k = 0; k < pool.items.length; k++) {
       const item = pool.items[k]!;
+      // The pool is best first: once nothing this recent could enter the heap, stop.
+      if (!top.accepts(0x7fffffff, pool.base[k]! * boost)) break;
       if (q.now - state.createdAt(item) > maxAge || !servable(q, item)) continue;
-      top.push(item, pool.base[k]! * (1 + 2 * profile.affinity(state.tags(item))));
+      top.push(item, pool.base[k]! * (1 + 2 * tags.affinity(state, k, item)));
     }
     return candidatesFromTopK(top, this.name, q);
   }

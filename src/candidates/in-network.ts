@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { authorAffinity, engagementWeights, itemEngagementRate } from '../features/affinity.js';
 import { RealGraphModel, type RealGraphReport } from '../models/affinity/real-graph.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
+import { ScoreHeap } from './ranked.js';
 
 export interface InNetworkOptions {
   /** Followed authors considered per request, best affinity first. */
@@ -23,6 +24,9 @@ export class InNetworkSource implements TrainableSource {
   readonly name = 'in_network';
   private weights: Float64Array | undefined;
   private model: RealGraphModel | undefined;
+  private top: ScoreHeap | undefined;
+  private authorScratch = new Int32Array(0);
+  private affinityScratch = new Float64Array(0);
   /** What the last training measured (validation AUC on its last day). */
   report: RealGraphReport | undefined;
 
@@ -72,37 +76,64 @@ export class InNetworkSource implements TrainableSource {
 
   fetch(q: FeedQuery, budget: number): Candidate[] {
     const state = q.state;
+    if (q.user < 0 || budget <= 0) return [];
     this.weights ??= engagementWeights(state);
     const { maxAuthors, maxPostAge, recencyHalfLife } = this.options;
     const follows = state.following.get(q.user);
-    const authors: { author: number; affinity: number }[] = [];
     const model = this.model?.trained ? this.model : undefined;
+    // The strongest `maxAuthors` follows (affinity desc, then author id). The order in which
+    // authors are visited does not change the result (a strict best-first order over items),
+    // so only a cut needs the sort.
+    let authors = this.authorScratch.length >= follows.length ? this.authorScratch : (this.authorScratch = new Int32Array(Math.max(follows.length, 64)));
+    let affinities = this.affinityScratch.length >= follows.length ? this.affinityScratch : (this.affinityScratch = new Float64Array(authors.length));
     for (let k = 0; k < follows.length; k++) {
       const author = follows[k]!;
-      const affinity = model ? model.predict(state, q.user, author, q.now) : authorAffinity(state, this.weights, q.user, author, q.now);
-      authors.push({ author, affinity });
+      authors[k] = author;
+      affinities[k] = model ? model.predict(state, q.user, author, q.now) : authorAffinity(state, this.weights, q.user, author, q.now);
     }
-    authors.sort((a, b) => b.affinity - a.affinity || a.author - b.author);
-    if (authors.length > maxAuthors) authors.length = maxAuthors;
+    let na = follows.length;
+    if (na > maxAuthors) {
+      const order = Array.from({ length: na }, (_, k) => k);
+      order.sort((a, b) => affinities[b]! - affinities[a]! || authors[a]! - authors[b]!);
+      order.length = maxAuthors;
+      authors = Int32Array.from(order, (k) => authors[k]!);
+      affinities = Float64Array.from(order, (k) => affinities[k]!);
+      na = maxAuthors;
+    }
 
-    const out: Candidate[] = [];
+    const top = (this.top = ScoreHeap.for(this.top, budget));
     const rateWindow = Math.min(1, state.itemCounts.windows.length - 1);
-    for (const { author, affinity } of authors) {
+    const posts = state.authorPosts;
+    const cap = posts.capacity;
+    for (let a = 0; a < na; a++) {
+      const author = authors[a]!;
       if (state.hidesAuthor(q.user, author)) continue;
+      const affinity = affinities[a]!;
       const strength = model ? affinity : Math.max(0.05, 1 + affinity);
-      state.authorPosts.forEachRecent(author, (item) => {
+      const size = posts.size(author);
+      const items = posts.valuesOf(author);
+      for (let k = 0, pos = posts.newestPos(author); k < size; k++, pos = pos === 0 ? cap - 1 : pos - 1) {
+        const item = items[pos]!;
+        // A post re-attributed to another author since it was indexed here is that author's.
+        if (state.author(item) !== author) continue;
         const created = state.createdAt(item);
         const age = Number.isNaN(created) ? 0 : Math.max(0, q.now - created);
-        if (maxPostAge > 0 && age > maxPostAge) return;
-        const recency = Math.pow(0.5, age / recencyHalfLife);
+        if (maxPostAge > 0 && age > maxPostAge) continue;
+        const base = strength * Math.pow(0.5, age / recencyHalfLife);
+        // The engagement rate is in [0, 1], so 11 × base bounds the score: posts that could not
+        // enter the heap skip the rate's counter lookups.
+        if (!top.accepts(item, base * 11)) continue;
         const rate = itemEngagementRate(state, item, rateWindow, q.now);
-        out.push({ item, author, inNetwork: true, sources: [], score: strength * recency * (1 + 10 * rate) });
-      });
+        top.push(item, base * (1 + 10 * rate));
+      }
     }
-    out.sort((a, b) => b.score - a.score || b.item - a.item);
-    if (out.length > budget) out.length = budget;
-    out.forEach((c, i) => c.sources.push({ source: this.name, score: c.score, rank: i + 1 }));
+    const n = top.drainSorted();
+    const out: Candidate[] = new Array(n);
+    for (let r = 0; r < n; r++) {
+      const item = top.outItems[r]!;
+      const score = top.outScores[r]!;
+      out[r] = { item, author: state.author(item), inNetwork: true, sources: [{ source: this.name, score, rank: r + 1 }], score };
+    }
     return out;
   }
 }
-

@@ -372,7 +372,7 @@ export class ItemToItemSource implements TrainableSource {
     for (let t = 0; t < nt; t++) {
       const j = touched[t]!;
       const s = acc[j]!;
-      if (blocked[j] === gen || !top.accepts(j, s) || !servable(q, j)) continue;
+      if (!top.accepts(j, s) || blocked[j] === gen || !servable(q, j)) continue;
       top.push(j, s);
     }
     return candidatesFromTopK(top, this.name, q);

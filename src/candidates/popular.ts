@@ -9,7 +9,7 @@ import { itemEngagementRate, TagAffinityProfile } from '../features/affinity.js'
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import { TopK } from '../models/top-k.js';
-import { candidatesFromTopK, heapFor, poolCurrent, poolStamp, type PoolStamp } from './ranked.js';
+import { candidatesFromTopK, heapFor, poolCurrent, poolStamp, PoolTags, type PoolStamp } from './ranked.js';
 
 export interface PopularOptions {
   /** 0 = no age limit and no recency decay (a catalogue rather than a stream of posts). */
@@ -25,6 +25,8 @@ export interface PopularOptions {
 interface Pool extends PoolStamp {
   items: Int32Array;
   scores: Float64Array;
+  /** The items' tags, for the per-request tag affinity. */
+  tags: PoolTags;
 }
 
 export class PopularSource implements CandidateSource {
@@ -66,9 +68,11 @@ export class PopularSource implements CandidateSource {
       top.push(item, Math.log1p(engaged) * (0.5 + rate * 10) * recency);
     });
     const n = top.drainSorted();
+    const items = top.outItems.slice(0, n);
     return {
-      items: top.outItems.slice(0, n),
+      items,
       scores: top.outScores.slice(0, n),
+      tags: new PoolTags(state, items),
       ...poolStamp(state, now),
     };
   }
@@ -83,10 +87,16 @@ export class PopularSource implements CandidateSource {
       for (let k = 0; k < Math.min(budget, pool.items.length); k++) top.push(pool.items[k]!, pool.scores[k]!);
       return candidatesFromTopK(top, this.name, q);
     }
-    const profile = new TagAffinityProfile(state, q.user, q.now);
+    const tags = pool.tags;
+    const maxAffinity = tags.begin(new TagAffinityProfile(state, q.user, q.now), state, pool.items);
+    const boost = 1 + 2 * maxAffinity;
     for (let k = 0; k < pool.items.length; k++) {
       const item = pool.items[k]!;
-      top.push(item, pool.scores[k]! * (1 + 2 * profile.affinity(state.tags(item))));
+      const base = pool.scores[k]!;
+      // The pool is best first: once no item up to this popularity (with the largest tag
+      // boost, and the largest id for ties) could enter the heap, none after it can either.
+      if (!top.accepts(0x7fffffff, base * boost)) break;
+      top.push(item, base * (1 + 2 * tags.affinity(state, k, item)));
     }
     return candidatesFromTopK(top, this.name, q);
   }

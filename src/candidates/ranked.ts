@@ -3,7 +3,8 @@
  * the source's score and 1-based rank. Sources score into typed arrays and a heap, and only the
  * `budget` kept items become objects — no per-item allocation on the scanned pool.
  */
-import { TopK } from '../models/top-k.js';
+import { better, siftDown, siftUp, TopK } from '../models/top-k.js';
+import type { TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, FeedQuery } from '../pipeline/types.js';
 
@@ -16,6 +17,65 @@ export function heapFor(current: TopK | undefined, budget: number): TopK {
   return new TopK(budget);
 }
 
+/**
+ * TopK's bounded heap for sources whose scores may be 0 (e.g. a recency decay that underflows
+ * on an old catalogue): keeps any score, not only positive ones; same best-first order.
+ */
+export class ScoreHeap {
+  private readonly items: Int32Array;
+  private readonly scores: Float64Array;
+  private size = 0;
+  readonly outItems: Int32Array;
+  readonly outScores: Float64Array;
+
+  constructor(readonly k: number) {
+    this.items = new Int32Array(k);
+    this.scores = new Float64Array(k);
+    this.outItems = new Int32Array(k);
+    this.outScores = new Float64Array(k);
+  }
+
+  /** A reusable heap of capacity `budget` (a new one when the budget changes). */
+  static for(current: ScoreHeap | undefined, budget: number): ScoreHeap {
+    if (current && current.k === budget) {
+      current.size = 0;
+      return current;
+    }
+    return new ScoreHeap(budget);
+  }
+
+  /** Whether push(item, score) would keep the pair now. */
+  accepts(item: number, score: number): boolean {
+    return this.size < this.k || better(score, item, this.scores[0]!, this.items[0]!);
+  }
+
+  push(item: number, score: number): void {
+    if (this.size < this.k) {
+      this.items[this.size] = item;
+      this.scores[this.size] = score;
+      siftUp(this.items, this.scores, this.size++);
+    } else if (this.k > 0 && better(score, item, this.scores[0]!, this.items[0]!)) {
+      this.items[0] = item;
+      this.scores[0] = score;
+      siftDown(this.items, this.scores, this.size, 0);
+    }
+  }
+
+  /** Moves the kept pairs, best first, to outItems/outScores; returns their count. */
+  drainSorted(): number {
+    const n = this.size;
+    for (let r = n - 1; r >= 0; r--) {
+      this.outItems[r] = this.items[0]!;
+      this.outScores[r] = this.scores[0]!;
+      this.items[0] = this.items[r]!;
+      this.scores[0] = this.scores[r]!;
+      siftDown(this.items, this.scores, r, 0);
+    }
+    this.size = 0;
+    return n;
+  }
+}
+
 /** The request may serve `item`: not excluded, seen or served, not the user's own post or a hidden author's. */
 export function servable(q: FeedQuery, item: number): boolean {
   if (q.exclude.has(item) || q.seen.has(item) || q.served.has(item)) return false;
@@ -23,15 +83,113 @@ export function servable(q: FeedQuery, item: number): boolean {
   return !(author >= 0 && (author === q.user || (q.user >= 0 && q.state.hidesAuthor(q.user, author))));
 }
 
+/**
+ * Per-request lookups that several sources need, built once per request (the first source that
+ * asks) on generation-stamped typed arrays reused across requests: the user's history items
+ * (any polarity: never proposed back) and the accounts the user follows (a candidate's
+ * `inNetwork`). A request is recognised by its FeedQuery object (and the state's event and edge
+ * counts, so a query reused after the state changed is rebuilt); a source calls `forQuery(q)`
+ * before a run of lookups (requests never interleave inside a synchronous run).
+ */
+export class RequestLookups {
+  private q: FeedQuery | undefined;
+  private events = -1;
+  private edges = -1;
+  private gen = 0;
+  private historyStamp: Uint32Array<ArrayBuffer> = new Uint32Array(0);
+  private followStamp: Uint32Array<ArrayBuffer> = new Uint32Array(0);
+  private historyGen = 0;
+  private followGen = 0;
+  private historyCount = 0;
+
+  forQuery(q: FeedQuery): this {
+    if (this.q !== q || this.events !== q.state.events || this.edges !== q.state.edgeRecords) {
+      this.q = q;
+      this.events = q.state.events;
+      this.edges = q.state.edgeRecords;
+      if (++this.gen === 0xffffffff) {
+        this.historyStamp.fill(0);
+        this.followStamp.fill(0);
+        this.historyGen = this.followGen = 0;
+        this.gen = 1;
+      }
+    }
+    return this;
+  }
+
+  /** Whether `item` is in the user's history ring (any polarity). */
+  inHistory(item: number): boolean {
+    if (this.historyGen !== this.gen) this.buildHistory();
+    return item < this.historyStamp.length && this.historyStamp[item] === this.gen;
+  }
+
+  /** Whether the user follows `author`. */
+  follows(author: number): boolean {
+    if (this.followGen !== this.gen) this.buildFollows();
+    return author >= 0 && author < this.followStamp.length && this.followStamp[author] === this.gen;
+  }
+
+  /** Distinct history items (builds the history lookup). */
+  historySize(): number {
+    if (this.historyGen !== this.gen) this.buildHistory();
+    return this.historyCount;
+  }
+
+  private buildHistory(): void {
+    const q = this.q!;
+    const gen = this.gen;
+    this.historyGen = gen;
+    this.historyCount = 0;
+    if (q.user < 0) return;
+    const ring = q.state.history;
+    const size = ring.size(q.user);
+    if (size === 0) return;
+    const values = ring.valuesOf(q.user);
+    let max = -1;
+    for (let k = 0; k < size; k++) if (values[k]! > max) max = values[k]!;
+    if (max >= this.historyStamp.length) this.historyStamp = grown(this.historyStamp, Math.max(max + 1, q.state.items));
+    const stamp = this.historyStamp;
+    for (let k = 0; k < size; k++) {
+      const item = values[k]!;
+      if (item >= 0 && stamp[item] !== gen) {
+        stamp[item] = gen;
+        this.historyCount++;
+      }
+    }
+  }
+
+  private buildFollows(): void {
+    const q = this.q!;
+    const gen = this.gen;
+    this.followGen = gen;
+    if (q.user < 0) return;
+    const follows = q.state.following.get(q.user);
+    let max = -1;
+    for (let k = 0; k < follows.length; k++) if (follows[k]! > max) max = follows[k]!;
+    if (max >= this.followStamp.length) this.followStamp = grown(this.followStamp, max + 1);
+    const stamp = this.followStamp;
+    for (let k = 0; k < follows.length; k++) if (follows[k]! >= 0) stamp[follows[k]!] = gen;
+  }
+}
+
+/** A stamp array of at least `n` entries (zeros: stamps of no generation). */
+function grown(a: Uint32Array, n: number): Uint32Array<ArrayBuffer> {
+  return new Uint32Array(Math.max(n, a.length * 2, 1024));
+}
+
+/** The lookups of the request being served (shared by the sources of one process). */
+export const requestLookups = new RequestLookups();
+
 export function candidatesFromTopK(top: TopK, source: string, q: FeedQuery): Candidate[] {
   const n = top.drainSorted();
   const state = q.state;
+  const lookups = requestLookups.forQuery(q);
   const out: Candidate[] = new Array(n);
   for (let r = 0; r < n; r++) {
     const item = top.outItems[r]!;
     const score = top.outScores[r]!;
     const author = state.author(item);
-    out[r] = { item, author, inNetwork: q.user >= 0 && author >= 0 && state.following.has(q.user, author), sources: [{ source, score, rank: r + 1 }], score };
+    out[r] = { item, author, inNetwork: q.user >= 0 && author >= 0 && lookups.follows(author), sources: [{ source, score, rank: r + 1 }], score };
   }
   return out;
 }
@@ -65,4 +223,77 @@ export function poolCurrent(p: PoolStamp | undefined, state: OnlineState, now: n
     now >= p.now &&
     now - p.now < 60_000
   );
+}
+
+/**
+ * The tags of a pool's items (popular, fresh), each as an index into the pool's distinct tags,
+ * so that a request asks the user's tag affinity once per distinct tag instead of once per
+ * (item, tag). `affinity(k)` equals `profile.affinity(state.tags(item))` exactly (same sum in the
+ * same order); an item whose tags changed since the pool was built is asked directly.
+ */
+export class PoolTags {
+  /** Per pool position: its tags are local[offsets[k]..offsets[k+1]). */
+  private readonly offsets: Int32Array;
+  private readonly local: Int32Array;
+  /** Global tag id per local tag. */
+  private readonly tagIds: Int32Array;
+  /** The tag array each item had at build time (changed tags are detected by identity). */
+  private readonly arrays: (Int32Array | undefined)[];
+  private readonly shares: Float64Array;
+  private readonly one = new Int32Array(1);
+  private profile: TagAffinityProfile | undefined;
+
+  constructor(state: OnlineState, items: Int32Array) {
+    const n = items.length;
+    this.offsets = new Int32Array(n + 1);
+    this.arrays = new Array(n);
+    const localOf = new Map<number, number>();
+    const local: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const tags = state.tags(items[k]!);
+      this.arrays[k] = tags;
+      if (tags) {
+        for (let t = 0; t < tags.length; t++) {
+          let l = localOf.get(tags[t]!);
+          if (l === undefined) localOf.set(tags[t]!, (l = localOf.size));
+          local.push(l);
+        }
+      }
+      this.offsets[k + 1] = local.length;
+    }
+    this.local = Int32Array.from(local);
+    this.tagIds = new Int32Array(localOf.size);
+    for (const [tag, l] of localOf) this.tagIds[l] = tag;
+    this.shares = new Float64Array(localOf.size);
+  }
+
+  /**
+   * Prepares the user's affinity of every distinct tag (one profile per request). Returns an
+   * upper bound of affinity() over the pool (the largest share, with a margin for rounding),
+   * or Infinity when some item's tags changed since the pool was built.
+   */
+  begin(profile: TagAffinityProfile, state: OnlineState, items: Int32Array): number {
+    this.profile = profile;
+    let max = 0;
+    for (let l = 0; l < this.tagIds.length; l++) {
+      this.one[0] = this.tagIds[l]!;
+      const share = profile.affinity(this.one);
+      this.shares[l] = share;
+      if (share > max) max = share;
+    }
+    for (let k = 0; k < items.length; k++) if (state.tags(items[k]!) !== this.arrays[k]) return Infinity;
+    return max * (1 + 1e-9);
+  }
+
+  /** The user's affinity to the tags of the item at pool position k. */
+  affinity(state: OnlineState, k: number, item: number): number {
+    const tags = state.tags(item);
+    if (tags !== this.arrays[k]) return this.profile!.affinity(tags);
+    const start = this.offsets[k]!;
+    const end = this.offsets[k + 1]!;
+    if (start === end) return this.profile!.affinity(tags);
+    let s = 0;
+    for (let p = start; p < end; p++) s += this.shares[this.local[p]!]!;
+    return s / (end - start);
+  }
 }

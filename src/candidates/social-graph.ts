@@ -17,7 +17,7 @@
 import { authorAffinity, engagementWeights } from '../features/affinity.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import type { TopK } from '../models/top-k.js';
-import { candidatesFromTopK, heapFor, servable } from './ranked.js';
+import { candidatesFromTopK, heapFor, requestLookups, servable } from './ranked.js';
 
 export interface SocialGraphOptions {
   /** Follows considered per request, strongest affinity first. */
@@ -116,11 +116,13 @@ export class SocialGraphSource implements CandidateSource {
   readonly name = 'social_graph';
   readonly options: SocialGraphOptions;
   private weights: Float64Array | undefined;
-  private readonly own = new StampedScores();
+  /** The request's lookups: `own.inHistory(item)` = the user's own history (any polarity). */
+  private readonly own = requestLookups;
   private readonly fromFollows = new StampedScores();
   private readonly fromSimilar = new StampedScores();
   private readonly similar = new StampedScores();
   private top: TopK | undefined;
+  private bestUsers: TopK | undefined;
 
   constructor(options: Partial<SocialGraphOptions> = {}) {
     this.options = { ...DEFAULT_SOCIAL_GRAPH_OPTIONS, ...options };
@@ -138,31 +140,38 @@ export class SocialGraphSource implements CandidateSource {
     const hasFollows = state.following.size(user) > 0;
     if (!hasHistory && !hasFollows) return [];
     const n = Math.max(state.items, 1);
-    this.own.begin(n);
     this.fromFollows.begin(n);
     this.fromSimilar.begin(n);
     // The user's own history (any polarity) is never proposed.
-    state.history.forEachRecent(user, (item) => void this.own.add(item, 1));
+    this.own.forQuery(q);
     let maxA = 0;
     let maxB = 0;
     if (hasFollows) maxA = this.collectFollows(q);
     if (hasHistory) maxB = this.collectSimilar(q);
     if (maxA <= 0 && maxB <= 0) return [];
 
-    // Merge the two parts into fromFollows' accumulator.
+    // The two parts, scaled and added, straight into the heap (no merged accumulator).
     const a = this.fromFollows;
     const b = this.fromSimilar;
     const scaleA = maxA > 0 ? this.options.followWeight / maxA : 0;
     const scaleB = maxB > 0 ? 1 / maxB : 0;
+    const own = this.own;
+    const top = (this.top = heapFor(this.top, budget));
     for (let t = 0; t < a.count; t++) {
       const j = a.touched[t]!;
-      a.scores[j] *= scaleA;
+      let s = a.scores[j]! * scaleA;
+      if (b.has(j)) s += b.scores[j]! * scaleB;
+      if (!top.accepts(j, s) || own.inHistory(j) || !servable(q, j)) continue;
+      top.push(j, s);
     }
     for (let t = 0; t < b.count; t++) {
       const j = b.touched[t]!;
-      a.add(j, b.scores[j]! * scaleB);
+      if (a.has(j)) continue;
+      const s = b.scores[j]! * scaleB;
+      if (!top.accepts(j, s) || own.inHistory(j) || !servable(q, j)) continue;
+      top.push(j, s);
     }
-    return this.select(q, a, budget);
+    return candidatesFromTopK(top, this.name, q);
   }
 
   /** Part (a): the follows' recent positive engagements; returns the largest score. */
@@ -184,17 +193,27 @@ export class SocialGraphSource implements CandidateSource {
     }
     const polarity = state.polarity;
     const acc = this.fromFollows;
+    const own = this.own;
+    const ring = state.history;
+    const cap = ring.capacity;
+    const decay = recencyHalfLife > 0 && Number.isFinite(q.now);
     for (const { follow, strength } of ranked) {
       if (state.hidesAuthor(user, follow)) continue;
+      const size = ring.size(follow);
+      if (size === 0) continue;
+      const items = ring.valuesOf(follow);
+      const types = ring.typesOf(follow)!;
+      const times = ring.timesOf(follow)!;
       let k = 0;
-      state.history.forEachRecent(follow, (item, type, ts) => {
-        if (!(polarity[type]! > 0)) return;
+      for (let e = 0, pos = ring.newestPos(follow); e < size; e++, pos = pos === 0 ? cap - 1 : pos - 1) {
+        if (!(polarity[types[pos]!]! > 0)) continue;
+        const item = items[pos]!;
         let w = strength / (1 + k / recencyRank);
-        if (recencyHalfLife > 0 && Number.isFinite(q.now)) w *= Math.pow(0.5, Math.max(0, q.now - ts) / recencyHalfLife);
+        if (decay) w *= Math.pow(0.5, Math.max(0, q.now - times[pos]!) / recencyHalfLife);
         k++;
-        if (!this.own.has(item)) acc.add(item, w);
-        return k < itemsPerFollow;
-      });
+        if (!own.inHistory(item)) acc.add(item, w);
+        if (k >= itemsPerFollow) break;
+      }
     }
     let max = 0;
     for (let t = 0; t < acc.count; t++) max = Math.max(max, acc.scores[acc.touched[t]!]!);
@@ -209,67 +228,75 @@ export class SocialGraphSource implements CandidateSource {
     const polarity = state.polarity;
     const sim = this.similar;
     sim.begin(1024);
+    const ring = state.history;
+    const cap = ring.capacity;
     // Hop 1: seed items → their recent engagers.
     let k = 0;
     const seedSeen = this.fromSimilar; // temporarily marks seeds (reset below)
-    state.history.forEachRecent(user, (item, type) => {
-      if (!(polarity[type]! > 0) || seedSeen.has(item)) return;
-      seedSeen.add(item, 0);
-      const engagers = state.engagers.size(item);
-      if (engagers <= 1) {
+    {
+      const size = ring.size(user);
+      const items = ring.valuesOf(user);
+      const types = ring.typesOf(user)!;
+      const engagersRing = state.engagers;
+      const ecap = engagersRing.capacity;
+      for (let h = 0, pos = ring.newestPos(user); h < size; h++, pos = pos === 0 ? cap - 1 : pos - 1) {
+        const item = items[pos]!;
+        if (!(polarity[types[pos]!]! > 0) || seedSeen.has(item)) continue;
+        seedSeen.add(item, 0);
+        const engagers = engagersRing.size(item);
+        if (engagers <= 1) {
+          k++;
+          if (k < seedItems) continue;
+          break;
+        }
+        const w = 1 / (1 + k / recencyRank) / Math.log(1 + engagers);
         k++;
-        return k < seedItems;
+        const users = engagersRing.valuesOf(item);
+        const n = Math.min(engagers, Math.max(1, engagersPerItem));
+        for (let e = 0, epos = engagersRing.newestPos(item); e < n; e++, epos = epos === 0 ? ecap - 1 : epos - 1) {
+          const v = users[epos]!;
+          if (v !== user && v >= 0) sim.add(v, w);
+        }
+        if (k >= seedItems) break;
       }
-      const w = 1 / (1 + k / recencyRank) / Math.log(1 + engagers);
-      k++;
-      let e = 0;
-      state.engagers.forEachRecent(item, (v) => {
-        if (v !== user && v >= 0) sim.add(v, w);
-        return ++e < engagersPerItem;
-      });
-      return k < seedItems;
-    });
+    }
     const numItems = Math.max(state.items, 1);
     this.fromSimilar.begin(numItems);
     if (sim.count === 0) return 0;
-    // Keep the best `similarUsers` engagers (damped by how much they engage overall).
-    const cands: number[] = [];
+    // Keep the best `similarUsers` engagers (damped by how much they engage overall), best
+    // first; ties to the smaller user id (the heap keeps ~id: larger ~id = smaller id).
+    const best = (this.bestUsers = heapFor(this.bestUsers, similarUsers));
     for (let t = 0; t < sim.count; t++) {
       const v = sim.touched[t]!;
-      const len = state.history.size(v);
+      const len = ring.size(v);
       const s = sim.scores[v]! / Math.pow(Math.max(1, len), activityDamping);
       sim.scores[v] = s;
-      cands.push(v);
+      best.push(~v, s);
     }
-    cands.sort((x, y) => sim.scores[y]! - sim.scores[x]! || x - y);
-    if (cands.length > similarUsers) cands.length = similarUsers;
+    const nb = best.drainSorted();
     // Hop 2: similar users → their recent positive items.
     const acc = this.fromSimilar;
-    for (const v of cands) {
+    const own = this.own;
+    const damp = 4 * recencyRank;
+    for (let b = 0; b < nb; b++) {
+      const v = ~best.outItems[b]!;
       const s = sim.scores[v]!;
       if (!(s > 0)) continue;
+      const size = ring.size(v);
+      const items = ring.valuesOf(v);
+      const types = ring.typesOf(v)!;
       let r = 0;
-      state.history.forEachRecent(v, (item, type) => {
-        if (!(polarity[type]! > 0)) return;
-        const w = s / (1 + r / (4 * recencyRank));
+      for (let h = 0, pos = ring.newestPos(v); h < size; h++, pos = pos === 0 ? cap - 1 : pos - 1) {
+        if (!(polarity[types[pos]!]! > 0)) continue;
+        const item = items[pos]!;
+        const w = s / (1 + r / damp);
         r++;
-        if (!this.own.has(item)) acc.add(item, w);
-        return r < itemsPerSimilarUser;
-      });
+        if (!own.inHistory(item)) acc.add(item, w);
+        if (r >= itemsPerSimilarUser) break;
+      }
     }
     let max = 0;
     for (let t = 0; t < acc.count; t++) max = Math.max(max, acc.scores[acc.touched[t]!]!);
     return max;
-  }
-
-  private select(q: FeedQuery, acc: StampedScores, budget: number): Candidate[] {
-    const top = (this.top = heapFor(this.top, budget));
-    for (let t = 0; t < acc.count; t++) {
-      const j = acc.touched[t]!;
-      const s = acc.scores[j]!;
-      if (this.own.has(j) || !top.accepts(j, s) || !servable(q, j)) continue;
-      top.push(j, s);
-    }
-    return candidatesFromTopK(top, this.name, q);
   }
 }

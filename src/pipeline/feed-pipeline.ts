@@ -26,6 +26,18 @@ export interface FeedPipelineDefinition {
   sideEffects: SideEffect[];
 }
 
+/**
+ * A source may say that its fetch() answers from another thread (e.g. a search in a worker):
+ * the runner then starts it before the synchronous sources of the request.
+ */
+export interface OffThreadSource {
+  readonly offThread: boolean;
+}
+
+function isOffThread(source: CandidateSource): boolean {
+  return (source as Partial<OffThreadSource>).offThread === true;
+}
+
 export class FeedPipeline {
   constructor(readonly definition: FeedPipelineDefinition) {}
 
@@ -62,38 +74,42 @@ export class FeedPipeline {
     const degraded: string[] = [];
     const d = this.definition;
 
-    // Sources, concurrently; each fails open.
+    // Sources, concurrently; each fails open. Sources that answer from another thread start
+    // first, so that their work overlaps the synchronous sources'; results keep the declared order.
     const t0 = performance.now();
     const active = d.sources.filter(({ source }) => source.enabled(q));
     const timeoutMs = d.sourceTimeoutMs ?? Infinity;
-    const results = await Promise.all(
-      active.map(async ({ source, budget }) => {
-        const start = performance.now();
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          const returned = source.fetch(q, budget);
-          // A synchronous source's time is its own call; an async one's ends when it answers.
-          const syncEnd = returned instanceof Promise ? undefined : performance.now();
-          const fetched = Promise.resolve(returned);
-          const got = Number.isFinite(timeoutMs)
-            ? await Promise.race([
-                fetched,
-                new Promise<never>((_, reject) => {
-                  timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), Math.max(0, timeoutMs - (performance.now() - t0)));
-                }),
-              ])
-            : await fetched;
-          timings.push({ stage: 'source', component: source.name, ms: (syncEnd ?? performance.now()) - start, count: got.length });
-          return got;
-        } catch (err) {
-          degraded.push(source.name);
-          timings.push({ stage: 'source', component: source.name, ms: performance.now() - start, count: 0, error: String(err) });
-          return [];
-        } finally {
-          if (timer) clearTimeout(timer);
-        }
-      }),
-    );
+    const fetchOne = async ({ source, budget }: { source: CandidateSource; budget: number }): Promise<Candidate[]> => {
+      const start = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const returned = source.fetch(q, budget);
+        // A synchronous source's time is its own call; an async one's ends when it answers.
+        const syncEnd = returned instanceof Promise ? undefined : performance.now();
+        const fetched = Promise.resolve(returned);
+        const got = Number.isFinite(timeoutMs)
+          ? await Promise.race([
+              fetched,
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), Math.max(0, timeoutMs - (performance.now() - t0)));
+              }),
+            ])
+          : await fetched;
+        timings.push({ stage: 'source', component: source.name, ms: (syncEnd ?? performance.now()) - start, count: got.length });
+        return got;
+      } catch (err) {
+        degraded.push(source.name);
+        timings.push({ stage: 'source', component: source.name, ms: performance.now() - start, count: 0, error: String(err) });
+        return [];
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    };
+    const order = active.map((_, i) => i);
+    if (active.some(({ source }) => isOffThread(source))) order.sort((a, b) => Number(isOffThread(active[b]!.source)) - Number(isOffThread(active[a]!.source)) || a - b);
+    const pending: Promise<Candidate[]>[] = new Array(active.length);
+    for (const i of order) pending[i] = fetchOne(active[i]!);
+    const results = await Promise.all(pending);
     let candidates = mergeCandidates(results);
     timings.push({ stage: 'sources', ms: performance.now() - t0, count: candidates.length });
 
@@ -126,18 +142,53 @@ export class FeedPipeline {
   }
 }
 
-/** Merges source outputs by item, keeping every source's hit (the first sets the base fields). */
+/** Merges source outputs by item, keeping every source hit (the first sets the base fields). */
 export function mergeCandidates(lists: Candidate[][]): Candidate[] {
-  const byItem = new Map<number, Candidate>();
+  // Items are dense ids: a generation-stamped slot per item (reused across calls) instead of a
+  // Map; the output keeps the order in which items were first seen.
+  let max = -1;
+  for (const list of lists) for (let k = 0; k < list.length; k++) if (list[k]!.item > max) max = list[k]!.item;
+  const m = merge;
+  if (max >= m.stamp.length) {
+    const cap = Math.max(max + 1, m.stamp.length * 2, 1024);
+    m.stamp = new Uint32Array(cap);
+    m.slot = new Int32Array(cap);
+    m.gen = 0;
+  }
+  if (++m.gen === 0xffffffff) {
+    m.stamp.fill(0);
+    m.gen = 1;
+  }
+  const gen = m.gen;
+  const { stamp, slot } = m;
+  const out: Candidate[] = [];
+  let others: Map<number, Candidate> | undefined; // ids outside the dense range (negative, fractional)
   for (const list of lists) {
-    for (const c of list) {
-      const existing = byItem.get(c.item);
-      if (!existing) byItem.set(c.item, { ...c, sources: [...c.sources] });
-      else {
-        existing.sources.push(...c.sources);
+    for (let k = 0; k < list.length; k++) {
+      const c = list[k]!;
+      const item = c.item;
+      let existing: Candidate | undefined;
+      if (item >= 0 && Number.isInteger(item)) {
+        if (stamp[item] === gen) existing = out[slot[item]!];
+        else {
+          stamp[item] = gen;
+          slot[item] = out.length;
+        }
+      } else {
+        others ??= new Map();
+        existing = others.get(item);
+      }
+      if (!existing) {
+        const copy = { ...c, sources: c.sources.slice() };
+        out.push(copy);
+        if (others && !(item >= 0 && Number.isInteger(item))) others.set(item, copy);
+      } else {
+        for (let h = 0; h < c.sources.length; h++) existing.sources.push(c.sources[h]!);
         existing.inNetwork ||= c.inNetwork;
       }
     }
   }
-  return [...byItem.values()];
+  return out;
 }
+
+const merge = { stamp: new Uint32Array(0), slot: new Int32Array(0), gen: 0 };

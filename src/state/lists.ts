@@ -163,6 +163,32 @@ export class RingLists {
     }
   }
 
+  /**
+   * Raw access for hot loops (no callback per entry). The node holds `size(node)` entries at
+   * positions 0..size−1 of these arrays (views: do not write); the newest is at
+   * `newestPos(node)` and each older one at the position before it, wrapping from 0 to
+   * capacity − 1 (a full ring is exactly `capacity` long). Visiting newest first:
+   *
+   *   for (let k = 0, pos = ring.newestPos(n); k < size; k++, pos = pos === 0 ? ring.capacity - 1 : pos - 1) …
+   */
+  valuesOf(node: number): Int32Array {
+    return this.values[node] ?? EMPTY_INTS;
+  }
+
+  typesOf(node: number): Uint8Array | undefined {
+    return this.types[node];
+  }
+
+  timesOf(node: number): Float64Array | undefined {
+    return this.times[node];
+  }
+
+  /** Position of the node's newest entry (−1 when it has none). */
+  newestPos(node: number): number {
+    const count = this.counts[node] ?? 0;
+    return count === 0 ? -1 : (count - 1) % this.capacity;
+  }
+
   /** The node's values, newest first. */
   recentValues(node: number, limit = this.capacity): number[] {
     const out: number[] = [];

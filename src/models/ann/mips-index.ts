@@ -11,9 +11,14 @@
  *   faster multi-threaded build, but lower recall per ms, and its JS binding cannot change the
  *   search expansion after construction; 2.26+ needs Node ≥ 22.)
  *
+ * Large graphs are served by a worker thread (`HnswWorkerIndex`, hnsw-worker.ts): the same
+ * answers, but the native search no longer holds the request's thread.
+ *
  * `skip(item)` filters results (seen, excluded, the user's own history): the exact scan applies
  * it inside the scan; the graph search over-fetches by `skipHint` and filters afterwards.
  */
+
+import { Worker } from 'node:worker_threads';
 
 export interface MipsResult {
   items: Int32Array;
@@ -26,8 +31,15 @@ export interface MipsIndex {
   readonly dim: number;
   /** Up to k items with the largest ⟨query, item⟩, best first; `skipHint` = how many items skip() may reject. */
   search(query: Float32Array, k: number, skip?: (item: number) => boolean, skipHint?: number): MipsResult;
+  /**
+   * search() answered from another thread (an index served by a worker): the calling thread
+   * stays free meanwhile. Present only on such indexes; `skip` runs on the calling thread.
+   */
+  searchAsync?(query: Float32Array, k: number, skip?: (item: number) => boolean, skipHint?: number): Promise<MipsResult>;
   /** Writes the index structure (not the vectors) to `path`; the exact index writes nothing. */
-  save(path: string): void;
+  save(path: string): void | Promise<void>;
+  /** Releases what the index holds outside the heap (a worker thread); it must not be used after. */
+  close?(): Promise<void>;
 }
 
 /** A bounded min-heap of (score, item): keeps the k best pushed so far. */
@@ -219,28 +231,26 @@ export class HnswMipsIndex implements MipsIndex {
     return new HnswMipsIndex(index, dim, size, options);
   }
 
+  /** Items in the graph. */
+  get count(): number {
+    return this.index.getCurrentCount();
+  }
+
+  /** One graph search for the `want` nearest items (search expansion at least `want`), nearest first. */
+  knn(query: ArrayLike<number>, want: number): { neighbors: number[]; distances: number[] } {
+    this.index.setEf(Math.max(this.ef, want));
+    return this.index.searchKnn(Array.from(query), want);
+  }
+
   search(query: Float32Array, k: number, skip?: (item: number) => boolean, skipHint = 0): MipsResult {
-    const count = this.index.getCurrentCount();
-    const q = Array.from(query);
+    const count = this.count;
     let want = Math.min(count, k + (skip ? skipHint : 0));
     for (let attempt = 0; ; attempt++) {
       if (want <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
-      this.index.setEf(Math.max(this.ef, want));
-      const r = this.index.searchKnn(q, want);
-      const items: number[] = [];
-      const scores: number[] = [];
-      for (let p = 0; p < r.neighbors.length && items.length < k; p++) {
-        const item = r.neighbors[p];
-        if (skip && skip(item)) continue;
-        items.push(item);
-        scores.push(1 - r.distances[p]); // ip distance = 1 − ⟨q, y⟩
-      }
-      // Too many skipped: ask for more (at most twice).
-      if (items.length >= k || want >= count || attempt >= 2) {
-        const order = items.map((_, j) => j).sort((a, b) => scores[b] - scores[a] || items[b] - items[a]);
-        return { items: Int32Array.from(order, (j) => items[j]), scores: Float32Array.from(order, (j) => scores[j]) };
-      }
-      want = Math.min(count, want * 2);
+      const r = this.knn(query, want);
+      const got = takeAnswer(r.neighbors, r.distances, k, skip, want, count, attempt);
+      if (typeof got !== 'number') return got;
+      want = got;
     }
   }
 
@@ -249,11 +259,197 @@ export class HnswMipsIndex implements MipsIndex {
   }
 }
 
+/**
+ * One graph answer (nearest first) with `skip` applied: the result (best first) when it is
+ * final, else how many to ask for next — too many skipped: ask for twice as many, at most twice.
+ */
+function takeAnswer(neighbors: ArrayLike<number>, distances: ArrayLike<number>, k: number, skip: ((item: number) => boolean) | undefined, want: number, count: number, attempt: number): MipsResult | number {
+  const items: number[] = [];
+  const scores: number[] = [];
+  for (let p = 0; p < neighbors.length && items.length < k; p++) {
+    const item = neighbors[p]!;
+    if (skip && skip(item)) continue;
+    items.push(item);
+    scores.push(1 - distances[p]!); // ip distance = 1 − ⟨q, y⟩
+  }
+  if (items.length >= k || want >= count || attempt >= 2) return bestFirst(items, scores);
+  return Math.min(count, want * 2);
+}
+
+/** What a graph worker (hnsw-worker.ts) starts from: a saved graph, or vectors to build it from. */
+export type HnswWorkerInit =
+  | { kind: 'load'; path: string; dim: number; size: number; options: GraphOptions }
+  | { kind: 'build'; vectors: Float32Array; dim: number; active: Uint8Array | undefined; options: GraphOptions };
+
+/** Messages from a graph worker. */
+export type HnswWorkerReply =
+  | { type: 'ready'; count: number }
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'failed'; message: string }
+  | { type: 'result'; id: number; neighbors?: Int32Array; distances?: Float32Array; error?: string };
+
+/**
+ * The HNSW graph served by a worker thread (hnsw-worker.ts): the same graph and answers as
+ * HnswMipsIndex, but searchAsync() leaves the calling thread free while the native search runs
+ * (a few ms at 1M items), so the other candidate sources of a request run meanwhile. The graph
+ * lives only in the worker. search() (synchronous) also works: it blocks until the worker answers.
+ * The worker does not keep the process alive while no search is in flight.
+ */
+export class HnswWorkerIndex implements MipsIndex {
+  readonly kind = 'hnsw';
+  private readonly pending = new Map<number, { resolve: (r: HnswWorkerReply & { type: 'result' }) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private failure: Error | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly dim: number,
+    readonly size: number,
+    private readonly count: number,
+  ) {
+    worker.on('message', (m: HnswWorkerReply) => {
+      if (m.type !== 'result') return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) worker.unref();
+      if (m.error) p.reject(new Error(`hnsw worker: ${m.error}`));
+      else p.resolve(m);
+    });
+    const fail = (err: Error) => {
+      this.failure ??= err;
+      for (const p of this.pending.values()) p.reject(this.failure);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`hnsw worker exited (code ${code})`)));
+    worker.unref();
+  }
+
+  /** A worker serving the graph saved at `path`. */
+  static load(path: string, dim: number, size: number, options: GraphOptions = {}): Promise<HnswWorkerIndex> {
+    return HnswWorkerIndex.start({ kind: 'load', path, dim, size, options: graphOptions(options) }, dim, size);
+  }
+
+  /** A worker building the graph over the active rows of `vectors` (copied to the worker). */
+  static build(vectors: Float32Array, dim: number, active: Uint8Array | undefined, options: GraphOptions = {}, onProgress?: (done: number, total: number) => void): Promise<HnswWorkerIndex> {
+    return HnswWorkerIndex.start({ kind: 'build', vectors, dim, active, options: graphOptions(options) }, dim, Math.floor(vectors.length / dim), onProgress);
+  }
+
+  private static start(init: HnswWorkerInit, dim: number, size: number, onProgress?: (done: number, total: number) => void): Promise<HnswWorkerIndex> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(new URL('./hnsw-worker.js', import.meta.url), { workerData: init });
+      const onMessage = (m: HnswWorkerReply) => {
+        if (m.type === 'progress') onProgress?.(m.done, m.total);
+        else if (m.type === 'ready') {
+          cleanup();
+          resolve(new HnswWorkerIndex(worker, dim, size, m.count));
+        } else if (m.type === 'failed') {
+          cleanup();
+          void worker.terminate();
+          reject(new Error(`hnsw worker: ${m.message}`));
+        }
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
+      const onExit = (code: number) => {
+        cleanup();
+        reject(new Error(`hnsw worker exited (code ${code}) before it was ready`));
+      };
+      const cleanup = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+  }
+
+  private call(message: Record<string, unknown>): Promise<HnswWorkerReply & { type: 'result' }> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const answer = new Promise<HnswWorkerReply & { type: 'result' }>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...message, id });
+    });
+    this.inFlight.add(answer);
+    const done = () => void this.inFlight.delete(answer);
+    answer.then(done, done);
+    return answer;
+  }
+
+  async searchAsync(query: Float32Array, k: number, skip?: (item: number) => boolean, skipHint = 0): Promise<MipsResult> {
+    const count = this.count;
+    let want = Math.min(count, k + (skip ? skipHint : 0));
+    for (let attempt = 0; ; attempt++) {
+      if (want <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
+      const r = await this.call({ type: 'search', query: Float32Array.from(query), want });
+      const got = takeAnswer(r.neighbors!, r.distances!, k, skip, want, count, attempt);
+      if (typeof got !== 'number') return got;
+      want = got;
+    }
+  }
+
+  search(query: Float32Array, k: number, skip?: (item: number) => boolean, skipHint = 0): MipsResult {
+    const count = this.count;
+    let want = Math.min(count, k + (skip ? skipHint : 0));
+    for (let attempt = 0; ; attempt++) {
+      if (want <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
+      const r = this.searchBlocking(query, want);
+      const got = takeAnswer(r.neighbors, r.distances, k, skip, want, count, attempt);
+      if (typeof got !== 'number') return got;
+      want = got;
+    }
+  }
+
+  /** One search, waiting (blocked) for the worker to write the answer into shared memory. */
+  private searchBlocking(query: Float32Array, want: number): { neighbors: Int32Array; distances: Float32Array } {
+    if (this.failure) throw this.failure;
+    const shared = new SharedArrayBuffer(8 + 8 * want);
+    const ctrl = new Int32Array(shared, 0, 2);
+    this.worker.postMessage({ type: 'search', id: 0, query: Float32Array.from(query), want, shared });
+    // 0 = pending, 1 = done (ctrl[1] results), −1 = failed; a dead worker never answers.
+    while (Atomics.load(ctrl, 0) === 0) {
+      Atomics.wait(ctrl, 0, 0, 1000);
+      if (this.failure) throw this.failure;
+    }
+    if (ctrl[0] !== 1) throw new Error('hnsw worker: search failed');
+    const n = ctrl[1]!;
+    return { neighbors: new Int32Array(shared, 8, n), distances: new Float32Array(shared, 8 + 4 * want, n) };
+  }
+
+  async save(path: string): Promise<void> {
+    await this.call({ type: 'save', path });
+  }
+
+  /** Stops the worker once the searches in flight have answered; later searches fail. */
+  async close(): Promise<void> {
+    this.failure ??= new Error('hnsw worker: closed');
+    await Promise.allSettled([...this.inFlight]);
+    await this.worker.terminate();
+  }
+}
+
+function graphOptions(o: GraphOptions): GraphOptions {
+  return { connectivity: o.connectivity, expansionAdd: o.expansionAdd, expansionSearch: o.expansionSearch, seed: o.seed };
+}
+
 export interface MipsBuildOptions extends GraphOptions {
   /** Use the graph index from this many items on (default 50,000); below, the exact scan. */
   annMinItems?: number;
   /** 'auto' (default): graph when large and `hnswlib-node` loads; 'exact': always the scan. */
   ann?: 'auto' | 'exact';
+  /**
+   * Graphs of at least this many items are served by a worker thread (HnswWorkerIndex), so a
+   * search overlaps the request's other work (default 200,000; Infinity = never).
+   */
+  annWorkerMinItems?: number;
 }
 
 /** The index for `vectors`: an HNSW graph for large catalogues when available, else the exact scan. */
@@ -263,7 +459,49 @@ export async function createMipsIndex(vectors: Float32Array, dim: number, active
   for (let i = 0; i < n; i++) if (!active || active[i]) count++;
   if (options.ann !== 'exact' && count >= (options.annMinItems ?? 50_000)) {
     const mod = await loadHnswlib();
-    if (mod) return HnswMipsIndex.build(mod, vectors, dim, active, options, onProgress);
+    if (mod) {
+      if (count >= (options.annWorkerMinItems ?? DEFAULT_WORKER_MIN_ITEMS)) {
+        try {
+          return await HnswWorkerIndex.build(vectors, dim, active, options, onProgress);
+        } catch (err) {
+          process.stderr.write(`lenta: ${String(err)}; the graph is built and searched on the main thread\n`);
+        }
+      }
+      return HnswMipsIndex.build(mod, vectors, dim, active, options, onProgress);
+    }
   }
   return new ExactMipsIndex(vectors, dim, active);
+}
+
+const DEFAULT_WORKER_MIN_ITEMS = 200_000;
+
+/** Loads a graph saved by save(): served by a worker when it is large enough (see annWorkerMinItems), else in this thread. */
+export async function loadHnswIndex(mod: HnswModule, path: string, dim: number, size: number, activeCount: number, options: MipsBuildOptions = {}): Promise<MipsIndex> {
+  if (activeCount >= (options.annWorkerMinItems ?? DEFAULT_WORKER_MIN_ITEMS)) {
+    try {
+      return await HnswWorkerIndex.load(path, dim, size, options);
+    } catch (err) {
+      process.stderr.write(`lenta: ${String(err)}; the graph is searched on the main thread\n`);
+    }
+  }
+  return HnswMipsIndex.load(mod, path, dim, size, options);
+}
+
+/**
+ * The results best first (higher score, then higher item id). hnswlib answers nearest first,
+ * so the list is usually in order already (checked in one pass); only ties in the wrong order
+ * (or an out-of-order answer) pay for the sort.
+ */
+function bestFirst(items: number[], scores: number[]): MipsResult {
+  let ordered = true;
+  for (let j = 1; j < items.length; j++) {
+    const d = scores[j - 1]! - scores[j]!;
+    if (d < 0 || (d === 0 && items[j - 1]! < items[j]!) || Number.isNaN(d)) {
+      ordered = false;
+      break;
+    }
+  }
+  if (ordered) return { items: Int32Array.from(items), scores: Float32Array.from(scores) };
+  const order = items.map((_, j) => j).sort((a, b) => scores[b]! - scores[a]! || items[b]! - items[a]!);
+  return { items: Int32Array.from(order, (j) => items[j]!), scores: Float32Array.from(order, (j) => scores[j]!) };
 }

@@ -17,6 +17,7 @@
  * Online: addEngagement() adds an engager's vector to the item and refreshes the index.
  */
 import type { OnlineState } from '../../state/online-state.js';
+import { TopK } from '../top-k.js';
 import { bipartiteFromEdges, clusterProducers, type Clustering } from './louvain.js';
 
 export interface CommunityModelOptions {
@@ -118,6 +119,9 @@ export class CommunityModel {
   private acc = new Float64Array(0);
   private touched = new Int32Array(0);
   private scoreOf = new Float64Array(0);
+  private scoreStamp = new Uint32Array(0);
+  private scoreGen = 0;
+  private found = new Int32Array(0);
 
   constructor(options: Partial<CommunityModelOptions> = {}) {
     this.options = { ...DEFAULT_COMMUNITY_OPTIONS, ...options };
@@ -597,42 +601,70 @@ export class CommunityModel {
    * forward-decayed), best first, at most `budget`; `skip(item)` drops items.
    */
   retrieve(vec: SparseVector, budget: number, skip: (item: number) => boolean): { items: Int32Array; scores: Float64Array } {
+    const top = new TopK(Math.max(0, Math.floor(budget)));
+    this.retrieveTop(vec, top, skip);
+    const n = top.drainSorted();
+    return { items: top.outItems.slice(0, n), scores: top.outScores.slice(0, n) };
+  }
+
+  /**
+   * retrieve() into a caller's (reused, reset here) heap: it holds the best items after the
+   * call (drain it with drainSorted()). The scores are summed over the
+   * communities first (a generation-stamped scratch over items, no per-request allocation);
+   * `skip` is asked only for items that would enter the heap.
+   */
+  retrieveTop(vec: SparseVector, top: TopK, skip: (item: number) => boolean): void {
     const n = this.options.perCommunity;
-    if (this.scoreOf.length < this.itemCap) this.scoreOf = new Float64Array(this.itemCap);
+    if (this.scoreOf.length < this.itemCap) {
+      this.scoreOf = new Float64Array(this.itemCap);
+      this.scoreStamp = new Uint32Array(this.itemCap);
+      this.found = new Int32Array(Math.min(this.itemCap, n * this.options.userCommunities) || 16);
+      this.scoreGen = 0;
+    }
+    if (++this.scoreGen === 0xffffffff) {
+      this.scoreStamp.fill(0);
+      this.scoreGen = 1;
+    }
+    const gen = this.scoreGen;
     const scoreOf = this.scoreOf;
-    const found: number[] = [];
+    const stamp = this.scoreStamp;
+    const indexItems = this.indexItems;
+    const indexScore = this.indexScore;
+    let found = this.found;
+    let nf = 0;
     for (let k = 0; k < vec.n; k++) {
-      const c = vec.comm[k];
-      const uw = vec.w[k];
+      const c = vec.comm[k]!;
+      const uw = vec.w[k]!;
       // Normalise by the community's top weight so that big communities do not drown small ones.
       const base = c * n;
-      const count = this.indexCount[c];
-      let top = 0;
-      for (let s = base; s < base + count; s++) if (this.indexScore[s] > top) top = this.indexScore[s];
-      if (!(top > 0)) continue;
-      const f = this.options.normalizeCommunities ? uw / top : uw;
-      for (let s = base; s < base + count; s++) {
-        const item = this.indexItems[s];
-        if (item < 0 || !(this.indexScore[s] > 0)) continue;
-        if (scoreOf[item] === 0) {
-          if (skip(item)) {
-            scoreOf[item] = -1;
-            found.push(item);
-            continue;
-          }
-          found.push(item);
-        } else if (scoreOf[item] < 0) continue;
-        scoreOf[item] += f * this.indexScore[s];
+      const end = base + this.indexCount[c]!;
+      let best = 0;
+      for (let s = base; s < end; s++) if (indexScore[s]! > best) best = indexScore[s]!;
+      if (!(best > 0)) continue;
+      const f = this.options.normalizeCommunities ? uw / best : uw;
+      if (nf + (end - base) > found.length) {
+        const g = new Int32Array(Math.max(found.length * 2, nf + (end - base)));
+        g.set(found.subarray(0, nf));
+        found = this.found = g;
+      }
+      for (let s = base; s < end; s++) {
+        const item = indexItems[s]!;
+        const w = indexScore[s]!;
+        if (item < 0 || !(w > 0)) continue;
+        if (stamp[item] !== gen) {
+          stamp[item] = gen;
+          scoreOf[item] = 0;
+          found[nf++] = item;
+        }
+        scoreOf[item] += f * w;
       }
     }
-    const kept: number[] = [];
-    for (const item of found) if (scoreOf[item] > 0) kept.push(item);
-    kept.sort((a, b) => scoreOf[b] - scoreOf[a] || b - a);
-    if (kept.length > budget) kept.length = budget;
-    const items = Int32Array.from(kept);
-    const scores = Float64Array.from(kept, (i) => scoreOf[i]);
-    for (const item of found) scoreOf[item] = 0;
-    return { items, scores };
+    top.reset();
+    for (let t = 0; t < nf; t++) {
+      const item = found[t]!;
+      const score = scoreOf[item]!;
+      if (top.accepts(item, score) && !skip(item)) top.push(item, score);
+    }
   }
 
   // ---------------------------------------------------------------- persistence
