@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { authorAffinity, engagementWeights, itemEngagementRate } from '../features/affinity.js';
 import { RealGraphModel, type RealGraphReport } from '../models/affinity/real-graph.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
-import { ScoreHeap } from './ranked.js';
+import type { TopK } from '../models/top-k.js';
+import { heapFor } from './ranked.js';
 
 export interface InNetworkOptions {
   /** Followed authors considered per request, best affinity first. */
@@ -24,7 +25,7 @@ export class InNetworkSource implements TrainableSource {
   readonly name = 'in_network';
   private weights: Float64Array | undefined;
   private model: RealGraphModel | undefined;
-  private top: ScoreHeap | undefined;
+  private top: TopK | undefined;
   private authorScratch = new Int32Array(0);
   private affinityScratch = new Float64Array(0);
   /** What the last training measured (validation AUC on its last day). */
@@ -101,7 +102,7 @@ export class InNetworkSource implements TrainableSource {
       na = maxAuthors;
     }
 
-    const top = (this.top = ScoreHeap.for(this.top, budget));
+    const top = (this.top = heapFor(this.top, budget, -Infinity));
     const rateWindow = Math.min(1, state.itemCounts.windows.length - 1);
     const posts = state.authorPosts;
     const cap = posts.capacity;

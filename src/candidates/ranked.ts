@@ -3,77 +3,18 @@
  * the source's score and 1-based rank. Sources score into typed arrays and a heap, and only the
  * `budget` kept items become objects — no per-item allocation on the scanned pool.
  */
-import { better, siftDown, siftUp, TopK } from '../models/top-k.js';
+import { TopK } from '../models/top-k.js';
 import type { TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, FeedQuery } from '../pipeline/types.js';
 
 /** A reusable heap of capacity `budget` (a new one when the budget changes). */
-export function heapFor(current: TopK | undefined, budget: number): TopK {
-  if (current && current.k === budget) {
+export function heapFor(current: TopK | undefined, budget: number, floor = 0): TopK {
+  if (current && current.k === budget && current.floor === floor) {
     current.reset();
     return current;
   }
-  return new TopK(budget);
-}
-
-/**
- * TopK's bounded heap for sources whose scores may be 0 (e.g. a recency decay that underflows
- * on an old catalogue): keeps any score, not only positive ones; same best-first order.
- */
-export class ScoreHeap {
-  private readonly items: Int32Array;
-  private readonly scores: Float64Array;
-  private size = 0;
-  readonly outItems: Int32Array;
-  readonly outScores: Float64Array;
-
-  constructor(readonly k: number) {
-    this.items = new Int32Array(k);
-    this.scores = new Float64Array(k);
-    this.outItems = new Int32Array(k);
-    this.outScores = new Float64Array(k);
-  }
-
-  /** A reusable heap of capacity `budget` (a new one when the budget changes). */
-  static for(current: ScoreHeap | undefined, budget: number): ScoreHeap {
-    if (current && current.k === budget) {
-      current.size = 0;
-      return current;
-    }
-    return new ScoreHeap(budget);
-  }
-
-  /** Whether push(item, score) would keep the pair now. */
-  accepts(item: number, score: number): boolean {
-    return this.size < this.k || better(score, item, this.scores[0]!, this.items[0]!);
-  }
-
-  push(item: number, score: number): void {
-    if (this.size < this.k) {
-      this.items[this.size] = item;
-      this.scores[this.size] = score;
-      siftUp(this.items, this.scores, this.size++);
-    } else if (this.k > 0 && better(score, item, this.scores[0]!, this.items[0]!)) {
-      this.items[0] = item;
-      this.scores[0] = score;
-      siftDown(this.items, this.scores, this.size, 0);
-    }
-  }
-
-  /** Moves the kept pairs, best first, to outItems/outScores; returns their count. */
-  drainSorted(): number {
-    const n = this.size;
-    for (let r = n - 1; r >= 0; r--) {
-      this.outItems[r] = this.items[0]!;
-      this.outScores[r] = this.scores[0]!;
-      this.items[0] = this.items[r]!;
-      this.scores[0] = this.scores[r]!;
-      siftDown(this.items, this.scores, r, 0);
-    }
-    this.size = 0;
-    return n;
-  }
+  return new TopK(budget, floor);
 }
 
 /** The request may serve `item`: not excluded, seen or served, not the user's own post or a hidden author's. */

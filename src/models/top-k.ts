@@ -47,7 +47,15 @@ export class TopK {
   readonly outItems: Int32Array;
   readonly outScores: Float64Array;
 
-  constructor(readonly k: number) {
+  /**
+   * Only scores above `floor` are kept: 0 by default (a source's zero score means "no
+   * evidence"); −Infinity for sources whose real scores may be 0 or negative (e.g. a recency
+   * decay that underflows on an old catalogue).
+   */
+  constructor(
+    readonly k: number,
+    readonly floor = 0,
+  ) {
     this.items = new Int32Array(k);
     this.scores = new Float64Array(k);
     this.outItems = new Int32Array(k);
@@ -60,16 +68,16 @@ export class TopK {
 
   /** Whether push(item, score) would keep the pair now (to skip costlier checks first). */
   accepts(item: number, score: number): boolean {
-    return score > 0 && (this.size < this.k || better(score, item, this.scores[0]!, this.items[0]!));
+    return score > this.floor && (this.size < this.k || (this.k > 0 && better(score, item, this.scores[0]!, this.items[0]!)));
   }
 
   push(item: number, score: number): void {
-    if (!(score > 0)) return;
+    if (!(score > this.floor)) return;
     if (this.size < this.k) {
       this.items[this.size] = item;
       this.scores[this.size] = score;
       siftUp(this.items, this.scores, this.size++);
-    } else if (better(score, item, this.scores[0]!, this.items[0]!)) {
+    } else if (this.k > 0 && better(score, item, this.scores[0]!, this.items[0]!)) {
       this.items[0] = item;
       this.scores[0] = score;
       siftDown(this.items, this.scores, this.size, 0);
