@@ -23,9 +23,9 @@ import { fitFusion } from './rank/fusion-training.js';
 import type { HeavyRanker, RankerModelFile } from './rank/heavy-ranker.js';
 import { scoreTerms } from './rank/score-formula.js';
 import { FeatureRegistry, isFeatureProvider } from './features/registry.js';
-import { collectHoldoutExamples } from './train/holdout.js';
+import { collectHoldoutExamples, type HoldoutExamples } from './train/holdout.js';
 import { trainRanker } from './train/ranker-training.js';
-import { buildRankerDataset, writeRankerCsv } from './train/ranker-dataset.js';
+import { buildRankerDataset, writeRankerCsv, type RankerDataset } from './train/ranker-dataset.js';
 import type { Store } from './store/store.js';
 
 export interface FeedItem {
@@ -234,15 +234,15 @@ export class Engine {
       }
       if (rank.learn) {
         try {
-          const shadow = examples.shadow;
+          const ranker = progress('ranker');
+          // Progress in percent of the ranker's job: the training set is the first 20%.
+          const dataset = this.rankerDataset(examples, (d, t) => ranker(Math.round((20 * d) / Math.max(1, t)), 100, 'features'));
           const file = await trainRanker(examples, {
-            registry: shadow.featureRegistry(),
-            query: (user, exclude) => shadow.requestQuery(user, exclude),
-            scoreLight: (q, candidates) => shadow.fusion.score(q, candidates),
+            dataset,
             settings: rank,
             types: this.types,
             warmStart: options.warmStart ? this.ranker.trained : undefined,
-            onProgress: progress('ranker'),
+            onProgress: ranker,
           });
           this.useRanker(file);
           if (options.dir) writeFileSync(join(options.dir, 'ranker.json'), `${JSON.stringify(file)}\n`);
@@ -266,19 +266,24 @@ export class Engine {
     const examples = await collectHoldoutExamples(this, { ...this.config.feed.fusion, onProgress: (d, t, n) => onProgress?.('examples', d, t, n) });
     if ('skipped' in examples) throw new Error(`no training set: ${examples.skipped}`);
     try {
-      const shadow = examples.shadow;
-      if (this.config.feed.fusion.learn) shadow.fusion.setModel(fitFusion(examples, this.config.feed.fusionK));
-      const ds = buildRankerDataset(examples, shadow.featureRegistry(), (u, x) => shadow.requestQuery(u, x), (q, c) => shadow.fusion.score(q, c), {
-        candidatesPerUser: this.config.rank.candidatesPerUser,
-        minPositives: this.config.rank.minPositives,
-        seed: 42,
-        onProgress: (d, t, n) => onProgress?.('features', d, t, n),
-      });
+      if (this.config.feed.fusion.learn) examples.shadow.fusion.setModel(fitFusion(examples, this.config.feed.fusionK));
+      const ds = this.rankerDataset(examples, (d, t) => onProgress?.('features', d, t));
       await writeRankerCsv(ds, path, { users: this.store.userIds, items: this.store.itemIds });
       return { rows: ds.n, users: ds.groupUser.length, features: ds.d, heads: ds.heads };
     } finally {
       await examples.shadow.close();
     }
+  }
+
+  /** The heavy ranker's training set from held-out examples: features and light-ranker scores from the shadow. */
+  private rankerDataset(examples: HoldoutExamples, onProgress?: (done: number, total: number) => void): RankerDataset {
+    const shadow = examples.shadow;
+    return buildRankerDataset(examples, shadow.featureRegistry(), (u, x) => shadow.requestQuery(u, x), (q, c) => shadow.fusion.score(q, c), {
+      candidatesPerUser: this.config.rank.candidatesPerUser,
+      minPositives: this.config.rank.minPositives,
+      seed: this.config.feed.fusion.seed,
+      onProgress,
+    });
   }
 
   /**

@@ -1,14 +1,12 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventTypeRegistry } from '../domain/event-types.js';
 import type { LogRecord } from '../domain/types.js';
-import { OnlineState } from '../state/online-state.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { FeedQuery, SourceTrainingContext } from '../pipeline/types.js';
 import { EmbeddingSource } from './embedding.js';
+import { openPlatform } from './test-platform.js';
 import { ExactMipsIndex, HnswMipsIndex, HnswWorkerIndex, loadHnswlib, TopKHeap } from '../models/ann/mips-index.js';
 import { Rng } from '../eval/prng.js';
 
@@ -16,10 +14,7 @@ import { Rng } from '../eval/prng.js';
  * Two clear clusters: users a0…a19 like only items A0…A19 (by author "pa"), users b0…b19 only
  * B0…B19 (by author "pb"); each user likes 8 random items of their cluster.
  */
-async function world() {
-  const types = new EventTypeRegistry();
-  const store = SqliteStore.open({ path: ':memory:', types, synchronous: 'OFF' });
-  const state = new OnlineState(types);
+async function world(t: TestContext) {
   const rng = new Rng(7);
   const records: LogRecord[] = [];
   for (const c of ['A', 'B']) for (let i = 0; i < 20; i++) records.push({ kind: 'item', item: { id: `${c}${i}`, authorId: `p${c.toLowerCase()}` } });
@@ -32,35 +27,14 @@ async function world() {
     }
   }
   records.push({ kind: 'edge', edge: { userId: 'a0', targetId: 'pa', kind: 'follow', timestamp: 1 } });
-  await store.importRecords(records);
-  await state.replay(store);
-  const ctx: SourceTrainingContext = { state, store, now: ts };
-  const item = (id: string) => store.itemIndex(id)!;
-  const user = (id: string) => store.userIndex(id) ?? -1;
-  const ingest = async (recs: LogRecord[]) => {
-    const result = await store.append(recs);
-    state.apply(result.items, result.log);
-  };
-  const query = (userId: string, extra: Partial<FeedQuery> = {}): FeedQuery => ({
-    user: user(userId),
-    userId,
-    limit: 10,
-    now: ts,
-    requestId: 'r',
-    variant: 'default',
-    served: new Set(),
-    seen: new Set(),
-    exclude: new Set(),
-    state,
-    ...extra,
-  });
-  return { types, store, state, ctx, item, user, ingest, query, cluster: (i: number) => store.itemIds[i]![0] };
+  const p = await openPlatform(t, records);
+  return { ...p, cluster: (i: number) => p.store.itemIds[i]![0] };
 }
 
 const options = { factors: 2, iterations: 10, regularization: 0.1, alpha: 10 };
 
-test('embedding: proposes items of the user’s own cluster, best first, with the candidate contract', async () => {
-  const w = await world();
+test('embedding: proposes items of the user’s own cluster, best first, with the candidate contract', async (t) => {
+  const w = await world(t);
   const source = new EmbeddingSource(options);
   const progress: number[] = [];
   await source.train({ ...w.ctx, onProgress: (done) => progress.push(done) });
@@ -83,11 +57,10 @@ test('embedding: proposes items of the user’s own cluster, best first, with th
   const a0 = await source.fetch(w.query('a0'), 5);
   assert.ok(a0.length > 0 && a0.every((c) => c.inNetwork));
   assert.ok((await source.fetch(w.query('b0'), 5)).every((c) => !c.inNetwork));
-  await w.store.close();
 });
 
-test('embedding: a user newer than the training is folded in near its cluster; history changes refresh it', async () => {
-  const w = await world();
+test('embedding: a user newer than the training is folded in near its cluster; history changes refresh it', async (t) => {
+  const w = await world(t);
   const source = new EmbeddingSource(options);
   await source.train(w.ctx);
   await w.ingest([
@@ -110,11 +83,10 @@ test('embedding: a user newer than the training is folded in near its cluster; h
   assert.equal(before, 0);
   assert.ok(after.filter((c) => w.cluster(c.item) === 'B').length >= 4, after.map((c) => w.store.itemIds[c.item]).join(','));
   assert.ok(!after.some((c) => c.item === w.item('B0')), 'history items are skipped');
-  await w.store.close();
 });
 
-test('embedding: skipping rules, unknown and history-less users, no model', async () => {
-  const w = await world();
+test('embedding: skipping rules, unknown and history-less users, no model', async (t) => {
+  const w = await world(t);
   const source = new EmbeddingSource(options);
   assert.deepEqual(await source.fetch(w.query('a2'), 10), []); // not trained: nothing, no throw
   assert.equal(source.enabled(w.query('a2')), false);
@@ -134,11 +106,10 @@ test('embedding: skipping rules, unknown and history-less users, no model', asyn
   assert.equal(rest.length, all.length - 3);
   assert.ok(!rest.some((c) => exclude.has(c.item) || seen.has(c.item) || served.has(c.item) || own.has(c.item)));
   assert.deepEqual(await source.fetch(w.query('a2'), 0), []);
-  await w.store.close();
 });
 
-test('embedding: save/load round trip; load refuses a missing or mismatched model', async () => {
-  const w = await world();
+test('embedding: save/load round trip; load refuses a missing or mismatched model', async (t) => {
+  const w = await world(t);
   const dir = mkdtempSync(join(tmpdir(), 'lenta-emb-'));
   try {
     const source = new EmbeddingSource(options);
@@ -151,15 +122,10 @@ test('embedding: save/load round trip; load refuses a missing or mismatched mode
     for (const name of ['a4', 'b7']) assert.deepEqual(await copy.fetch(w.query(name), 15), await source.fetch(w.query(name), 15));
     assert.equal(await new EmbeddingSource({ ...options, factors: 4 }).load(dir, w.ctx), false);
     // Another (smaller) database: the model does not fit.
-    const other = await world();
-    await other.store.close();
-    const types = new EventTypeRegistry();
-    const empty = SqliteStore.open({ path: ':memory:', types, synchronous: 'OFF' });
-    assert.equal(await copy.load(dir, { state: new OnlineState(types), store: empty, now: 0 }), false);
-    await empty.close();
+    const empty = await openPlatform(t, []);
+    assert.equal(await copy.load(dir, empty.ctx), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    await w.store.close();
   }
 });
 
@@ -188,7 +154,7 @@ test('embedding with the HNSW graph index (runs when hnswlib-node is installed)'
     t.skip('hnswlib-node is not installed: the exact scan serves');
     return;
   }
-  const w = await world();
+  const w = await world(t);
   const dir = mkdtempSync(join(tmpdir(), 'lenta-emb-'));
   try {
     const source = new EmbeddingSource({ ...options, annMinItems: 1 });
@@ -207,7 +173,6 @@ test('embedding with the HNSW graph index (runs when hnswlib-node is installed)'
     assert.deepEqual(await copy.fetch(w.query('b5'), 10), got);
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    await w.store.close();
   }
 });
 
@@ -253,7 +218,7 @@ test('embedding with a worker-served graph: fetch answers asynchronously with th
     t.skip('hnswlib-node is not installed');
     return;
   }
-  const w = await world();
+  const w = await world(t);
   const dir = mkdtempSync(join(tmpdir(), 'lenta-emb-'));
   try {
     const inThread = new EmbeddingSource({ ...options, annMinItems: 1, annWorkerMinItems: Infinity });
@@ -273,6 +238,5 @@ test('embedding with a worker-served graph: fetch answers asynchronously with th
     assert.deepEqual(await copy.fetch(w.query('a3'), 10), await inThread.fetch(w.query('a3'), 10));
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    await w.store.close();
   }
 });

@@ -43,6 +43,17 @@ export interface RequestContext {
   now: number;
   tags: TagAffinityProfile;
   weights: Float64Array;
+  /** What the registry worked out once from its schema (not per request). */
+  fixed: RegistryConstants;
+}
+
+/** Per-registry constants the families read on every request. */
+export interface RegistryConstants {
+  /** Source name → its column pair. */
+  sourceIndex: ReadonlyMap<string, number>;
+  /** Event type codes with a signal (positive or negative), and the negative ones. */
+  signalTypes: readonly number[];
+  negativeTypes: readonly number[];
 }
 
 export interface FeatureFamily {
@@ -89,9 +100,9 @@ const sourceFamily: FeatureFamily = {
   name: 'source',
   description: "per source: rank of the candidate in that source and its score relative to the source's best in the request (missing when not proposed); number of sources; the light ranker (fusion) score relative to the request's best and the candidate's position in its order (the fine order at the top, which quantile bins of a score would blur)",
   columns: (s) => [...s.sources.flatMap((n) => [`src_${n}_rank`, `src_${n}_score`]), 'src_count', 'fusion_score', 'light_rank'],
-  fill(_r, s, candidates, out, stride, offset) {
+  fill(r, s, candidates, out, stride, offset) {
     const ns = s.sources.length;
-    const index = sourceIndexCache(s);
+    const index = r.fixed.sourceIndex;
     const top = new Float64Array(ns);
     let fusionTop = 0;
     for (const c of candidates) {
@@ -118,12 +129,6 @@ const sourceFamily: FeatureFamily = {
   },
 };
 
-const sourceIndexes = new WeakMap<FeatureSchemaContext, Map<string, number>>();
-function sourceIndexCache(s: FeatureSchemaContext): Map<string, number> {
-  let m = sourceIndexes.get(s);
-  if (!m) sourceIndexes.set(s, (m = new Map(s.sources.map((n, i) => [n, i]))));
-  return m;
-}
 
 /** The item: engagement and impression counts per window, smoothed engagement rates, per-type counts, age. */
 const itemFamily: FeatureFamily = {
@@ -138,7 +143,7 @@ const itemFamily: FeatureFamily = {
     const st = r.state;
     const table = st.itemCounts;
     const nw = table.windows.length;
-    const types = signalTypes(st);
+    const types = r.fixed.signalTypes;
     const eng = new Float64Array(nw);
     const imp = new Float64Array(nw);
     for (let i = 0; i < candidates.length; i++) {
@@ -225,8 +230,7 @@ const userAuthorFamily: FeatureFamily = {
     const st = r.state;
     const table = st.userAuthorCounts;
     const nw = table.windows.length;
-    const negatives: number[] = [];
-    for (let t = 0; t < st.types.size; t++) if (st.polarity[t]! < 0) negatives.push(t);
+    const negatives = r.fixed.negativeTypes;
     const eng = new Float64Array(nw);
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
@@ -298,6 +302,8 @@ export class FeatureRegistry {
   private readonly schema: FeatureSchemaContext;
   /** Non-finite values turned into missing since the registry was made. */
   repaired = 0;
+  private readonly fixed: RegistryConstants;
+  private readonly weights: Float64Array;
 
   constructor(schema: FeatureSchemaContext, families: readonly FeatureFamily[] = FEATURE_FAMILIES) {
     this.schema = schema;
@@ -312,6 +318,13 @@ export class FeatureRegistry {
     if (dup) throw new Error(`feature registry: duplicate feature name "${dup}"`);
     this.names = names;
     this.layout = layout;
+    const state = schema.state;
+    this.fixed = {
+      sourceIndex: new Map(schema.sources.map((n, i) => [n, i])),
+      signalTypes: signalTypes(state),
+      negativeTypes: signalTypes(state).filter((t) => state.polarity[t]! < 0),
+    };
+    this.weights = engagementWeights(state);
   }
 
   get width(): number {
@@ -321,7 +334,7 @@ export class FeatureRegistry {
   /** The per-request context: the user's tag profile and the affinity weights. */
   request(q: FeedQuery): RequestContext {
     const state = q.state;
-    return { q, state, user: q.user, now: q.now, tags: new TagAffinityProfile(state, q.user, q.now), weights: engagementWeights(state) };
+    return { q, state, user: q.user, now: q.now, tags: new TagAffinityProfile(state, q.user, q.now), weights: this.weights, fixed: this.fixed };
   }
 
   /**

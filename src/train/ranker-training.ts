@@ -1,7 +1,7 @@
 /**
  * Training the heavy ranker (rank/heavy-ranker.ts) on held-out examples.
  *
- * 1. Build the training set (train/ranker-dataset.ts): features from the shadow, one label
+ * 1. The training set (train/ranker-dataset.ts, built by the engine): features from the shadow, one label
  *    per head, one group of rows per held-out user (in the examples' seeded random order).
  * 2. Split by user: the first `rank.fitShare` of the users fit the trees (the same users the
  *    fusion was fitted on); of the rest, one half stops the boosting early and fits the
@@ -15,27 +15,23 @@
  */
 import type { EventTypeRegistry } from '../domain/event-types.js';
 import type { Config } from '../domain/config.js';
-import type { FeatureRegistry } from '../features/registry.js';
 import { BinMapper, binMatrix } from '../models/gbdt/binning.js';
 import { trainGbdt } from '../models/gbdt/booster.js';
 import { GbdtModel } from '../models/gbdt/model.js';
-import type { Candidate, FeedQuery } from '../pipeline/types.js';
 import { expectedCalibrationError, fitIsotonic, fitPlatt, rocAuc } from '../rank/calibration.js';
 import { RANKER_FORMAT, featureMismatch, type RankerHeadFile, type RankerHeadReport, type RankerModelFile } from '../rank/heavy-ranker.js';
 import { headWeight } from '../rank/score-formula.js';
+import { accuracyAtK } from '../eval/metrics.js';
 import type { HoldoutExamples } from './holdout.js';
-import { buildRankerDataset, ENGAGED_HEAD, sliceGroups, type RankerDataset } from './ranker-dataset.js';
+import { ENGAGED_HEAD, sliceGroups, type RankerDataset } from './ranker-dataset.js';
 
 export interface RankerTrainingOptions {
-  registry: FeatureRegistry;
-  query: (user: number, exclude: readonly number[]) => FeedQuery;
-  scoreLight: (q: FeedQuery, candidates: Candidate[]) => void;
+  /** The training set (train/ranker-dataset.ts) built from the same examples. */
+  dataset: RankerDataset;
   settings: Config['rank'];
   types: EventTypeRegistry;
   /** The model to continue (warm start); heads it lacks start from scratch. */
   warmStart?: RankerModelFile;
-  /** A dataset already built (tests, `lenta train export`); else built from the examples. */
-  dataset?: RankerDataset;
   seed?: number;
   onProgress?: (done: number, total: number, note?: string) => void;
 }
@@ -44,15 +40,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const t0 = performance.now();
   const progress = o.onProgress ?? (() => {});
   const s = o.settings;
-  const ds =
-    o.dataset ??
-    buildRankerDataset(examples, o.registry, o.query, o.scoreLight, {
-      candidatesPerUser: s.candidatesPerUser,
-      minPositives: s.minPositives,
-      seed: o.seed ?? 42,
-      // Progress in percent of the whole job: the features are the first 20%, the heads the rest.
-      onProgress: (d, t) => progress(Math.round((20 * d) / Math.max(1, t)), 100, 'features'),
-    });
+  const ds = o.dataset;
   const g = ds.groupUser.length;
   if (g < 10) throw new Error(`ranker: ${g} held-out users with a retrieved engagement (need 10)`);
   if (o.warmStart) {
@@ -96,6 +84,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
         binned,
         valid: { features: cal.X, numRows: cal.n, featureNames: ds.features, labels: cal.labels[h]!, groups: objective === 'lambdarank' ? cal.groups : undefined },
         initModel: init ? GbdtModel.fromJSON(init.model) : undefined,
+        // Percent of the whole job: the training set was the first 20% (Engine.trainRankers).
         onProgress: (i, total) => progress(20 + Math.round((80 * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`),
       },
     );
@@ -175,9 +164,10 @@ function countPositives(y: Float32Array): number {
   return n;
 }
 
-/** Mean ndcg@k and recall@k over the groups, of the `engaged` labels among each group's rows. */
+/** Mean ndcg@k and recall@k (the evaluation's definitions, eval/metrics.ts) of the `engaged` labels over the groups with one. */
 export function rankingQuality(ds: RankerDataset, score: Float64Array, k: number): { ndcg: number; recall: number } {
   const y = ds.labels[0]!;
+  const positive = (row: number) => y[row]! > 0;
   let ndcg = 0;
   let recall = 0;
   let users = 0;
@@ -185,21 +175,12 @@ export function rankingQuality(ds: RankerDataset, score: Float64Array, k: number
     const a = ds.groups[gi]!;
     const b = ds.groups[gi + 1]!;
     let pos = 0;
-    for (let r = a; r < b; r++) if (y[r]! > 0) pos++;
+    for (let r = a; r < b; r++) if (positive(r)) pos++;
     if (pos === 0) continue;
     const order = Array.from({ length: b - a }, (_, i) => a + i).sort((i, j) => score[j]! - score[i]! || i - j);
-    let dcg = 0;
-    let hits = 0;
-    for (let r = 0; r < Math.min(k, order.length); r++) {
-      if (y[order[r]!]! > 0) {
-        dcg += 1 / Math.log2(r + 2);
-        hits++;
-      }
-    }
-    let idcg = 0;
-    for (let r = 0; r < Math.min(k, pos); r++) idcg += 1 / Math.log2(r + 2);
-    ndcg += dcg / idcg;
-    recall += hits / Math.min(k, pos);
+    const acc = accuracyAtK(order, 0, Math.min(k, order.length), positive, pos);
+    ndcg += acc.ndcg;
+    recall += acc.recall;
     users++;
   }
   return { ndcg: ndcg / Math.max(1, users), recall: recall / Math.max(1, users) };
