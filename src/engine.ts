@@ -23,7 +23,7 @@ import { fitFusion } from './rank/fusion-training.js';
 import type { HeavyRanker, RankerModelFile } from './rank/heavy-ranker.js';
 import { scoreTerms } from './rank/score-formula.js';
 import { FeatureRegistry, isFeatureProvider } from './features/registry.js';
-import { collectHoldoutExamples, type HoldoutExamples } from './train/holdout.js';
+import { collectHoldoutExamples, type HoldoutExamples, type HoldoutOptions } from './train/holdout.js';
 import { trainRanker } from './train/ranker-training.js';
 import { buildRankerDataset, writeRankerCsv, type RankerDataset } from './train/ranker-dataset.js';
 import type { Store } from './store/store.js';
@@ -215,7 +215,7 @@ export class Engine {
       return [];
     }
     const progress = (name: string) => (d: number, t: number, n?: string) => options.onProgress?.(name, d, t, n);
-    const examples = await collectHoldoutExamples(this, { ...settings, onProgress: progress(settings.learn ? 'fusion' : 'ranker') });
+    const examples = await collectHoldoutExamples(this, { ...this.holdoutOptions(), onProgress: progress(settings.learn ? 'fusion' : 'ranker') });
     if ('skipped' in examples) {
       this.fusionNote = `not learned: ${examples.skipped}; reciprocal-rank fusion`;
       this.rankerNote = `not learned: ${examples.skipped}`;
@@ -263,7 +263,7 @@ export class Engine {
    * features and labels that `trainRankers` fits on, for inspection or other tools.
    */
   async exportRankerTrainingSet(path: string, onProgress?: (step: string, done: number, total: number, note?: string) => void): Promise<{ rows: number; users: number; features: number; heads: string[] }> {
-    const examples = await collectHoldoutExamples(this, { ...this.config.feed.fusion, onProgress: (d, t, n) => onProgress?.('examples', d, t, n) });
+    const examples = await collectHoldoutExamples(this, { ...this.holdoutOptions(), onProgress: (d, t, n) => onProgress?.('examples', d, t, n) });
     if ('skipped' in examples) throw new Error(`no training set: ${examples.skipped}`);
     try {
       if (this.config.feed.fusion.learn) examples.shadow.fusion.setModel(fitFusion(examples, this.config.feed.fusionK));
@@ -275,11 +275,23 @@ export class Engine {
     }
   }
 
+  /** How the held-out examples are drawn: the fusion's settings, and whether the ranker learns from impressions. */
+  private holdoutOptions(): HoldoutOptions {
+    const rank = this.config.rank;
+    return {
+      ...this.config.feed.fusion,
+      impressions: !rank.learn || rank.examples === 'candidates' ? 'never' : rank.examples === 'impressions' ? 'always' : 'auto',
+      minImpressions: rank.minImpressions,
+      impressionUsers: rank.learn ? rank.impressionUsers : 0,
+    };
+  }
+
   /** The heavy ranker's training set from held-out examples: features and light-ranker scores from the shadow. */
   private rankerDataset(examples: HoldoutExamples, onProgress?: (done: number, total: number) => void): RankerDataset {
     const shadow = examples.shadow;
     return buildRankerDataset(examples, shadow.featureRegistry(), (u, x) => shadow.requestQuery(u, x), (q, c) => shadow.fusion.score(q, c), {
       candidatesPerUser: this.config.rank.candidatesPerUser,
+      maxCandidates: this.config.rank.maxCandidates,
       minPositives: this.config.rank.minPositives,
       seed: this.config.feed.fusion.seed,
       onProgress,

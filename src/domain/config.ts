@@ -142,7 +142,18 @@ export const configSchema = z
           .prefault({}),
         /** The heavy ranker scores at most this many candidates: the light ranker's (fusion's) best. */
         maxCandidates: z.number().int().min(1).default(1000),
-        /** Training rows per held-out user: two thirds from the light ranker's top, one third sampled from the rest. */
+        /**
+         * What the training rows are: `impressions` (each post shown to a sampled user in the
+         * holdout window, labelled with the reactions that followed: the heads learn p(reaction |
+         * shown)), `candidates` (each held-out user's candidates, labelled with the held-out
+         * reactions: for catalogues without impressions), or `auto` (impressions when the
+         * window holds at least `minImpressions` of them and `feed.fusion.holdout` is `cutoff`).
+         */
+        examples: z.enum(['auto', 'impressions', 'candidates']).default('auto'),
+        minImpressions: z.number().int().min(1).default(1000),
+        /** With impression rows: users sampled (every user shown something in the window may be; `feed.fusion.users` if larger). */
+        impressionUsers: z.number().int().min(10).default(5000),
+        /** Candidate rows per held-out user: two thirds from the light ranker's top, one third sampled from the rest. */
         candidatesPerUser: z.number().int().min(10).default(300),
         /** Positive rows an event type needs to get a head of its own. */
         minPositives: z.number().int().min(1).default(100),
@@ -154,14 +165,22 @@ export const configSchema = z
         minDataInLeaf: z.number().int().min(1).default(50),
         /** Stop adding trees after this many rounds without improvement on the validation slice. */
         earlyStopping: z.number().int().min(1).default(50),
-        /** Share of the held-out users used for fitting; of the rest, half stops the boosting and calibrates, half tests. */
+        /**
+         * Share of the groups used for fitting (held-out users, or with impression rows the
+         * earliest requests); of the rest, half stops the boosting and calibrates, half tests.
+         */
         fitShare: z.number().gt(0).lt(1).default(0.8),
         calibration: z.enum(['isotonic', 'platt']).default('platt'),
         /**
-         * A trained model serves only if its \`engaged\` head's ndcg@10 on the test users is at
-         * least the light ranker's × (1 − this); else the light ranker orders the feed.
+         * A trained model serves only if its \`engaged\` head's ndcg@10 on the test groups is at
+         * least the light ranker's × (1 − this), and its weighted score's realized value@10 (the
+         * summed weights of the reactions that followed, discounted by rank) is not clearly below
+         * the light ranker's (by more than two standard errors, or this share); else the light
+         * ranker orders the feed.
          */
         gateTolerance: z.number().min(0).max(1).default(0.02),
+        /** …and only when the test groups hold at least this many engaged rows (fewer cannot tell a model from noise). */
+        gateMinPositives: z.number().int().min(0).default(30),
       })
       .prefault({}),
   })

@@ -12,7 +12,8 @@
  *   - for the platform: in-network share of all served slots, author exposure Gini over all
  *     served slots, coverage of the candidate window, list fill (a chronological feed of a
  *     user with few follows has fewer than k posts).
- * Algorithms: `lenta` (the For You pipeline), `popular` (engagement in the last day),
+ * Algorithms: `lenta` (the For You pipeline), `lenta-light` (the same pipeline without the
+ * heavy ranker: the light ranker's candidate order), `popular` (engagement in the last day),
  * `following` (chronological feed of follows), `random` (uniform over the window).
  */
 import { candidateRecall, type CandidateRecall, type SourceCandidates } from './candidate-recall.js';
@@ -23,10 +24,11 @@ import { Engine } from '../engine.js';
 import { createSimulation, type SimOptions } from '../sim/index.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventTypeRegistry } from '../domain/event-types.js';
+import { LIGHT_RANKER_VARIANT } from '../rank/heavy-ranker.js';
 
 const DAY = 86_400_000;
 
-export const REPLAY_ALGORITHMS = ['lenta', 'popular', 'following', 'random'] as const;
+export const REPLAY_ALGORITHMS = ['lenta', 'lenta-light', 'popular', 'following', 'random'] as const;
 export type ReplayAlgorithm = (typeof REPLAY_ALGORITHMS)[number];
 
 export interface ReplayOptions {
@@ -232,6 +234,8 @@ async function serve(algorithm: ReplayAlgorithm, engine: Engine, userId: string,
   switch (algorithm) {
     case 'lenta':
       return ids((await engine.forYouFeed(userId, { limit: k })).items);
+    case 'lenta-light':
+      return ids((await engine.forYouFeed(userId, { limit: k, variant: LIGHT_RANKER_VARIANT })).items);
     case 'following':
       return ids((await engine.followingFeed(userId, { limit: k })).items);
     case 'popular': {

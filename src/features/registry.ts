@@ -288,8 +288,25 @@ const providerFamily: FeatureFamily = {
   },
 };
 
+/**
+ * The slot a training row was shown in, log(1 + slot): reactions depend on the position on the
+ * page, and a model that knows it can tell the post's appeal from its slot. Serving asks for
+ * slot 0 (the probabilities of a post shown at the top), so every candidate is scored alike.
+ */
+const slotFamily: FeatureFamily = {
+  name: 'slot',
+  description: 'log(1 + slot the post was shown in) for training rows from impressions (missing when the impression did not say); 0 when serving and for catalogue rows',
+  columns: () => ['slot'],
+  fill(_r, _s, candidates, out, stride, offset) {
+    for (let i = 0; i < candidates.length; i++) {
+      const p = candidates[i]!.position;
+      out[i * stride + offset] = p === undefined ? 0 : p >= 0 ? Math.log1p(p) : NaN;
+    }
+  },
+};
+
 /** Every family, in column order. */
-export const FEATURE_FAMILIES: readonly FeatureFamily[] = [sourceFamily, itemFamily, authorFamily, userFamily, userAuthorFamily, topicFamily, providerFamily];
+export const FEATURE_FAMILIES: readonly FeatureFamily[] = [sourceFamily, itemFamily, authorFamily, userFamily, userAuthorFamily, topicFamily, providerFamily, slotFamily];
 
 /**
  * The columns of one pipeline (its state's windows and types, its sources and providers), and

@@ -40,6 +40,11 @@ export interface Candidate {
   score: number;
   /** 1-based position in the light ranker's order (set before the heavy ranker's features). */
   lightRank?: number;
+  /**
+   * Training rows only: the 0-based slot the post was shown in (NaN: unknown). Unset when
+   * serving, where the heavy ranker predicts the reactions to a post shown at the top.
+   */
+  position?: number;
   /** The heavy ranker's calibrated probability per head (engaged, like, reply, …), when it scored the candidate. */
   predicted?: Record<string, number>;
 }

@@ -38,7 +38,8 @@ export function fitFusion(examples: HoldoutExamples, defaultK0: number, k = 10):
   const { sources } = examples;
   const sourceIndex = new Map(sources.map((name, i) => [name, i]));
   let positives = 0;
-  const lists: UserCandidates[] = examples.users.map((u) => {
+  // Users shown posts but engaged with none (impression examples) say nothing about the order.
+  const lists: UserCandidates[] = examples.users.filter((u) => u.engaged.size > 0).map((u) => {
     for (const c of u.candidates) if (u.engaged.has(c.item)) positives++;
     return compact(u.candidates, u.engaged, sourceIndex);
   });

@@ -18,6 +18,9 @@ import { boostOf, scoreTerms, weightedScore, type ScoreTerms } from './score-for
 
 export const RANKER_FORMAT = 'lenta.ranker.v1';
 
+/** A request variant served without the heavy ranker: the light ranker's order (replay's `lenta-light`). */
+export const LIGHT_RANKER_VARIANT = 'light-ranker';
+
 export interface RankerHeadFile {
   name: string;
   /** Positive training rows. */
@@ -30,8 +33,10 @@ export interface RankerHeadReport {
   name: string;
   positives: number;
   trees: number;
-  /** On the test users (neither fitted nor calibrated on): ROC AUC and expected calibration error. */
+  /** On the test groups (neither fitted nor calibrated on; with impressions, the latest requests): ROC AUC and expected calibration error. */
   auc: number;
+  /** ROC AUC of the light ranker's score for the same labels (what the head improves on). */
+  lightAuc?: number;
   ece: number;
   /** ECE of the raw (uncalibrated) probability, for comparison. */
   eceRaw: number;
@@ -39,11 +44,15 @@ export interface RankerHeadReport {
 
 export interface RankerReport {
   /**
-   * The deployment check: the model serves only when its \`engaged\` head orders the test users'
-   * held-out engagements at least as well as the light ranker (within \`rank.gateTolerance\`).
+   * The deployment check: the model serves only when its \`engaged\` head orders the test
+   * groups' engagements at least as well as the light ranker, and its weighted score earns at
+   * least the light ranker's realized value (both within \`rank.gateTolerance\`).
    */
   gate: { passed: boolean; reason: string };
+  /** The rows: impressions (groups = requests in time order) or held-out candidates (groups = users). */
+  examples?: 'impressions' | 'candidates';
   rows: number;
+  /** Groups (users, or requests with impression rows), and those not fitted on. */
   users: number;
   validationUsers: number;
   features: number;
@@ -55,7 +64,18 @@ export interface RankerReport {
    * The weighted score aims at value (a click weighs 11, a like 0.5), not at any engagement, so
    * on platforms with many types its engagement ndcg can be below the `engaged` head's.
    */
-  validation: { k: number; ndcg: number; recall: number; engagedNdcg: number; engagedRecall: number; lightNdcg: number; lightRecall: number };
+  validation: {
+    k: number;
+    ndcg: number;
+    recall: number;
+    engagedNdcg: number;
+    engagedRecall: number;
+    lightNdcg: number;
+    lightRecall: number;
+    /** Realized value@k: the summed weights of the reactions that followed, discounted by the rank the order gives them (weighted score, light ranker). */
+    value?: number;
+    lightValue?: number;
+  };
   /** Gain importance of the `engaged` head, top features. */
   importance: { feature: string; gain: number }[];
   seconds: number;
@@ -89,8 +109,9 @@ export class HeavyRanker implements CandidateScorer {
 
   constructor(private readonly settings: Config['rank']) {}
 
-  enabled(): boolean {
-    return this.file !== undefined;
+  /** Off when untrained, and for the `light-ranker` variant (the light ranker's order, for comparisons). */
+  enabled(q?: FeedQuery): boolean {
+    return this.file !== undefined && q?.variant !== LIGHT_RANKER_VARIANT;
   }
 
   get trained(): RankerModelFile | undefined {

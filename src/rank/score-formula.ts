@@ -5,7 +5,8 @@
  *
  * A head's weight is `rank.weights[head]`, else its event type's weight in the registry (the
  * published For You weights: like 0.5, reply 13.5, profile_click 12, click 11, not_interested
- * −74, report −369, …); the `engaged` head (any positive engagement) defaults to 1. Boosts are
+ * −74, report −369, …); the `engaged` head (any positive engagement) defaults to 1 when it is the
+ * only head (a catalogue with one event type), else 0. Boosts are
  * additive value terms from the config (`rank.boosts.tags`, `rank.boosts.authors`).
  */
 import type { Config } from '../domain/config.js';
@@ -20,17 +21,19 @@ export interface ScoreTerms {
   authorBoost: Map<number, number>;
 }
 
-export function headWeight(head: string, rank: Config['rank'], types: EventTypeRegistry): number {
+export function headWeight(head: string, rank: Config['rank'], types: EventTypeRegistry, heads: readonly string[] = [head]): number {
   const configured = rank.weights[head];
   if (configured !== undefined) return configured;
-  if (head === 'engaged') return 1;
+  // `engaged` is the score when it is the only head (a catalogue); beside typed heads, whose
+  // weights say what each reaction is worth, it would count every reaction once more.
+  if (head === 'engaged') return heads.length > 1 ? 0 : 1;
   const code = types.code(head);
   return code >= 0 ? types.spec(code).weight : 0;
 }
 
 /** Resolves the formula for a model's heads against the config and the state's ids. */
 export function scoreTerms(heads: readonly string[], rank: Config['rank'], state: OnlineState, authorIndex: (id: string) => number | undefined): ScoreTerms {
-  const weights = Float64Array.from(heads, (h) => headWeight(h, rank, state.types));
+  const weights = Float64Array.from(heads, (h) => headWeight(h, rank, state.types, heads));
   const tagBoost = new Map<number, number>();
   for (const [tag, b] of Object.entries(rank.boosts.tags)) if (b !== 0) tagBoost.set(state.tagId(tag), b);
   const authorBoost = new Map<number, number>();

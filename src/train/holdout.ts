@@ -14,6 +14,11 @@
  *    were (or would be had the held-out reactions not happened yet).
  * 4. Ask the shadow pipeline for each sampled user's candidates (sources → merge → filters);
  *    a candidate's labels are the event types the user later gave it.
+ * 5. `cutoff` on a log with impressions (`impressions`): also keep what each sampled user was
+ *    shown after the cutoff (item, time, slot, request), so the heavy ranker can learn the
+ *    probability of each reaction *given an impression* — what the score formula weighs — rather
+ *    than the chance that an item was both shown and engaged with (which mostly learns the
+ *    logging policy). Users who were shown posts but engaged with none are sampled too.
  *
  * The shadow stays open so that features can be computed on it (point-in-time: the shadow
  * knows nothing of the labels); the caller closes it.
@@ -30,6 +35,14 @@ export interface HoldoutOptions {
   /** `cutoff`: the log's last this-many ms are the future the examples are labelled with. */
   holdoutWindow: number;
   seed: number;
+  /**
+   * `cutoff` only: keep the impressions after the cutoff as examples — `auto` when the window
+   * holds at least `minImpressions` of them (a log with impressions), `never`, or `always`.
+   */
+  impressions?: 'auto' | 'never' | 'always';
+  minImpressions?: number;
+  /** With impressions: sample up to this many users (every impressed user counts, not only engaged ones). */
+  impressionUsers?: number;
   onProgress?: (done: number, total: number, note?: string) => void;
 }
 
@@ -44,6 +57,20 @@ export interface HoldoutUser {
   /** Time of the user's first held-out event (the `t` column of the exported training set). */
   time: number;
   candidates: Candidate[];
+  /**
+   * With impression examples: the posts the user was shown after the cutoff (first showing of
+   * each post that existed at the cutoff and that the user had not reacted to before), in time order.
+   */
+  shown?: Shown[];
+}
+
+export interface Shown {
+  item: number;
+  time: number;
+  /** 0-based slot on the page (NaN when the impression did not say). */
+  position: number;
+  /** The request (page) it was shown in; the user and the minute when the impression did not say. */
+  request: string;
 }
 
 export interface HoldoutExamples {
@@ -57,6 +84,8 @@ export interface HoldoutExamples {
   users: HoldoutUser[];
   /** Source names in pipeline order. */
   sources: string[];
+  /** What labels the ranker's rows: the impressions after the cutoff, or the held-out reactions among the candidates. */
+  kind: 'impressions' | 'candidates';
   /** Seconds spent training the shadow and collecting the candidates. */
   phases: { shadow: number; examples: number };
 }
@@ -70,14 +99,26 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
   const progress = options.onProgress ?? (() => {});
   const polarity = engine.state.polarity;
 
-  // Each user's reactions (item, type, time) in log order, in one pass.
+  // Each user's reactions (item, type, time) and impressions in log order, in one pass.
   const reactions = new Map<number, { item: number[]; type: number[]; ts: number[] }>();
+  const impressionType = engine.state.impressionType;
+  const wantImpressions = options.holdout === 'cutoff' && options.impressions !== 'never' && impressionType >= 0;
+  const impressions = new Map<number, { item: number[]; ts: number[]; context: (string | null)[] }>();
   let lastTime = -Infinity;
-  for await (const chunk of engine.store.readLog(0, 65536, false)) {
+  for await (const chunk of engine.store.readLog(0, 65536, wantImpressions)) {
     for (let r = 0; r < chunk.length; r++) {
       if (chunk.ts[r]! > lastTime) lastTime = chunk.ts[r]!;
-      if (chunk.kind[r] !== LOG_EVENT || polarity[chunk.type[r]!] === 0) continue;
+      if (chunk.kind[r] !== LOG_EVENT) continue;
       const u = chunk.user[r]!;
+      if (wantImpressions && chunk.type[r] === impressionType) {
+        let list = impressions.get(u);
+        if (!list) impressions.set(u, (list = { item: [], ts: [], context: [] }));
+        list.item.push(chunk.target[r]!);
+        list.ts.push(chunk.ts[r]!);
+        list.context.push(chunk.context[r] ?? null);
+        continue;
+      }
+      if (polarity[chunk.type[r]!] === 0) continue;
       let list = reactions.get(u);
       if (!list) reactions.set(u, (list = { item: [], type: [], ts: [] }));
       list.item.push(chunk.target[r]!);
@@ -91,30 +132,40 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
     return s.size;
   };
   const cutoff = options.holdout === 'cutoff' ? lastTime - options.holdoutWindow : Infinity;
-  // Cutoff: users who engaged after the cutoff and reacted to something before it.
-  const eligible = [...reactions]
-    .filter(([, l]) =>
-      options.holdout === 'cutoff'
-        ? l.ts.some((t, p) => t > cutoff && polarity[l.type[p]!]! > 0) && l.ts.some((t) => t <= cutoff)
-        : engagedCount(l) >= 3,
-    )
-    .map(([u]) => u);
+  let shownAfter = 0;
+  for (const l of impressions.values()) for (const t of l.ts) if (t > cutoff) shownAfter++;
+  const kind: HoldoutExamples['kind'] =
+    wantImpressions && (options.impressions === 'always' ? shownAfter > 0 : shownAfter >= (options.minImpressions ?? 1000)) ? 'impressions' : 'candidates';
+  // Cutoff: users who engaged after the cutoff (with impressions: were shown something) and
+  // were active before it.
+  const activeBefore = (u: number) => reactions.get(u)?.ts.some((t) => t <= cutoff) || impressions.get(u)?.ts.some((t) => t <= cutoff);
+  const eligible =
+    kind === 'impressions'
+      ? [...impressions].filter(([u, l]) => l.ts.some((t) => t > cutoff) && activeBefore(u)).map(([u]) => u)
+      : [...reactions]
+          .filter(([, l]) =>
+            options.holdout === 'cutoff'
+              ? l.ts.some((t, p) => t > cutoff && polarity[l.type[p]!]! > 0) && l.ts.some((t) => t <= cutoff)
+              : engagedCount(l) >= 3,
+          )
+          .map(([u]) => u);
   if (eligible.length < 20) {
     return { skipped: `${eligible.length} users ${options.holdout === 'cutoff' ? 'engaged in the last holdoutWindow and before it' : 'with ≥ 3 engaged items'} (need 20)` };
   }
   const rng = new Rng(options.seed, 'fusion');
   rng.shuffle(eligible);
-  const sample = eligible.slice(0, options.users);
+  const sample = eligible.slice(0, kind === 'impressions' ? Math.max(options.users, options.impressionUsers ?? 0) : options.users);
+  const existedAtCutoff = (item: number) => !(engine.state.createdAt(item) > cutoff);
 
   const heldOut = new Map<number, Set<number>>();
   const partial: Omit<HoldoutUser, 'candidates'>[] = [];
   for (const u of sample) {
-    const l = reactions.get(u)!;
     if (options.holdout === 'cutoff') {
       const past = new Set<number>();
       const truth = new Map<number, number[]>();
       const engaged = new Set<number>();
       let time = Infinity;
+      const l = reactions.get(u) ?? { item: [], type: [], ts: [] };
       for (let p = 0; p < l.item.length; p++) {
         const item = l.item[p]!;
         if (l.ts[p]! <= cutoff) {
@@ -132,9 +183,15 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
         truth.delete(item);
         engaged.delete(item);
       }
-      if (engaged.size > 0) partial.push({ user: u, kept: [...past], truth, engaged, time });
+      if (kind === 'candidates') {
+        if (engaged.size > 0) partial.push({ user: u, kept: [...past], truth, engaged, time });
+        continue;
+      }
+      const shown = shownAfterCutoff(impressions.get(u)!, cutoff, u, (item) => !past.has(item) && existedAtCutoff(item));
+      if (shown.length > 0) partial.push({ user: u, kept: [...past], truth, engaged, time: Math.min(time, shown[0]!.time), shown });
       continue;
     }
+    const l = reactions.get(u)!;
     // Distinct items, latest reaction first.
     const distinct: number[] = [];
     const seenItem = new Set<number>();
@@ -179,10 +236,38 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
       shadow,
       users,
       sources: shadow.sources.map((e) => e.source.name),
+      kind,
       phases: { shadow: (t1 - t0) / 1000, examples: (performance.now() - t1) / 1000 },
     };
   } catch (err) {
     await shadow.close();
     throw err;
   }
+}
+
+/** A user's impressions after the cutoff: the first showing of each item that passes `keep`, in time order. */
+function shownAfterCutoff(l: { item: number[]; ts: number[]; context: (string | null)[] }, cutoff: number, user: number, keep: (item: number) => boolean): Shown[] {
+  const order = l.ts.map((_, p) => p).filter((p) => l.ts[p]! > cutoff);
+  order.sort((a, b) => l.ts[a]! - l.ts[b]! || a - b);
+  const out: Shown[] = [];
+  const seen = new Set<number>();
+  for (const p of order) {
+    const item = l.item[p]!;
+    if (seen.has(item) || !keep(item)) continue;
+    seen.add(item);
+    let position = NaN;
+    let request = `${user}@${Math.floor(l.ts[p]! / 60_000)}`;
+    const raw = l.context[p];
+    if (raw) {
+      try {
+        const ctx = JSON.parse(raw) as { position?: unknown; requestId?: unknown };
+        if (typeof ctx.position === 'number' && ctx.position >= 0) position = ctx.position;
+        if (typeof ctx.requestId === 'string' && ctx.requestId) request = ctx.requestId;
+      } catch {
+        // A context that is not JSON says nothing about the slot.
+      }
+    }
+    out.push({ item, time: l.ts[p]!, position, request });
+  }
+  return out;
 }

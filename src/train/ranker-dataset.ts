@@ -1,14 +1,24 @@
 /**
- * The heavy ranker's training set, built from held-out examples (train/holdout.ts): one group
- * of rows per held-out user — the candidates the shadow pipeline retrieved for them, each
- * row the candidate's features computed by the feature registry on the shadow (so every
- * feature sees only what was known before the labels) and one label per head (the event
- * types the user later gave the item; `engaged` = any positive one).
+ * The heavy ranker's training set, built from held-out examples (train/holdout.ts). Every row
+ * is a candidate's features computed by the feature registry on the shadow (so every feature
+ * sees only what was known before the labels), with one label per head (the event types the
+ * user later gave the item; `engaged` = any positive one). Two kinds, after the examples':
  *
- * Rows per user: the light ranker's (source fusion) top candidates and a uniform sample of the
- * rest — the heavy ranker learns to reorder what the light ranker passes it, with lower-ranked
- * candidates to know what is bad. Labelled candidates are not added beyond the sample: that
- * would make deep candidates look better than they are (a sampling bias the model would learn).
+ * - `impressions` (a log with impressions, cutoff holdout): one row per post shown to a sampled
+ *   user after the cutoff, with the slot it was shown in; one group per request (page), groups
+ *   in time order — so the heads learn p(reaction | shown) and the later requests are a later
+ *   time slice to validate on. Impressed posts the shadow's sources did not retrieve are rows
+ *   too (without source features).
+ * - `candidates` (a catalogue without impressions): one group per held-out user, the light
+ *   ranker's (source fusion) top candidates and a uniform sample of the rest — the heavy
+ *   ranker learns to reorder what the light ranker passes it, with lower-ranked candidates to
+ *   know what is bad. Labelled candidates are not added beyond the sample: that would make deep
+ *   candidates look better than they are (a sampling bias the model would learn).
+ *
+ * Features are computed over the set the heavy ranker scores when serving (the light ranker's
+ * best `maxCandidates`, plus the rows outside it), then the rows are taken from it: request-
+ * relative features (a source's score over its best in the request) mean the same in
+ * training as in serving.
  *
  * `writeRankerCsv` exports the set as a plain CSV (`lenta train export`) so other tools can
  * train on the same rows: columns t, user, item, group, label_<head>…, then the features;
@@ -22,6 +32,7 @@ import { Rng } from '../sim/random.js';
 import type { HoldoutExamples } from './holdout.js';
 
 export interface RankerDataset {
+  kind: HoldoutExamples['kind'];
   features: string[];
   /** Rows and features. */
   n: number;
@@ -31,18 +42,22 @@ export interface RankerDataset {
   heads: string[];
   /** Per head, one 0/1 label per row. */
   labels: Float32Array[];
-  /** Row offsets of the groups (one per held-out user, in the examples' random order), length groups + 1. */
+  /** Row offsets of the groups, length groups + 1 (users in the examples' random order, or requests in time order). */
   groups: Int32Array;
-  /** Per group: the user and the time of their first held-out event. */
+  /** Per group: the user, and the time of their first held-out event (or of the request). */
   groupUser: Int32Array;
   groupTime: Float64Array;
   /** Per row: the candidate item. */
   item: Int32Array;
+  /** Per row: every signal event type (code) the user gave the item — rare types without a head too (the value gate weighs them). */
+  reactions: (readonly number[])[];
 }
 
 export interface RankerDatasetOptions {
-  /** Rows kept per user: two thirds from the light ranker's top, one third sampled from the rest. */
+  /** Candidate rows kept per user: two thirds from the light ranker's top, one third sampled from the rest. */
   candidatesPerUser: number;
+  /** The heavy ranker's budget when serving (features are computed over that many, as then). */
+  maxCandidates: number;
   /** A head needs this many positive rows (else the type has no head). */
   minPositives: number;
   seed: number;
@@ -51,6 +66,16 @@ export interface RankerDatasetOptions {
 
 /** Heads: `engaged` and every signal type with enough positives whose labels differ from `engaged`'s. */
 export const ENGAGED_HEAD = 'engaged';
+
+interface Group {
+  user: number;
+  time: number;
+  /** Row features, rows × d. */
+  X: Float32Array;
+  items: number[];
+  truth: ReadonlyMap<number, readonly number[]>;
+  engaged: ReadonlySet<number>;
+}
 
 /**
  * `scoreLight` gives the candidates their light-ranker score (the fusion) and `query` the
@@ -66,60 +91,119 @@ export function buildRankerDataset(
   const rng = new Rng(options.seed, 'ranker-rows');
   const d = registry.width;
   const state = examples.shadow.state;
-  const users = examples.users;
   const top = Math.round((options.candidatesPerUser * 2) / 3);
   const sampled = options.candidatesPerUser - top;
+  let scratch = new Float32Array(0);
 
-  const chosen: { q: FeedQuery; rows: Candidate[]; truth: Map<number, number[]>; engaged: Set<number>; time: number }[] = [];
-  let n = 0;
-  for (const u of users) {
+  const groups: Group[] = [];
+  examples.users.forEach((u, ui) => {
+    options.onProgress?.(ui, examples.users.length, 'features');
     const q = query(u.user, u.kept);
     const cands = u.candidates;
     scoreLight(q, cands);
     const order = cands.map((_, i) => i).sort((a, b) => cands[b]!.score - cands[a]!.score || cands[a]!.item - cands[b]!.item);
     for (let r = 0; r < order.length; r++) cands[order[r]!]!.lightRank = r + 1;
-    const keep = new Uint8Array(cands.length);
-    for (let r = 0; r < Math.min(top, order.length); r++) keep[order[r]!] = 1;
-    const rest = order.slice(top);
-    rng.shuffle(rest);
-    for (let r = 0; r < Math.min(sampled, rest.length); r++) keep[rest[r]!] = 1;
-    const rows = order.filter((i) => keep[i]).map((i) => cands[i]!);
-    if (!rows.some((c) => u.engaged.has(c.item))) continue; // nothing to learn from this user
-    chosen.push({ q, rows, truth: u.truth, engaged: u.engaged, time: u.time });
-    n += rows.length;
-  }
+    const scope = order.slice(0, options.maxCandidates).map((i) => cands[i]!);
+    const inScope = new Map(scope.map((c, i) => [c.item, i]));
+    const add = (c: Candidate) => {
+      let i = inScope.get(c.item);
+      if (i === undefined) inScope.set(c.item, (i = scope.push(c) - 1));
+      return i;
+    };
 
+    // Which scope rows make which groups.
+    const rowGroups: { time: number; rows: number[] }[] = [];
+    if (examples.kind === 'impressions') {
+      const byItem = new Map(cands.map((c) => [c.item, c]));
+      const requests = new Map<string, { time: number; rows: number[]; slots: number[] }>();
+      for (const s of u.shown ?? []) {
+        let c = byItem.get(s.item);
+        if (!c) {
+          const author = state.author(s.item);
+          c = { item: s.item, author, inNetwork: author >= 0 && state.following.has(u.user, author), sources: [], score: 0 };
+        }
+        c.position = s.position;
+        let g = requests.get(s.request);
+        if (!g) requests.set(s.request, (g = { time: s.time, rows: [], slots: [] }));
+        g.rows.push(add(c));
+        g.slots.push(Number.isFinite(s.position) ? s.position : Infinity);
+      }
+      for (const g of requests.values()) {
+        const idx = g.rows.map((_, k) => k).sort((a, b) => g.slots[a]! - g.slots[b]! || a - b);
+        rowGroups.push({ time: g.time, rows: idx.map((k) => g.rows[k]!) });
+      }
+    } else {
+      const keep = new Uint8Array(cands.length);
+      for (let r = 0; r < Math.min(top, order.length); r++) keep[order[r]!] = 1;
+      const rest = order.slice(top);
+      rng.shuffle(rest);
+      for (let r = 0; r < Math.min(sampled, rest.length); r++) keep[rest[r]!] = 1;
+      const rows = order.filter((i) => keep[i]).map((i) => add(cands[i]!));
+      if (!rows.some((i) => u.engaged.has(scope[i]!.item))) return; // nothing to learn from this user
+      rowGroups.push({ time: u.time, rows });
+    }
+    if (rowGroups.length === 0) return;
+
+    if (scratch.length < scope.length * d) scratch = new Float32Array(scope.length * d);
+    const F = registry.compute(q, scope, scratch);
+    for (const g of rowGroups) {
+      const X = new Float32Array(g.rows.length * d);
+      g.rows.forEach((i, r) => X.set(F.subarray(i * d, (i + 1) * d), r * d));
+      groups.push({ user: u.user, time: g.time, X, items: g.rows.map((i) => scope[i]!.item), truth: u.truth, engaged: u.engaged });
+    }
+  });
+  options.onProgress?.(examples.users.length, examples.users.length, 'features');
+  // Requests in time order: learners fit on the earlier ones and validate on the later ones.
+  if (examples.kind === 'impressions') groups.sort((a, b) => a.time - b.time || a.user - b.user);
+  return assemble(examples.kind, registry, state.types.size, (t) => state.polarity[t]!, (t) => state.types.name(t), groups, options.minPositives);
+}
+
+const NONE: readonly number[] = [];
+
+/** Concatenates the groups and works out the heads and their labels. */
+function assemble(
+  kind: RankerDataset['kind'],
+  registry: FeatureRegistry,
+  typeCount: number,
+  polarity: (type: number) => number,
+  typeName: (type: number) => string,
+  groups: readonly Group[],
+  minPositives: number,
+): RankerDataset {
+  const d = registry.width;
+  const n = groups.reduce((a, g) => a + g.items.length, 0);
   const X = new Float32Array(n * d);
   const item = new Int32Array(n);
-  const groups = new Int32Array(chosen.length + 1);
-  const groupUser = new Int32Array(chosen.length);
-  const groupTime = new Float64Array(chosen.length);
-  const typeCount = new Int32Array(state.types.size);
+  const offsets = new Int32Array(groups.length + 1);
+  const groupUser = new Int32Array(groups.length);
+  const groupTime = new Float64Array(groups.length);
+  const positives = new Int32Array(typeCount);
+  const reactions: (readonly number[])[] = new Array(n);
   let row = 0;
-  chosen.forEach((g, gi) => {
-    groups[gi] = row;
-    groupUser[gi] = g.q.user;
+  groups.forEach((g, gi) => {
+    offsets[gi] = row;
+    groupUser[gi] = g.user;
     groupTime[gi] = g.time;
-    registry.compute(g.q, g.rows, X.subarray(row * d, (row + g.rows.length) * d));
-    for (const c of g.rows) {
-      item[row++] = c.item;
-      for (const t of g.truth.get(c.item) ?? []) typeCount[t]++;
+    X.set(g.X, row * d);
+    for (const it of g.items) {
+      reactions[row] = g.truth.get(it) ?? NONE;
+      item[row++] = it;
+      for (const t of g.truth.get(it) ?? []) positives[t]++;
     }
-    options.onProgress?.(gi + 1, chosen.length, 'features');
   });
-  groups[chosen.length] = row;
+  offsets[groups.length] = row;
 
   // Labels: engaged, then each signal type with enough positives.
   const heads = [ENGAGED_HEAD];
   const labels = [new Float32Array(n)];
   const typeHeads: number[] = [];
-  for (let t = 0; t < state.types.size; t++) if (state.polarity[t] !== 0 && typeCount[t]! >= options.minPositives) typeHeads.push(t);
+  for (let t = 0; t < typeCount; t++) if (polarity(t) !== 0 && positives[t]! >= minPositives) typeHeads.push(t);
   const typeLabels = typeHeads.map(() => new Float32Array(n));
   row = 0;
-  for (const g of chosen) {
-    for (const c of g.rows) {
-      if (g.engaged.has(c.item)) labels[0]![row] = 1;
-      const types = g.truth.get(c.item);
+  for (const g of groups) {
+    for (const it of g.items) {
+      if (g.engaged.has(it)) labels[0]![row] = 1;
+      const types = g.truth.get(it);
       if (types) typeHeads.forEach((t, h) => (typeLabels[h]![row] = types.includes(t) ? 1 : 0));
       row++;
     }
@@ -130,11 +214,11 @@ export function buildRankerDataset(
     let same = true;
     for (let i = 0; i < n && same; i++) same = y[i] === labels[0]![i];
     if (same) return;
-    heads.push(state.types.name(t));
+    heads.push(typeName(t));
     labels.push(y);
   });
 
-  return { features: [...registry.names], n, d, X, heads, labels, groups, groupUser, groupTime, item };
+  return { kind, features: [...registry.names], n, d, X, heads, labels, groups: offsets, groupUser, groupTime, item, reactions };
 }
 
 export function sliceGroups(ds: RankerDataset, from: number, to: number): RankerDataset {
@@ -143,6 +227,7 @@ export function sliceGroups(ds: RankerDataset, from: number, to: number): Ranker
   const groups = new Int32Array(to - from + 1);
   for (let k = from; k <= to; k++) groups[k - from] = ds.groups[k]! - r0;
   return {
+    kind: ds.kind,
     features: ds.features,
     n: r1 - r0,
     d: ds.d,
@@ -153,6 +238,7 @@ export function sliceGroups(ds: RankerDataset, from: number, to: number): Ranker
     groupUser: ds.groupUser.subarray(from, to),
     groupTime: ds.groupTime.subarray(from, to),
     item: ds.item.subarray(r0, r1),
+    reactions: ds.reactions.slice(r0, r1),
   };
 }
 

@@ -3,10 +3,13 @@
  *
  * 1. The training set (train/ranker-dataset.ts, built by the engine): features from the shadow, one label
  *    per head, one group of rows per held-out user (in the examples' seeded random order).
- * 2. Split by user: the first `rank.fitShare` of the users fit the trees (the same users the
- *    fusion was fitted on); of the rest, one half stops the boosting early and fits the
- *    calibration, the other half only measures (per-head AUC and ECE, and ndcg/recall@10 of
- *    the weighted score against the light ranker's order).
+ * 2. Split by group: the first `rank.fitShare` of the groups fit the trees; of the rest, one
+ *    half stops the boosting early and fits the calibration, the other half only measures
+ *    (per-head AUC and ECE, and ndcg/recall@10 of the weighted score against the light
+ *    ranker's order). With impression rows the groups are requests in time order, so this is a
+ *    time split: the model is measured on the window's latest requests. With candidate rows
+ *    they are held-out users in random order (the first share being the users the fusion was
+ *    fitted on).
  * 3. One gradient-boosted model per head: `engaged` with `rank.objective` (LambdaMART by
  *    default: it learns the order within a user's candidates), the event-type heads with logloss.
  *    Each head's raw score is calibrated into a probability (isotonic or Platt).
@@ -42,7 +45,8 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const s = o.settings;
   const ds = o.dataset;
   const g = ds.groupUser.length;
-  if (g < 10) throw new Error(`ranker: ${g} held-out users with a retrieved engagement (need 10)`);
+  const unit = ds.kind === 'impressions' ? 'requests' : 'users';
+  if (g < 10) throw new Error(`ranker: ${g} ${ds.kind === 'impressions' ? 'requests with impressions' : 'held-out users with a retrieved engagement'} (need 10)`);
   if (o.warmStart) {
     const mismatch = featureMismatch(o.warmStart.features, ds.features);
     if (mismatch) throw new Error(`ranker warm start: ${mismatch}`);
@@ -53,6 +57,9 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const cal = sliceGroups(ds, fitEnd, calEnd);
   const test = sliceGroups(ds, calEnd, g);
 
+  // The light ranker's score of the test rows: the order the heavy ranker must improve on.
+  const fusionCol = ds.features.indexOf('fusion_score');
+  const light = Float64Array.from({ length: test.n }, (_, i) => (fusionCol >= 0 ? test.X[i * ds.d + fusionCol]! : 0));
   const heads: RankerHeadFile[] = [];
   const reports: RankerHeadReport[] = [];
   const testProbs: Float64Array[] = [];
@@ -100,6 +107,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       positives,
       trees: model.numTrees,
       auc: round(rocAuc(p, test.labels[h]!)),
+      lightAuc: round(rocAuc(light, test.labels[h]!)),
       ece: round(expectedCalibrationError(p, test.labels[h]!)),
       eceRaw: round(expectedCalibrationError(pRaw, test.labels[h]!)),
     });
@@ -108,20 +116,39 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   }
 
   // The weighted score against the light ranker's order, on the test users.
-  const weights = ds.heads.map((h) => headWeight(h, s, o.types));
+  const weights = ds.heads.map((h) => headWeight(h, s, o.types, ds.heads));
   const score = new Float64Array(test.n);
   for (let i = 0; i < test.n; i++) for (let h = 0; h < weights.length; h++) score[i] += weights[h]! * testProbs[h]![i]!;
-  const fusionCol = ds.features.indexOf('fusion_score');
-  const light = Float64Array.from({ length: test.n }, (_, i) => (fusionCol >= 0 ? test.X[i * ds.d + fusionCol]! : 0));
   const heavyRank = rankingQuality(test, score, 10);
   const lightRank = rankingQuality(test, light, 10);
   const engagedRank = rankingQuality(test, testProbs[0]!, 10);
 
-  const bar = lightRank.ndcg * (1 - s.gateTolerance);
-  const passed = engagedRank.ndcg >= bar;
+  // Realized value: each test row's gain is the summed weight of the reactions that followed
+  // (a click 11, a report −369, types without a head included), discounted by the position the
+  // order gives it. The weighted score must earn at least the light ranker's.
+  const typeWeight = (t: number) => s.weights[o.types.name(t)] ?? o.types.spec(t).weight;
+  const gain = Float64Array.from(test.reactions, (types) => types.reduce((a, t) => a + typeWeight(t), 0));
+  const heavyGroups = groupValues(test, score, gain, 10);
+  const lightGroups = groupValues(test, light, gain, 10);
+  const heavyValue = mean(heavyGroups);
+  const lightValue = mean(lightGroups);
+  // Realized value is noisy (one report weighs −369, a like 0.5): the score fails only when it is
+  // clearly worse — by more than two standard errors of the paired per-group difference.
+  const diff = heavyGroups.map((v, i) => v - lightGroups[i]!);
+  const diffMean = mean(diff);
+  const diffSe = Math.sqrt(diff.reduce((a, x) => a + (x - diffMean) ** 2, 0) / Math.max(1, diff.length - 1) / Math.max(1, diff.length));
+
+  const where = `on ${g - calEnd} test ${unit}${ds.kind === 'impressions' ? ' (the latest)' : ''}`;
+  const orderOk = engagedRank.ndcg >= lightRank.ndcg * (1 - s.gateTolerance);
+  const valueOk = diffMean >= -2 * diffSe - s.gateTolerance * Math.abs(lightValue);
+  const testPositives = countPositives(test.labels[0]!);
+  const evidence = testPositives >= s.gateMinPositives;
   const gate = {
-    passed,
-    reason: `engaged head ndcg@10 ${engagedRank.ndcg.toFixed(4)} ${passed ? '≥' : '<'} light ranker ${lightRank.ndcg.toFixed(4)} × (1 − ${s.gateTolerance}) on ${g - calEnd} test users`,
+    passed: evidence && orderOk && valueOk,
+    reason:
+      (evidence ? '' : `only ${testPositives} engaged test rows (< rank.gateMinPositives ${s.gateMinPositives}): too few to trust the model; `) +
+      `engaged head ndcg@10 ${engagedRank.ndcg.toFixed(4)} ${orderOk ? '≥' : '<'} light ranker ${lightRank.ndcg.toFixed(4)} × (1 − ${s.gateTolerance}); ` +
+      `weighted score's realized value@10 ${heavyValue.toFixed(4)} vs the light ranker's ${lightValue.toFixed(4)}: difference ${diffMean.toFixed(4)} ± ${diffSe.toFixed(4)} (standard error) ${valueOk ? 'is not' : 'is'} clearly below 0 ${where}`,
   };
   return {
     format: RANKER_FORMAT,
@@ -130,6 +157,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     heads,
     report: {
       gate,
+      examples: ds.kind,
       rows: ds.n,
       users: g,
       validationUsers: g - fitEnd,
@@ -144,6 +172,8 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
         engagedRecall: round(engagedRank.recall),
         lightNdcg: round(lightRank.ndcg),
         lightRecall: round(lightRank.recall),
+        value: round(heavyValue),
+        lightValue: round(lightValue),
       },
       importance,
       seconds: Math.round((performance.now() - t0) / 10) / 100,
@@ -184,6 +214,30 @@ export function rankingQuality(ds: RankerDataset, score: Float64Array, k: number
     users++;
   }
   return { ndcg: ndcg / Math.max(1, users), recall: recall / Math.max(1, users) };
+}
+
+function mean(x: readonly number[]): number {
+  return x.length > 0 ? x.reduce((a, v) => a + v, 0) / x.length : 0;
+}
+
+/**
+ * Discounted value@k per group: Σ over the first k of the order of gain / log2(rank + 1)
+ * (gains may be negative: a reported post costs). Groups whose rows are all worth 0 are skipped.
+ */
+export function groupValues(ds: RankerDataset, score: Float64Array, gain: Float64Array, k: number): number[] {
+  const out: number[] = [];
+  for (let gi = 0; gi + 1 < ds.groups.length; gi++) {
+    const a = ds.groups[gi]!;
+    const b = ds.groups[gi + 1]!;
+    let any = false;
+    for (let r = a; r < b && !any; r++) any = gain[r] !== 0;
+    if (!any) continue;
+    const order = Array.from({ length: b - a }, (_, i) => a + i).sort((i, j) => score[j]! - score[i]! || i - j);
+    let dcg = 0;
+    for (let r = 0; r < Math.min(k, order.length); r++) dcg += gain[order[r]!]! / Math.log2(r + 2);
+    out.push(dcg);
+  }
+  return out;
 }
 
 /** The features with the largest share of the total split gain. */

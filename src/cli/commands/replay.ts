@@ -9,7 +9,7 @@ export const replayCommand: CliCommand = {
   name: 'replay',
   summary: 'replay evaluation on the synthetic platform: serve day d+1 after training on days 1..d',
   usage: `
-lenta replay [--preset tiny|demo|medium] [--train-days D] [--k 10,20] [--algos lenta,popular,following,random]
+lenta replay [--preset tiny|demo|medium] [--train-days D] [--k 10,20] [--algos lenta,lenta-light,popular,following,random]
              [--users N] [--seed S] [--candidates N] [--config FILE] [--json]
 
 Generates the synthetic platform (with its known ground-truth engagement model), writes days
@@ -20,7 +20,8 @@ model, in-network share, author exposure Gini and coverage. Default: demo, D = d
 --candidates N also reports each candidate source's recall@N of the day-(D+1) engagements,
 the union's, each source's marginal gain and the recall of its own first k.
 --config FILE serves \`lenta\` with that configuration (e.g. {"rank": {"learn": false}} to
-compare the feed without the heavy ranker); the store settings are the replay's own.`,
+compare the whole feed without the heavy ranker; \`lenta-light\` is the same engine's feed without
+the heavy ranker); the store settings are the replay's own.`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       preset: { type: 'string' },

@@ -77,11 +77,14 @@ export function rankerSummary(engine: Engine): Record<string, unknown> {
   const r = engine.ranker.trained;
   const ranker = r
     ? {
-        heads: Object.fromEntries(r.report.heads.map((h) => [h.name, { positives: h.positives, trees: h.trees, auc: h.auc, ece: h.ece, ece_uncalibrated: h.eceRaw }])),
+        heads: Object.fromEntries(r.report.heads.map((h) => [h.name, { positives: h.positives, trees: h.trees, auc: h.auc, light_auc: h.lightAuc, ece: h.ece, ece_uncalibrated: h.eceRaw }])),
         [`held_out_ndcg@${r.report.validation.k}`]: { weighted_score: r.report.validation.ndcg, engaged_head: r.report.validation.engagedNdcg, light: r.report.validation.lightNdcg },
         [`held_out_recall@${r.report.validation.k}`]: { weighted_score: r.report.validation.recall, engaged_head: r.report.validation.engagedRecall, light: r.report.validation.lightRecall },
+        [`held_out_value@${r.report.validation.k}`]: { weighted_score: r.report.validation.value, light: r.report.validation.lightValue },
+        gate: r.report.gate.reason,
+        examples: r.report.examples,
         rows: r.report.rows,
-        users: r.report.users,
+        [r.report.examples === 'impressions' ? 'requests' : 'users']: r.report.users,
         features: r.report.features,
         top_features: r.report.importance.slice(0, 8).map((x) => `${x.feature} ${x.gain}`),
         ...(r.report.warmStart ? { warm_start_trees: r.report.warmStart } : {}),
