@@ -28,9 +28,9 @@ export async function rankerBench(argv: string[]): Promise<void> {
   if (!model) throw new Error(`no heavy ranker: ${engine.rankerNote}`);
   const r = model.report;
   process.stdout.write(
-    `\nheavy ranker training (${r.rows.toLocaleString('en-US')} rows × ${r.features} features, ${r.users} held-out users, ${r.seconds} s); on the test half of the ${r.validationUsers} validation users:\n\n` +
-      `${table(r.heads.map((h) => ({ head: h.name, positives: h.positives, trees: h.trees, AUC: h.auc, ECE: h.ece, 'ECE uncalibrated': h.eceRaw })))}\n\n` +
-      `ndcg@10 / recall@10 of the held-out engagements: weighted score ${r.validation.ndcg} / ${r.validation.recall}, engaged head ${r.validation.engagedNdcg} / ${r.validation.engagedRecall}, light ranker ${r.validation.lightNdcg} / ${r.validation.lightRecall}; gate: ${r.gate.reason}\n`,
+    `\nheavy ranker training (${r.rows.toLocaleString('en-US')} ${r.examples ?? 'candidate'} rows × ${r.features} features, ${r.users} ${r.examples === 'impressions' ? 'requests' : 'held-out users'}, ${r.seconds} s); on the test half of the ${r.validationUsers} validation ${r.examples === 'impressions' ? 'requests (the latest)' : 'users'}:\n\n` +
+      `${table(r.heads.map((h) => ({ head: h.name, positives: h.positives, trees: h.trees, AUC: h.auc, 'light ranker AUC': h.lightAuc ?? NaN, ECE: h.ece, 'ECE uncalibrated': h.eceRaw })))}\n\n` +
+      `ndcg@10 / recall@10 of the held-out engagements: weighted score ${r.validation.ndcg} / ${r.validation.recall}, engaged head ${r.validation.engagedNdcg} / ${r.validation.engagedRecall}, light ranker ${r.validation.lightNdcg} / ${r.validation.lightRecall}; realized value@10: weighted score ${r.validation.value}, light ranker ${r.validation.lightValue}\ngate: ${r.gate.reason}\n`,
   );
 
   const users = engine.store.userIds.map((_, u) => u).filter((u) => engine.state.history.size(u) > 0);

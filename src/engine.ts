@@ -293,6 +293,7 @@ export class Engine {
       candidatesPerUser: this.config.rank.candidatesPerUser,
       maxCandidates: this.config.rank.maxCandidates,
       minPositives: this.config.rank.minPositives,
+      minNegatives: this.config.rank.minNegatives,
       seed: this.config.feed.fusion.seed,
       onProgress,
     });
@@ -312,7 +313,7 @@ export class Engine {
     }
     this.rankerNote = undefined;
     const terms = scoreTerms(
-      file.heads.map((h) => h.name),
+      file.heads,
       this.config.rank,
       this.state,
       (id) => this.store.userIndex(id),

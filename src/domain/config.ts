@@ -157,6 +157,8 @@ export const configSchema = z
         candidatesPerUser: z.number().int().min(10).default(300),
         /** Positive rows an event type needs to get a head of its own. */
         minPositives: z.number().int().min(1).default(100),
+        /** Rows the shared \`negative\` head (negative types too rare for a head of their own) needs: negative feedback is rare and costly. */
+        minNegatives: z.number().int().min(1).default(30),
         /** `lambdarank` (LambdaMART, then calibrated) or `binary` (logloss) for the `engaged` head; type heads use logloss. */
         objective: z.enum(['binary', 'lambdarank']).default('lambdarank'),
         trees: z.number().int().min(1).default(200),

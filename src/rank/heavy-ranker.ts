@@ -22,7 +22,10 @@ export const RANKER_FORMAT = 'lenta.ranker.v1';
 export const LIGHT_RANKER_VARIANT = 'light-ranker';
 
 export interface RankerHeadFile {
+  /** An event type, `engaged` (any positive reaction) or `negative` (any negative type without a head of its own). */
   name: string;
+  /** The score formula's default weight of a head that is not an event type (`negative`: its types' weights averaged by label count). */
+  weight?: number;
   /** Positive training rows. */
   positives: number;
   model: GbdtModelJson;

@@ -21,19 +21,24 @@ export interface ScoreTerms {
   authorBoost: Map<number, number>;
 }
 
-export function headWeight(head: string, rank: Config['rank'], types: EventTypeRegistry, heads: readonly string[] = [head]): number {
+/**
+ * `derived`: the weight a trained head that is not an event type carries by default (the
+ * `negative` head: its types' weights averaged by how often each labelled it).
+ */
+export function headWeight(head: string, rank: Config['rank'], types: EventTypeRegistry, heads: readonly string[] = [head], derived?: number): number {
   const configured = rank.weights[head];
   if (configured !== undefined) return configured;
   // `engaged` is the score when it is the only head (a catalogue); beside typed heads, whose
   // weights say what each reaction is worth, it would count every reaction once more.
   if (head === 'engaged') return heads.length > 1 ? 0 : 1;
   const code = types.code(head);
-  return code >= 0 ? types.spec(code).weight : 0;
+  return code >= 0 ? types.spec(code).weight : (derived ?? 0);
 }
 
 /** Resolves the formula for a model's heads against the config and the state's ids. */
-export function scoreTerms(heads: readonly string[], rank: Config['rank'], state: OnlineState, authorIndex: (id: string) => number | undefined): ScoreTerms {
-  const weights = Float64Array.from(heads, (h) => headWeight(h, rank, state.types, heads));
+export function scoreTerms(heads: readonly { name: string; weight?: number }[], rank: Config['rank'], state: OnlineState, authorIndex: (id: string) => number | undefined): ScoreTerms {
+  const names = heads.map((h) => h.name);
+  const weights = Float64Array.from(heads, (h) => headWeight(h.name, rank, state.types, names, h.weight));
   const tagBoost = new Map<number, number>();
   for (const [tag, b] of Object.entries(rank.boosts.tags)) if (b !== 0) tagBoost.set(state.tagId(tag), b);
   const authorBoost = new Map<number, number>();

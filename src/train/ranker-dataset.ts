@@ -40,6 +40,8 @@ export interface RankerDataset {
   /** Row-major n × d; NaN = missing. */
   X: Float32Array;
   heads: string[];
+  /** Default score weights of the heads that are not event types (`negative`). */
+  headWeights: Record<string, number>;
   /** Per head, one 0/1 label per row. */
   labels: Float32Array[];
   /** Row offsets of the groups, length groups + 1 (users in the examples' random order, or requests in time order). */
@@ -60,12 +62,16 @@ export interface RankerDatasetOptions {
   maxCandidates: number;
   /** A head needs this many positive rows (else the type has no head). */
   minPositives: number;
+  /** The shared `negative` head (negative types too rare for their own) needs this many (default: minPositives). */
+  minNegatives?: number;
   seed: number;
   onProgress?: (done: number, total: number, note?: string) => void;
 }
 
 /** Heads: `engaged` and every signal type with enough positives whose labels differ from `engaged`'s. */
 export const ENGAGED_HEAD = 'engaged';
+/** Any negative reaction of a type too rare for a head of its own. */
+export const NEGATIVE_HEAD = 'negative';
 
 interface Group {
   user: number;
@@ -155,7 +161,7 @@ export function buildRankerDataset(
   options.onProgress?.(examples.users.length, examples.users.length, 'features');
   // Requests in time order: learners fit on the earlier ones and validate on the later ones.
   if (examples.kind === 'impressions') groups.sort((a, b) => a.time - b.time || a.user - b.user);
-  return assemble(examples.kind, registry, state.types.size, (t) => state.polarity[t]!, (t) => state.types.name(t), groups, options.minPositives);
+  return assemble(examples.kind, registry, state.types.size, (t) => state.polarity[t]!, (t) => state.types.name(t), (t) => state.types.spec(t).weight, groups, options.minPositives, options.minNegatives ?? options.minPositives);
 }
 
 const NONE: readonly number[] = [];
@@ -167,8 +173,10 @@ function assemble(
   typeCount: number,
   polarity: (type: number) => number,
   typeName: (type: number) => string,
+  typeWeight: (type: number) => number,
   groups: readonly Group[],
   minPositives: number,
+  minNegatives: number,
 ): RankerDataset {
   const d = registry.width;
   const n = groups.reduce((a, g) => a + g.items.length, 0);
@@ -218,7 +226,36 @@ function assemble(
     labels.push(y);
   });
 
-  return { kind, features: [...registry.names], n, d, X, heads, labels, groups: offsets, groupUser, groupTime, item, reactions };
+  // Negative feedback is rare and costly (not_interested −74, report −369): the negative types
+  // too rare for a head of their own share one, `negative`, when together they label at least
+  // `minNegatives` rows; its default weight is their weights averaged by how often each
+  // labelled a row.
+  const rareNegatives = new Set<number>();
+  for (let t = 0; t < typeCount; t++) if (polarity(t) < 0 && positives[t]! > 0 && !typeHeads.includes(t)) rareNegatives.add(t);
+  const headWeights: Record<string, number> = {};
+  if (rareNegatives.size > 0) {
+    const y = new Float32Array(n);
+    let count = 0;
+    let weighted = 0;
+    let labelled = 0;
+    for (let r = 0; r < n; r++) {
+      let any = false;
+      for (const t of reactions[r]!) {
+        if (!rareNegatives.has(t)) continue;
+        any = true;
+        weighted += typeWeight(t);
+        labelled++;
+      }
+      if (any) (y[r] = 1), count++;
+    }
+    if (count >= minNegatives) {
+      heads.push(NEGATIVE_HEAD);
+      labels.push(y);
+      headWeights[NEGATIVE_HEAD] = weighted / labelled;
+    }
+  }
+
+  return { kind, features: [...registry.names], n, d, X, heads, headWeights, labels, groups: offsets, groupUser, groupTime, item, reactions };
 }
 
 export function sliceGroups(ds: RankerDataset, from: number, to: number): RankerDataset {
@@ -233,6 +270,7 @@ export function sliceGroups(ds: RankerDataset, from: number, to: number): Ranker
     d: ds.d,
     X: ds.X.subarray(r0 * ds.d, r1 * ds.d),
     heads: ds.heads,
+    headWeights: ds.headWeights,
     labels: ds.labels.map((y) => y.subarray(r0, r1)),
     groups,
     groupUser: ds.groupUser.subarray(from, to),

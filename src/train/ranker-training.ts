@@ -111,12 +111,12 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       ece: round(expectedCalibrationError(p, test.labels[h]!)),
       eceRaw: round(expectedCalibrationError(pRaw, test.labels[h]!)),
     });
-    heads.push({ name, positives, model: model.toJSON(), calibration: calibrator.toJSON() });
+    heads.push({ name, ...(ds.headWeights[name] !== undefined ? { weight: ds.headWeights[name] } : {}), positives, model: model.toJSON(), calibration: calibrator.toJSON() });
     if (name === ENGAGED_HEAD) importance = topImportance(model.featureImportance(), 15);
   }
 
   // The weighted score against the light ranker's order, on the test users.
-  const weights = ds.heads.map((h) => headWeight(h, s, o.types, ds.heads));
+  const weights = ds.heads.map((h) => headWeight(h, s, o.types, ds.heads, ds.headWeights[h]));
   const score = new Float64Array(test.n);
   for (let i = 0; i < test.n; i++) for (let h = 0; h < weights.length; h++) score[i] += weights[h]! * testProbs[h]![i]!;
   const heavyRank = rankingQuality(test, score, 10);
