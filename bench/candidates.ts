@@ -11,19 +11,22 @@
  * The sources' artifacts are saved next to the bench database (`platform-<preset>.db.models/`)
  * and loaded on the next run, so only the first run (or `--retrain`) pays the training.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { join } from 'node:path';
+import { Session } from 'node:inspector';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/domain/config.js';
 import { Engine } from '../src/engine.js';
 import { FeedPipeline, mergeCandidates, type OffThreadSource } from '../src/pipeline/feed-pipeline.js';
 import type { FeedQuery } from '../src/pipeline/types.js';
 import { SIM_PRESETS, simulate, type SimPresetName } from '../src/sim/index.js';
+import { ExactMipsIndex, HnswMipsIndex, loadHnswlib } from '../src/models/ann/mips-index.js';
+import { requestLookups } from '../src/candidates/ranked.js';
 import { mb, percentile, table } from './report.js';
 
 export async function candidatesBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, retrain: { type: 'boolean', default: false }, dump: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, retrain: { type: 'boolean', default: false }, dump: { type: 'string' }, 'ann-recall': { type: 'string' }, 'ann-ef': { type: 'string', default: '500,1000,1500,2000,3000' }, profile: { type: 'string' } } });
   const preset = values.preset as SimPresetName;
   const n = Number(values.requests);
   mkdirSync(values.dir!, { recursive: true });
@@ -74,11 +77,18 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   }
   let seed = 7;
   const pick = () => users[(seed = (seed * 1103515245 + 12345) >>> 0) % users.length]!;
+  if (values['ann-recall']) {
+    await annRecall(engine, models, users, Number(values['ann-recall']), values['ann-ef']!.split(',').map(Number));
+    await engine.close();
+    return;
+  }
   // The stage as a request runs it (feed-pipeline.ts: sources side by side, off-thread ones
   // first, then the merge), without the filters and scorers that follow it.
   const stage = new FeedPipeline({ name: 'candidate_stage', sources: engine.sources, filters: [], scorers: [], selector: { name: 'none', select: (_q, c) => c }, sideEffects: [] });
   const per = new Map<string, number[]>();
   const answered = new Map<string, number[]>();
+  // In the concurrent stage: the synchronous sources' own times added up (the main thread's part).
+  const mainThread: number[] = [];
   const concurrent: number[] = [];
   const sequential: number[] = [];
   const popularOnly: number[] = [];
@@ -113,10 +123,22 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   });
   observer.observe({ entryTypes: ['gc'] });
   const warmup = 50;
+  // `--profile PREFIX`: a CPU profile (PREFIX.cpuprofile) and an allocation sample including the
+  // objects the GC already collected (PREFIX.heapprofile) of the measured requests only.
+  const profiler = values.profile ? new Session() : undefined;
+  const post = (method: string, params: object = {}) => new Promise<unknown>((resolve, reject) => profiler!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  profiler?.connect();
   for (let i = 0; i < n + warmup; i++) {
     const userId = pick();
     const measured = i >= warmup;
     gc.on = measured;
+    if (profiler && i === warmup) {
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: 200 });
+      await post('Profiler.start');
+      await post('HeapProfiler.enable');
+      await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    }
     // Each request twice, in alternating order: as served (concurrent) and one source after another.
     for (const mode of i % 2 === 0 ? (['concurrent', 'sequential'] as const) : (['sequential', 'concurrent'] as const)) {
       if (mode === 'concurrent') {
@@ -126,7 +148,13 @@ export async function candidatesBench(argv: string[]): Promise<void> {
         const total = performance.now() - t0;
         if (measured) {
           concurrent.push(total);
-          for (const tm of timings) if (tm.stage === 'source' && offThread.includes(tm.component!)) record(answered, tm.component!, tm.ms);
+          let own = 0;
+          for (const tm of timings) {
+            if (tm.stage !== 'source') continue;
+            if (offThread.includes(tm.component!)) record(answered, tm.component!, tm.ms);
+            else own += tm.ms;
+          }
+          mainThread.push(own);
         }
         continue;
       }
@@ -153,6 +181,13 @@ export async function candidatesBench(argv: string[]): Promise<void> {
     }
   }
   observer.disconnect();
+  if (profiler) {
+    const { profile } = (await post('Profiler.stop')) as { profile: object };
+    writeFileSync(`${values.profile}.cpuprofile`, JSON.stringify(profile));
+    const heap = (await post('HeapProfiler.stopSampling')) as { profile: object };
+    writeFileSync(`${values.profile}.heapprofile`, JSON.stringify(heap.profile));
+    profiler.disconnect();
+  }
   const row = (name: string, times: number[]) => {
     const s = [...times].sort((a, b) => a - b);
     return { stage: name, 'p50 ms': percentile(s, 50), 'p99 ms': percentile(s, 99), 'mean ms': s.reduce((a, b) => a + b, 0) / s.length };
@@ -163,6 +198,7 @@ export async function candidatesBench(argv: string[]): Promise<void> {
     if (answered.has(name)) rows.push(row(`source ${name}: answer time in the concurrent stage (worker)`, answered.get(name)!));
   }
   rows.push(row('candidate stage, sources one after another (hydrate + sources + merge)', sequential));
+  if (offThread.length > 0) rows.push(row('  in it: the synchronous sources, added up (main thread)', mainThread));
   rows.push(row('candidate stage as served: sources side by side (hydrate + sources + merge)', concurrent));
   const mem = process.memoryUsage();
   const trainedNote = trained.length > 0 ? `trained ${trained.join(', ')} (and saved) in ${sourcesSeconds.toFixed(1)} s (per source ≈ ${[...trainSeconds].map(([s, sec]) => `${s} ${sec.toFixed(0)} s`).join(', ')})` : 'nothing trained';
@@ -175,4 +211,63 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   );
   if (dump) writeFileSync(values.dump!, `${dump.join('\n')}\n`);
   await engine.close();
+}
+
+/**
+ * `--ann-recall N`: the embedding source's HNSW search against the exact scan, for N active
+ * users (their trained vectors; the request's skip set as served: own history, seen), at each
+ * search expansion of `--ann-ef`: recall of the exact top-`budget` and time per search (in this
+ * thread). Reads the saved factors and graph of `embedding` from the models folder.
+ */
+async function annRecall(engine: Engine, models: string, users: string[], n: number, efs: number[]): Promise<void> {
+  const header = JSON.parse(readFileSync(join(models, 'embedding.json'), 'utf8')) as { stride: number; users: number; items: number };
+  const f32 = (name: string) => {
+    const b = readFileSync(join(models, name));
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  };
+  const { stride } = header;
+  const itemFactors = f32('embedding.items.f32');
+  const userFactors = f32('embedding.users.f32');
+  const activeBuf = readFileSync(join(models, 'embedding.active.u8'));
+  const active = new Uint8Array(activeBuf.buffer.slice(activeBuf.byteOffset, activeBuf.byteOffset + activeBuf.byteLength));
+  const mod = await loadHnswlib();
+  if (!mod) throw new Error('hnswlib-node does not load');
+  const graph = HnswMipsIndex.load(mod, join(models, 'embedding.hnsw'), stride, header.items);
+  const exact = new ExactMipsIndex(itemFactors, stride, active);
+  const budget = engine.sources.find((e) => e.source.name === 'embedding')?.budget ?? 500;
+  const recall = new Map<number, number[]>();
+  const times = new Map<number, number[]>();
+  let seed = 11;
+  const now = engine.now();
+  for (let r = 0; r < n; r++) {
+    const userId = users[(seed = (seed * 1103515245 + 12345) >>> 0) % users.length]!;
+    const user = engine.store.userIndex(userId)!;
+    if (user >= header.users) continue;
+    const vector = userFactors.subarray(user * stride, user * stride + stride);
+    if (!vector.some((v) => v !== 0)) continue;
+    const seen = new Set<number>();
+    engine.state.seen.forEachRecent(user, (item) => void seen.add(item));
+    const q: FeedQuery = { user, userId, limit: 20, now, requestId: 'ann', variant: 'default', served: new Set(), seen, exclude: new Set(), state: engine.state };
+    const lookups = requestLookups.forQuery(q);
+    const skip = (item: number) => lookups.inHistory(item) || seen.has(item);
+    const hint = lookups.historySize() + seen.size;
+    const truth = new Set(exact.search(vector, budget, skip).items);
+    for (const ef of efs) {
+      graph.ef = ef;
+      const t0 = performance.now();
+      const got = graph.search(vector, budget, skip, hint);
+      const ms = performance.now() - t0;
+      let hits = 0;
+      for (const item of got.items) if (truth.has(item)) hits++;
+      if (!recall.has(ef)) (recall.set(ef, []), times.set(ef, []));
+      recall.get(ef)!.push(hits / Math.max(1, truth.size));
+      times.get(ef)!.push(ms);
+    }
+  }
+  const rows = efs.map((ef) => {
+    const t = [...times.get(ef)!].sort((a, b) => a - b);
+    const rc = recall.get(ef)!;
+    return { ef, users: rc.length, [`recall@${budget} vs exact`]: rc.reduce((a, b) => a + b, 0) / rc.length, 'p50 ms': percentile(t, 50), 'p90 ms': percentile(t, 90), 'p99 ms': percentile(t, 99) };
+  });
+  process.stdout.write(`\nembedding HNSW search against the exact scan (top-${budget}, skip = own history + seen, searched in this thread; it asks for ${budget} + the skip hint, so ef is at least that):\n\n${table(rows)}\n`);
 }

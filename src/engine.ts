@@ -12,7 +12,7 @@ import type { Item, LogRecord } from './domain/types.js';
 import { ValidationError } from './domain/validate.js';
 import { createForYouPipeline } from './pipeline/for-you.js';
 import type { FeedPipeline } from './pipeline/feed-pipeline.js';
-import { isTrainable, type Candidate, type FeedQuery, type SideEffect, type StageTiming } from './pipeline/types.js';
+import { isTrainable, makeCandidate, type Candidate, type FeedQuery, type SideEffect, type StageTiming } from './pipeline/types.js';
 import type { SourceEntry } from './candidates/index.js';
 import type { PopularSource } from './candidates/popular.js';
 import { OnlineState } from './state/online-state.js';
@@ -489,13 +489,7 @@ export class Engine {
     // Chronological: the order is by time; the score is the recency factor of the For You feed.
     const now = this.now();
     const halfLife = this.config.feed.recencyHalfLife;
-    const page: Candidate[] = posts.map((p) => ({
-      item: p.index,
-      author: this.state.author(p.index),
-      inNetwork: true,
-      sources: [{ source: 'following', score: 0, rank: 0 }],
-      score: Math.pow(0.5, Math.max(0, now - p.createdAt) / halfLife),
-    }));
+    const page: Candidate[] = posts.map((p) => makeCandidate(p.index, this.state.author(p.index), true, { source: 'following', score: 0, rank: 0 }, Math.pow(0.5, Math.max(0, now - p.createdAt) / halfLife)));
     page.forEach((c, i) => (c.sources[0] = { source: 'following', score: c.score, rank: i + 1 }));
     const items = await this.hydrate(page);
     const last = posts[posts.length - 1];

@@ -15,6 +15,8 @@ import { LOG_EVENT, type ItemRecord, type LogChunk } from '../store/store.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
 import type { TopK } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor, requestLookups } from './ranked.js';
+import type { CandidateFeatureProvider } from '../features/registry.js';
+import { fillMissing } from './request-memo.js';
 
 export interface CommunitySourceOptions extends Partial<CommunityModelOptions> {
   /** Posts older than this (ms) are skipped; 0 = no limit. */
@@ -24,7 +26,10 @@ export interface CommunitySourceOptions extends Partial<CommunityModelOptions> {
 const HEADER_FILE = 'communities.json';
 const BLOB_FILE = 'communities.bin';
 
-export class CommunitySource implements TrainableSource {
+/** The feature columns (CandidateFeatureProvider), fixed for every trained model. */
+const COMMUNITY_FEATURES: readonly string[] = Object.freeze(['score', 'overlap']);
+
+export class CommunitySource implements TrainableSource, CandidateFeatureProvider {
   readonly name = 'communities';
   model: CommunityModel;
   lastTrain: TrainStats | undefined;
@@ -111,6 +116,72 @@ export class CommunitySource implements TrainableSource {
     const top = (this.top = heapFor(this.top, budget));
     model.retrieveTop(this.vec, top, skip);
     return candidatesFromTopK(top, this.name, q);
+  }
+
+  /**
+   * Feature columns (CandidateFeatureProvider): the overlap of the user's community vector
+   * (InterestedIn, as fetch() computes it) with the candidate's, for every candidate —
+   * `score`: Σ_c user(c) × item(c) / (community c's top item weight), the score fetch() ranks by,
+   * `overlap`: Σ_c user(c) × the share of the item's vector in c (free of the item's popularity
+   * and of the amount of training data). 0 for an item outside the user's communities; NaN for
+   * a user without a vector and items with no vector. Empty before training.
+   */
+  featureNames(): readonly string[] {
+    return this.model.trained ? COMMUNITY_FEATURES : [];
+  }
+
+  candidateFeatures(q: FeedQuery, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void {
+    const model = this.model;
+    const width = COMMUNITY_FEATURES.length;
+    if (q.user < 0 || !model.trained) return fillMissing(out, candidates.length, stride, offset, width);
+    model.userVector(q.state, q.user, this.vec, true);
+    if (this.vec.n === 0) return fillMissing(out, candidates.length, stride, offset, width);
+    const scratch = this.scratch(model.count);
+    // Per community of the user: its weight, and the weight over the community's top item weight.
+    const { w, f } = scratch;
+    for (let k = 0; k < this.vec.n; k++) {
+      const c = this.vec.comm[k]!;
+      w[c] = this.vec.w[k]!;
+      const top = model.communityTop(c);
+      f[c] = top > 0 ? (model.options.normalizeCommunities ? this.vec.w[k]! / top : this.vec.w[k]!) : 0;
+    }
+    const slots = model.options.itemSlots;
+    const comm = model.itemComm;
+    const weight = model.itemW;
+    for (let i = 0; i < candidates.length; i++) {
+      const row = i * stride + offset;
+      const start = model.itemSlotStart(candidates[i]!.item);
+      if (start < 0) {
+        out[row] = out[row + 1] = NaN;
+        continue;
+      }
+      let score = 0;
+      let overlap = 0;
+      let total = 0;
+      for (let s = start; s < start + slots; s++) {
+        const c = comm[s]!;
+        if (c < 0) continue;
+        const x = weight[s]!;
+        if (!(x > 0)) continue;
+        total += x;
+        score += f[c]! * x;
+        overlap += w[c]! * x;
+      }
+      out[row] = total > 0 ? score : NaN;
+      out[row + 1] = total > 0 ? overlap / total : NaN;
+    }
+    for (let k = 0; k < this.vec.n; k++) w[this.vec.comm[k]!] = f[this.vec.comm[k]!] = 0;
+  }
+
+  private scratchW = new Float64Array(0);
+  private scratchF = new Float64Array(0);
+
+  private scratch(count: number): { w: Float64Array; f: Float64Array } {
+    if (this.scratchW.length < count) {
+      this.scratchW = new Float64Array(count);
+      this.scratchF = new Float64Array(count);
+    }
+    return { w: this.scratchW, f: this.scratchF };
   }
 }
 

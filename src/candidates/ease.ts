@@ -26,6 +26,8 @@ import type { TopK } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor, servable } from './ranked.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
 import { readPositives } from './communities.js';
+import type { CandidateFeatureProvider } from '../features/registry.js';
+import { fillMissing, RequestMemo } from './request-memo.js';
 
 export interface EaseSourceOptions {
   lambda: number;
@@ -51,7 +53,23 @@ interface Model {
   trainedAtSeq: number;
 }
 
-export class EaseSource implements TrainableSource {
+/** The feature columns (CandidateFeatureProvider), fixed for every trained model. */
+const EASE_FEATURES: readonly string[] = Object.freeze(['score', 'rel', 'z']);
+
+/** One request's scores of every trained item. */
+interface UserScores {
+  /** Per compact item. */
+  scores: Float64Array;
+  inHistory: Uint8Array;
+  /** Items in the history ring (any polarity): never proposed. */
+  blocked: Set<number>;
+  /** Outside the history: the best score, the mean and the standard deviation (when the features ask). */
+  best?: number;
+  mean?: number;
+  sd?: number;
+}
+
+export class EaseSource implements TrainableSource, CandidateFeatureProvider {
   readonly name = 'ease';
   readonly options: EaseSourceOptions;
   private model: Model | undefined;
@@ -59,6 +77,8 @@ export class EaseSource implements TrainableSource {
   offBecause: string | undefined;
   private compactItemOf = new Int32Array(0);
   private top: TopK | undefined;
+  /** The request's scores (fetch, then the ranker's features); null: the user has no trained history item. */
+  private readonly memo = new RequestMemo<UserScores | null>();
 
   constructor(options: Partial<EaseSourceOptions> = {}) {
     this.options = { lambda: 500, maxDim: 3000, ...options };
@@ -152,6 +172,7 @@ export class EaseSource implements TrainableSource {
 
   private setModel(model: Model): void {
     this.model = model;
+    this.memo.clear();
     const maxItem = model.items.reduce((a, b) => Math.max(a, b), -1);
     this.compactItemOf = new Int32Array(maxItem + 1).fill(-1);
     model.items.forEach((i, c) => (this.compactItemOf[i] = c));
@@ -159,8 +180,86 @@ export class EaseSource implements TrainableSource {
 
   fetch(q: FeedQuery, budget: number): Candidate[] {
     const model = this.model;
-    const state = q.state;
     if (!model || q.user < 0 || budget <= 0) return [];
+    const u = this.userScores(q, model);
+    if (!u) return [];
+    const { scores, inHistory, blocked } = u;
+    const n = model.items.length;
+    const top = (this.top = heapFor(this.top, budget));
+    for (let j = 0; j < n; j++) {
+      if (inHistory[j]) continue;
+      const s = scores[j]!;
+      if (!(s > 0)) continue;
+      const item = model.items[j]!;
+      if (blocked.has(item) || !top.accepts(item, s) || !servable(q, item)) continue;
+      top.push(item, s);
+    }
+    return candidatesFromTopK(top, this.name, q);
+  }
+
+  /**
+   * Feature columns (CandidateFeatureProvider): for every candidate, its EASE score for the user
+   * (`score`, the same number fetch() ranks by), that score over the user's best score outside
+   * the history (`rel`), and its standard score among the user's scores of every item outside
+   * the history (`z`). `rel` and `z` do not depend on the scale of the scores, which grows with
+   * the size of the training data and of the history (the ranker learns on a shadow trained on
+   * less). The scores come from fetch() when it ran in the same request; else the user is
+   * scored here. NaN for a user without a trained history item and for items the model does
+   * not know. Empty when the source is off.
+   */
+  featureNames(): readonly string[] {
+    return this.model ? EASE_FEATURES : [];
+  }
+
+  candidateFeatures(q: FeedQuery, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void {
+    const model = this.model;
+    const u = model && q.user >= 0 ? this.userScores(q, model) : undefined;
+    if (!model || !u) return fillMissing(out, candidates.length, stride, offset, EASE_FEATURES.length);
+    const { scores, inHistory } = u;
+    if (u.best === undefined) {
+      // One pass over the catalogue per request: the best score, mean and deviation outside the history.
+      let best = -Infinity;
+      let sum = 0;
+      let sq = 0;
+      let count = 0;
+      for (let j = 0; j < scores.length; j++) {
+        if (inHistory[j]) continue;
+        const x = scores[j]!;
+        if (x > best) best = x;
+        sum += x;
+        sq += x * x;
+        count++;
+      }
+      const mean = count > 0 ? sum / count : NaN;
+      u.best = best;
+      u.mean = mean;
+      u.sd = count > 1 ? Math.sqrt(Math.max(0, sq / count - mean * mean)) : NaN;
+    }
+    const { best, mean, sd } = u as Required<UserScores>;
+    const compact = this.compactItemOf;
+    for (let i = 0; i < candidates.length; i++) {
+      const item = candidates[i]!.item;
+      const row = i * stride + offset;
+      const c = item >= 0 && item < compact.length ? compact[item]! : -1;
+      if (c < 0) {
+        out[row] = out[row + 1] = out[row + 2] = NaN;
+        continue;
+      }
+      const x = scores[c]!;
+      out[row] = x;
+      out[row + 1] = best > 0 ? x / best : NaN;
+      out[row + 2] = sd > 0 ? (x - mean) / sd : NaN;
+    }
+  }
+
+  /**
+   * The user's EASE score of every trained item (compact ids) from the positive history now,
+   * kept for the rest of the request; undefined when the history has no trained item.
+   */
+  private userScores(q: FeedQuery, model: Model): UserScores | undefined {
+    const kept = this.memo.get(q, model);
+    if (kept !== undefined) return kept ?? undefined;
+    const state = q.state;
     const n = model.items.length;
     // The user's positive history (compact ids, distinct); any history item is never proposed.
     const history: number[] = [];
@@ -172,7 +271,10 @@ export class EaseSource implements TrainableSource {
       const c = item < this.compactItemOf.length ? this.compactItemOf[item]! : -1;
       if (c >= 0 && !inHistory[c]) (inHistory[c] = 1), history.push(c);
     });
-    if (history.length === 0) return [];
+    if (history.length === 0) {
+      this.memo.set(q, model, null);
+      return undefined;
+    }
     const scores = new Float64Array(n);
     if (model.form === 'dual') {
       const m = model.users.length;
@@ -201,16 +303,7 @@ export class EaseSource implements TrainableSource {
       }
       for (let j = 0; j < n; j++) scores[j] = -scores[j]! / diag[j]!;
     }
-    const top = (this.top = heapFor(this.top, budget));
-    for (let j = 0; j < n; j++) {
-      if (inHistory[j]) continue;
-      const s = scores[j]!;
-      if (!(s > 0)) continue;
-      const item = model.items[j]!;
-      if (blocked.has(item) || !top.accepts(item, s) || !servable(q, item)) continue;
-      top.push(item, s);
-    }
-    return candidatesFromTopK(top, this.name, q);
+    return this.memo.set(q, model, { scores, inHistory, blocked }) ?? undefined;
   }
 
   async save(dir: string): Promise<void> {

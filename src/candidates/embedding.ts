@@ -21,8 +21,10 @@ import { foldInUser, gramMatrix, IalsRecommender } from '../models/mf/ials.js';
 import { ExactMipsIndex, loadHnswlib, loadHnswIndex, createMipsIndex, type MipsIndex, type MipsBuildOptions, type MipsResult } from '../models/ann/mips-index.js';
 import { LOG_EVENT } from '../store/store.js';
 import type { OnlineState } from '../state/online-state.js';
-import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
+import { makeCandidate, type Candidate, type FeedQuery, type SourceTrainingContext, type TrainableSource } from '../pipeline/types.js';
 import { requestLookups } from './ranked.js';
+import type { CandidateFeatureProvider } from '../features/registry.js';
+import { fillMissing } from './request-memo.js';
 
 export interface EmbeddingOptions extends MipsBuildOptions {
   factors?: number;
@@ -75,7 +77,10 @@ interface Header {
 
 const FILE = 'embedding';
 
-export class EmbeddingSource implements TrainableSource {
+/** The feature columns (CandidateFeatureProvider), fixed for every trained model. */
+const EMBEDDING_FEATURES: readonly string[] = Object.freeze(['dot', 'cos']);
+
+export class EmbeddingSource implements TrainableSource, CandidateFeatureProvider {
   readonly name = 'embedding';
   private model: Model | undefined;
   private readonly foldCache = new Map<number, { signature: string; vector: Float32Array | undefined }>();
@@ -188,6 +193,47 @@ export class EmbeddingSource implements TrainableSource {
     return this.candidates(q, m.index.search(vector, Math.floor(budget), skip, hint));
   }
 
+  /**
+   * Feature columns (CandidateFeatureProvider): for every candidate, the inner product of the
+   * user's vector (trained, or folded in from the history as fetch() does) with the item's
+   * factor (`dot`, the score fetch() ranks by) and their cosine (`cos`, free of the vectors'
+   * lengths, which depend on the amount of training data). NaN for a user without a vector and
+   * for items without a factor. Empty before training.
+   */
+  featureNames(): readonly string[] {
+    return this.model ? EMBEDDING_FEATURES : [];
+  }
+
+  candidateFeatures(q: FeedQuery, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void {
+    const m = this.model;
+    const vector = m && q.user >= 0 && q.state.history.size(q.user) > 0 ? this.userVector(m, q.state, q.user) : undefined;
+    if (!m || !vector) return fillMissing(out, candidates.length, stride, offset, EMBEDDING_FEATURES.length);
+    const f = m.factors;
+    const stride2 = m.stride;
+    const y = m.itemFactors;
+    let uu = 0;
+    for (let t = 0; t < f; t++) uu += vector[t]! * vector[t]!;
+    const un = Math.sqrt(uu);
+    for (let i = 0; i < candidates.length; i++) {
+      const item = candidates[i]!.item;
+      const row = i * stride + offset;
+      if (!(item >= 0 && item < m.items && m.active[item])) {
+        out[row] = out[row + 1] = NaN;
+        continue;
+      }
+      const base = item * stride2;
+      let dot = 0;
+      let vv = 0;
+      for (let t = 0; t < f; t++) {
+        const v = y[base + t]!;
+        dot += vector[t]! * v;
+        vv += v * v;
+      }
+      out[row] = dot;
+      out[row + 1] = un > 0 && vv > 0 ? dot / (un * Math.sqrt(vv)) : NaN;
+    }
+  }
+
   /** Whether fetch() answers from another thread (its graph is served by a worker). */
   get offThread(): boolean {
     return this.model?.index.searchAsync !== undefined;
@@ -201,13 +247,7 @@ export class EmbeddingSource implements TrainableSource {
       const item = items[k]!;
       const author = state.author(item);
       const score = scores[k]!;
-      out[k] = {
-        item,
-        author,
-        inNetwork: q.user >= 0 && author >= 0 && lookups.follows(author),
-        sources: [{ source: this.name, score, rank: k + 1 }],
-        score,
-      };
+      out[k] = makeCandidate(item, author, q.user >= 0 && author >= 0 && lookups.follows(author), { source: this.name, score, rank: k + 1 }, score);
     }
     return out;
   }

@@ -28,6 +28,8 @@ import { LOG_EVENT, type ItemRecord, type LogChunk } from '../store/store.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
 import { TopK } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor, servable } from './ranked.js';
+import type { CandidateFeatureProvider } from '../features/registry.js';
+import { fillMissing } from './request-memo.js';
 
 export interface ItemToItemOptions {
   weighting: 'rp3b' | 'cosine';
@@ -80,7 +82,10 @@ interface Header {
   trainedEvents: number;
 }
 
-export class ItemToItemSource implements TrainableSource {
+/** The feature columns (CandidateFeatureProvider), fixed for every trained graph. */
+const ITEM_TO_ITEM_FEATURES: readonly string[] = Object.freeze(['score', 'max', 'rel', 'links']);
+
+export class ItemToItemSource implements TrainableSource, CandidateFeatureProvider {
   readonly name = 'item_to_item';
   readonly options: ItemToItemOptions;
   private graph: Graph | undefined;
@@ -96,6 +101,13 @@ export class ItemToItemSource implements TrainableSource {
   private generation = 0;
   private touched = new Int32Array(0);
   private top: TopK | undefined;
+  // The feature provider's scratch (its own: fetch's accumulator may belong to another request).
+  private fAcc = new Float64Array(0);
+  private fMax = new Float32Array(0);
+  private fLinks = new Uint16Array(0);
+  private fStamp = new Uint32Array(0);
+  private fTouched = new Int32Array(0);
+  private fGen = 0;
 
   constructor(options: Partial<ItemToItemOptions> = {}) {
     this.options = { ...DEFAULT_ITEM_TO_ITEM_OPTIONS, ...options };
@@ -363,6 +375,88 @@ export class ItemToItemSource implements TrainableSource {
       return k < historyItems;
     });
     return this.select(q, nt, budget);
+  }
+
+  /**
+   * Feature columns (CandidateFeatureProvider): the candidate's similarity to the user's recent
+   * positive history on the co-engagement graph, for every candidate — `score`: the
+   * recency-weighted sum of the edge weights from the history items to it (the score fetch()
+   * ranks by), `max`: the strongest single edge (rows are scaled to a largest weight of 1),
+   * `rel`: score over the user's best score of any item outside the history, `links`: the share
+   * of those history items that point to it (a share, not a count: counts grow with the history,
+   * and the ranker learns on a shadow whose users have shorter histories than when served). 0 for a known item no history item points to; NaN for a user
+   * with no history item in the graph and for items newer than the graph. Empty before training.
+   */
+  featureNames(): readonly string[] {
+    return this.graph ? ITEM_TO_ITEM_FEATURES : [];
+  }
+
+  candidateFeatures(q: FeedQuery, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void {
+    const g = this.graph;
+    const width = ITEM_TO_ITEM_FEATURES.length;
+    if (!g || q.user < 0 || q.state.history.size(q.user) === 0) return fillMissing(out, candidates.length, stride, offset, width);
+    const n = g.items;
+    if (this.fAcc.length < n) {
+      this.fAcc = new Float64Array(n);
+      this.fMax = new Float32Array(n);
+      this.fLinks = new Uint16Array(n);
+      this.fStamp = new Uint32Array(n);
+      this.fTouched = new Int32Array(n);
+      this.fGen = 0;
+    }
+    if (++this.fGen === 0xffffffff) {
+      this.fStamp.fill(0);
+      this.fGen = 1;
+    }
+    const gen = this.fGen;
+    const { fAcc: acc, fMax: max, fLinks: links, fStamp: stamp, fTouched: touched } = this;
+    const { historyItems, recencyRank } = this.options;
+    const polarity = q.state.polarity;
+    // The same walk as fetch(): newest positive history items, each item once, weighted by recency.
+    // A history item's accumulator is −1 (not a candidate); the stamp marks touched items.
+    let k = 0;
+    let nt = 0;
+    let best = 0;
+    q.state.history.forEachRecent(q.user, (item, type) => {
+      if (!(polarity[type]! > 0) || item < 0 || item >= n) return;
+      if (stamp[item] === gen && acc[item]! < 0) return;
+      const w = 1 / (1 + k / recencyRank);
+      k++;
+      for (let p = g.offsets[item]!; p < g.offsets[item + 1]!; p++) {
+        const j = g.targets[p]!;
+        const e = g.weights[p]!;
+        if (stamp[j] !== gen) {
+          stamp[j] = gen;
+          acc[j] = 0;
+          max[j] = 0;
+          links[j] = 0;
+          touched[nt++] = j;
+        } else if (acc[j]! < 0) continue;
+        acc[j] += w * e;
+        if (e > max[j]!) max[j] = e;
+        if (links[j]! < 65535) links[j]!++;
+      }
+      stamp[item] = gen;
+      acc[item] = -1;
+      return k < historyItems;
+    });
+    if (k === 0) return fillMissing(out, candidates.length, stride, offset, width);
+    // The best score outside the history (history items, at −1, point at each other).
+    for (let t = 0; t < nt; t++) if (acc[touched[t]!]! > best) best = acc[touched[t]!]!;
+    for (let i = 0; i < candidates.length; i++) {
+      const j = candidates[i]!.item;
+      const row = i * stride + offset;
+      if (!(j >= 0 && j < n) || (stamp[j] === gen && acc[j]! < 0)) {
+        out.fill(NaN, row, row + width);
+        continue;
+      }
+      const touched = stamp[j] === gen;
+      const s = touched ? acc[j]! : 0;
+      out[row] = s;
+      out[row + 1] = touched ? max[j]! : 0;
+      out[row + 2] = best > 0 ? s / best : NaN;
+      out[row + 3] = touched ? links[j]! / k : 0;
+    }
   }
 
   private select(q: FeedQuery, nt: number, budget: number): Candidate[] {

@@ -9,7 +9,7 @@ import { itemEngagementRate, TagAffinityProfile } from '../features/affinity.js'
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import { TopK } from '../models/top-k.js';
-import { candidatesFromTopK, heapFor, poolCurrent, poolStamp, PoolTags, type PoolStamp } from './ranked.js';
+import { candidatesFromTopK, heapFor, poolCurrent, poolStamp, PoolTags, StampedSet, type PoolStamp } from './ranked.js';
 
 export interface PopularOptions {
   /** 0 = no age limit and no recency decay (a catalogue rather than a stream of posts). */
@@ -33,6 +33,7 @@ export class PopularSource implements CandidateSource {
   readonly name = 'popular';
   private pool: Pool | undefined;
   private top: TopK | undefined;
+  private readonly visited = new StampedSet();
 
   constructor(private readonly options: PopularOptions) {}
 
@@ -53,11 +54,12 @@ export class PopularSource implements CandidateSource {
     const windows = state.itemCounts.windows;
     let day = 0;
     for (let w = 1; w < windows.length; w++) if (Math.abs(Math.log(windows[w]! / this.options.window)) < Math.abs(Math.log(windows[day]! / this.options.window))) day = w;
-    const seen = new Set<number>();
+    // Items already visited: a generation-stamped array over item ids, reused across builds
+    // (the ring holds up to 100k engagements: a Set of them was megabytes of garbage per build).
+    const seen = this.visited.begin(state.items);
     const top = new TopK(poolSize);
     state.recentEngagements.forEachRecent(0, (item) => {
-      if (seen.has(item)) return;
-      seen.add(item);
+      if (!seen.mark(item)) return;
       const created = state.createdAt(item);
       const age = Number.isNaN(created) ? 0 : Math.max(0, now - created);
       if (maxPostAge > 0 && age > maxPostAge) return;

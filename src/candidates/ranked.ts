@@ -4,9 +4,9 @@
  * `budget` kept items become objects — no per-item allocation on the scanned pool.
  */
 import { TopK } from '../models/top-k.js';
-import type { TagAffinityProfile } from '../features/affinity.js';
+import { authorAffinity, type TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
-import type { Candidate, FeedQuery } from '../pipeline/types.js';
+import { makeCandidate, type Candidate, type FeedQuery } from '../pipeline/types.js';
 
 /** A reusable heap of capacity `budget` (a new one when the budget changes). */
 export function heapFor(current: TopK | undefined, budget: number, floor = 0): TopK {
@@ -17,11 +17,46 @@ export function heapFor(current: TopK | undefined, budget: number, floor = 0): T
   return new TopK(budget, floor);
 }
 
+/**
+ * authorAffinity(state, weights, user, author, now) (features/affinity.ts), with a short cut
+ * for the common pair without any counter: authorAffinity sums only the types of nonzero
+ * weight whose (user, author) entry exists, so when the pair has no ENGAGED entry (hence no
+ * entry of a positive type: every positive event also counts as ENGAGED) and no entry of the
+ * other weighted types, it is exactly 0 — a few hash probes instead of one per type.
+ */
+export function authorAffinityOf(state: OnlineState, weights: Float64Array, user: number, author: number, now: number): number {
+  const table = state.userAuthorCounts;
+  // A (user, author, type) entry exists only if the user's own (user, type) entry does.
+  const has = userTypes(state, user);
+  if (has[state.ENGAGED] === 1 && table.find(user, author, state.ENGAGED) >= 0) return authorAffinity(state, weights, user, author, now);
+  const polarity = state.polarity;
+  for (let t = 0; t < weights.length; t++) {
+    if (weights[t] !== 0 && !(polarity[t]! > 0) && has[t] === 1 && table.find(user, author, t) >= 0) return authorAffinity(state, weights, user, author, now);
+  }
+  return 0;
+}
+
+/** Per event type code (and ENGAGED): whether the user has any counter of it (memo of the last user and state). */
+function userTypes(state: OnlineState, user: number): Uint8Array {
+  const m = userTypesMemo;
+  if (m.state !== state || m.user !== user || m.events !== state.events) {
+    m.state = state;
+    m.user = user;
+    m.events = state.events;
+    const n = state.ENGAGED + 1;
+    if (m.types.length < n) m.types = new Uint8Array(n);
+    for (let t = 0; t < n; t++) m.types[t] = state.userCounts.find(user, 0, t) >= 0 ? 1 : 0;
+  }
+  return m.types;
+}
+
+const userTypesMemo = { state: undefined as OnlineState | undefined, user: -1, events: -1, types: new Uint8Array(0) };
+
 /** The request may serve `item`: not excluded, seen or served, not the user's own post or a hidden author's. */
 export function servable(q: FeedQuery, item: number): boolean {
   if (q.exclude.has(item) || q.seen.has(item) || q.served.has(item)) return false;
   const author = q.state.author(item);
-  return !(author >= 0 && (author === q.user || (q.user >= 0 && q.state.hidesAuthor(q.user, author))));
+  return !(author >= 0 && (author === q.user || (q.user >= 0 && requestLookups.forQuery(q).hides(author))));
 }
 
 /**
@@ -42,6 +77,10 @@ export class RequestLookups {
   private historyGen = 0;
   private followGen = 0;
   private historyCount = 0;
+  private hidesGen = 0;
+  private hidesAny = false;
+  /** A bit per hash of the history items (a Bloom filter with one hash). */
+  private readonly historyBits = new Int32Array(128);
 
   forQuery(q: FeedQuery): this {
     if (this.q !== q || this.events !== q.state.events || this.edges !== q.state.edgeRecords) {
@@ -51,7 +90,7 @@ export class RequestLookups {
       if (++this.gen === 0xffffffff) {
         this.historyStamp.fill(0);
         this.followStamp.fill(0);
-        this.historyGen = this.followGen = 0;
+        this.historyGen = this.followGen = this.hidesGen = 0;
         this.gen = 1;
       }
     }
@@ -61,6 +100,10 @@ export class RequestLookups {
   /** Whether `item` is in the user's history ring (any polarity). */
   inHistory(item: number): boolean {
     if (this.historyGen !== this.gen) this.buildHistory();
+    // A 4096-bit filter of the history (≤ a few hundred items) answers most misses from L1,
+    // without touching the item-sized stamp array.
+    const h = Math.imul(item, 0x9e3779b1) >>> 20;
+    if ((this.historyBits[h >>> 5]! & (1 << (h & 31))) === 0) return false;
     return item < this.historyStamp.length && this.historyStamp[item] === this.gen;
   }
 
@@ -68,6 +111,17 @@ export class RequestLookups {
   follows(author: number): boolean {
     if (this.followGen !== this.gen) this.buildFollows();
     return author >= 0 && author < this.followStamp.length && this.followStamp[author] === this.gen;
+  }
+
+  /** state.hidesAuthor(user, author), without its three lookups when the user mutes, blocks and is blocked by no one. */
+  hides(author: number): boolean {
+    const q = this.q!;
+    if (this.hidesGen !== this.gen) {
+      this.hidesGen = this.gen;
+      const s = q.state;
+      this.hidesAny = q.user >= 0 && (s.muting.size(q.user) > 0 || s.blocking.size(q.user) > 0 || s.blockedBy.size(q.user) > 0);
+    }
+    return this.hidesAny && q.state.hidesAuthor(q.user, author);
   }
 
   /** Distinct history items (builds the history lookup). */
@@ -81,20 +135,24 @@ export class RequestLookups {
     const gen = this.gen;
     this.historyGen = gen;
     this.historyCount = 0;
+    this.historyBits.fill(0);
     if (q.user < 0) return;
     const ring = q.state.history;
     const size = ring.size(q.user);
     if (size === 0) return;
     const values = ring.valuesOf(q.user);
+    const at = ring.base(q.user);
     let max = -1;
-    for (let k = 0; k < size; k++) if (values[k]! > max) max = values[k]!;
+    for (let k = at; k < at + size; k++) if (values[k]! > max) max = values[k]!;
     if (max >= this.historyStamp.length) this.historyStamp = grown(this.historyStamp, Math.max(max + 1, q.state.items));
     const stamp = this.historyStamp;
-    for (let k = 0; k < size; k++) {
+    for (let k = at; k < at + size; k++) {
       const item = values[k]!;
       if (item >= 0 && stamp[item] !== gen) {
         stamp[item] = gen;
         this.historyCount++;
+        const h = Math.imul(item, 0x9e3779b1) >>> 20;
+        this.historyBits[h >>> 5]! |= 1 << (h & 31);
       }
     }
   }
@@ -110,6 +168,37 @@ export class RequestLookups {
     if (max >= this.followStamp.length) this.followStamp = grown(this.followStamp, max + 1);
     const stamp = this.followStamp;
     for (let k = 0; k < follows.length; k++) if (follows[k]! >= 0) stamp[follows[k]!] = gen;
+  }
+}
+
+/** A set of dense non-negative ids on a generation-stamped array, emptied in O(1) and reused. */
+export class StampedSet {
+  private stamps: Uint32Array<ArrayBuffer> = new Uint32Array(0);
+  private gen = 0;
+
+  /** Empties the set (ids below `n` expected; larger ones grow it). */
+  begin(n: number): this {
+    if (n > this.stamps.length) {
+      this.stamps = grown(this.stamps, n);
+      this.gen = 0;
+    }
+    if (++this.gen === 0xffffffff) {
+      this.stamps.fill(0);
+      this.gen = 1;
+    }
+    return this;
+  }
+
+  /** Adds `id`; false when it was already in the set. */
+  mark(id: number): boolean {
+    if (id >= this.stamps.length) {
+      const next = grown(this.stamps, id + 1);
+      next.set(this.stamps);
+      this.stamps = next;
+    }
+    if (this.stamps[id] === this.gen) return false;
+    this.stamps[id] = this.gen;
+    return true;
   }
 }
 
@@ -130,7 +219,7 @@ export function candidatesFromTopK(top: TopK, source: string, q: FeedQuery): Can
     const item = top.outItems[r]!;
     const score = top.outScores[r]!;
     const author = state.author(item);
-    out[r] = { item, author, inNetwork: q.user >= 0 && author >= 0 && lookups.follows(author), sources: [{ source, score, rank: r + 1 }], score };
+    out[r] = makeCandidate(item, author, q.user >= 0 && author >= 0 && lookups.follows(author), { source, score, rank: r + 1 }, score);
   }
   return out;
 }
@@ -183,8 +272,13 @@ export class PoolTags {
   private readonly shares: Float64Array;
   private readonly one = new Int32Array(1);
   private profile: TagAffinityProfile | undefined;
+  /** The state's tagEdits at build time: while equal, no item's tags changed. */
+  private readonly tagEdits: number;
+  /** Set by begin(): every pool item still has its build-time tags (no per-item check). */
+  private unchanged = false;
 
   constructor(state: OnlineState, items: Int32Array) {
+    this.tagEdits = state.tagEdits;
     const n = items.length;
     this.offsets = new Int32Array(n + 1);
     this.arrays = new Array(n);
@@ -222,16 +316,23 @@ export class PoolTags {
       this.shares[l] = share;
       if (share > max) max = share;
     }
-    for (let k = 0; k < items.length; k++) if (state.tags(items[k]!) !== this.arrays[k]) return Infinity;
+    // Tags changed since the build only if the state counted an edit (then check item by item).
+    this.unchanged = state.tagEdits === this.tagEdits;
+    if (!this.unchanged) for (let k = 0; k < items.length; k++) if (state.tags(items[k]!) !== this.arrays[k]) return Infinity;
     return max * (1 + 1e-9);
   }
 
   /** The user's affinity to the tags of the item at pool position k. */
   affinity(state: OnlineState, k: number, item: number): number {
-    const tags = state.tags(item);
-    if (tags !== this.arrays[k]) return this.profile!.affinity(tags);
     const start = this.offsets[k]!;
     const end = this.offsets[k + 1]!;
+    if (this.unchanged && start !== end) {
+      let s = 0;
+      for (let p = start; p < end; p++) s += this.shares[this.local[p]!]!;
+      return s / (end - start);
+    }
+    const tags = state.tags(item);
+    if (tags !== this.arrays[k]) return this.profile!.affinity(tags);
     if (start === end) return this.profile!.affinity(tags);
     let s = 0;
     for (let p = start; p < end; p++) s += this.shares[this.local[p]!]!;

@@ -14,10 +14,10 @@
  * The two parts are scaled to a maximum of 1 each and added (`followWeight` × a + b). Scratch
  * accumulators are generation-stamped typed arrays reused across requests.
  */
-import { authorAffinity, engagementWeights } from '../features/affinity.js';
+import { engagementWeights } from '../features/affinity.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import type { TopK } from '../models/top-k.js';
-import { candidatesFromTopK, heapFor, requestLookups, servable } from './ranked.js';
+import { authorAffinityOf, candidatesFromTopK, heapFor, requestLookups, servable } from './ranked.js';
 
 export interface SocialGraphOptions {
   /** Follows considered per request, strongest affinity first. */
@@ -55,24 +55,29 @@ export const DEFAULT_SOCIAL_GRAPH_OPTIONS: SocialGraphOptions = {
   activityDamping: 0.5,
 };
 
-/** A float accumulator over dense ids with generation stamps: reset in O(1) per request. */
+/**
+ * A float accumulator over dense ids with generation stamps: reset in O(1) per request. Each
+ * id's stamp and score sit side by side (one cache line per id touched: the walk's ids are
+ * scattered over the catalogue, so the accumulator costs about one cache miss per new id).
+ */
 class StampedScores {
-  scores = new Float64Array(0);
-  stamps = new Uint32Array(0);
+  /** [stamp, score] per id. */
+  cells = new Float64Array(0);
   touched = new Int32Array(0);
   count = 0;
   gen = 0;
+  private size = 0;
 
   begin(n: number): void {
-    if (this.scores.length < n) {
-      const cap = Math.max(n, this.scores.length * 2, 1024);
-      this.scores = new Float64Array(cap);
-      this.stamps = new Uint32Array(cap);
+    if (this.size < n) {
+      const cap = Math.max(n, this.size * 2, 1024);
+      this.cells = new Float64Array(2 * cap);
       this.touched = new Int32Array(cap);
+      this.size = cap;
       this.gen = 0;
     }
     if (++this.gen === 0xffffffff) {
-      this.stamps.fill(0);
+      this.cells.fill(0);
       this.gen = 1;
     }
     this.count = 0;
@@ -80,35 +85,44 @@ class StampedScores {
 
   /** Grows (keeping values) when an id beyond the current size shows up. */
   private grow(id: number): void {
-    const cap = Math.max(id + 1, this.scores.length * 2);
-    const s = new Float64Array(cap);
-    s.set(this.scores);
-    const st = new Uint32Array(cap);
-    st.set(this.stamps);
+    const cap = Math.max(id + 1, this.size * 2);
+    const c = new Float64Array(2 * cap);
+    c.set(this.cells);
     const t = new Int32Array(cap);
     t.set(this.touched);
-    this.scores = s;
-    this.stamps = st;
+    this.cells = c;
     this.touched = t;
+    this.size = cap;
   }
 
   add(id: number, v: number): void {
-    if (id >= this.scores.length) this.grow(id);
-    if (this.stamps[id] !== this.gen) {
-      this.stamps[id] = this.gen;
-      this.scores[id] = v;
+    if (id >= this.size) this.grow(id);
+    const k = 2 * id;
+    if (this.cells[k] !== this.gen) {
+      this.cells[k] = this.gen;
+      this.cells[k + 1] = v;
       this.touched[this.count++] = id;
     } else {
-      this.scores[id] += v;
+      this.cells[k + 1] += v;
     }
   }
 
+  /** The score of an id added in this generation. */
+  score(id: number): number {
+    return this.cells[2 * id + 1]!;
+  }
+
+  /** Replaces the score of an id added in this generation. */
+  set(id: number, v: number): void {
+    this.cells[2 * id + 1] = v;
+  }
+
   get(id: number): number {
-    return id < this.stamps.length && this.stamps[id] === this.gen ? this.scores[id]! : 0;
+    return this.has(id) ? this.cells[2 * id + 1]! : 0;
   }
 
   has(id: number): boolean {
-    return id < this.stamps.length && this.stamps[id] === this.gen;
+    return id < this.size && this.cells[2 * id] === this.gen;
   }
 }
 
@@ -123,6 +137,9 @@ export class SocialGraphSource implements CandidateSource {
   private readonly similar = new StampedScores();
   private top: TopK | undefined;
   private bestUsers: TopK | undefined;
+  private bestFollows: TopK | undefined;
+  private followScratch = new Int32Array(0);
+  private strengthScratch = new Float64Array(0);
 
   constructor(options: Partial<SocialGraphOptions> = {}) {
     this.options = { ...DEFAULT_SOCIAL_GRAPH_OPTIONS, ...options };
@@ -159,15 +176,15 @@ export class SocialGraphSource implements CandidateSource {
     const top = (this.top = heapFor(this.top, budget));
     for (let t = 0; t < a.count; t++) {
       const j = a.touched[t]!;
-      let s = a.scores[j]! * scaleA;
-      if (b.has(j)) s += b.scores[j]! * scaleB;
+      let s = a.score(j) * scaleA;
+      if (b.has(j)) s += b.score(j) * scaleB;
       if (!top.accepts(j, s) || own.inHistory(j) || !servable(q, j)) continue;
       top.push(j, s);
     }
     for (let t = 0; t < b.count; t++) {
       const j = b.touched[t]!;
       if (a.has(j)) continue;
-      const s = b.scores[j]! * scaleB;
+      const s = b.score(j) * scaleB;
       if (!top.accepts(j, s) || own.inHistory(j) || !servable(q, j)) continue;
       top.push(j, s);
     }
@@ -181,15 +198,29 @@ export class SocialGraphSource implements CandidateSource {
     const { maxFollows, itemsPerFollow, recencyRank, recencyHalfLife } = this.options;
     this.weights ??= engagementWeights(state);
     const follows = state.following.get(user);
-    let ranked: { follow: number; strength: number }[] = [];
-    for (let k = 0; k < follows.length; k++) {
-      const f = follows[k]!;
-      const affinity = authorAffinity(state, this.weights, user, f, q.now);
-      ranked.push({ follow: f, strength: Math.max(0.05, 1 + affinity) });
+    // Strength per follow on reused typed arrays; more follows than `maxFollows`: the strongest
+    // (then the smaller id), visited strongest first — a bounded heap instead of a full sort.
+    let nf = follows.length;
+    if (this.followScratch.length < nf) {
+      this.followScratch = new Int32Array(Math.max(nf, 2 * this.followScratch.length, 64));
+      this.strengthScratch = new Float64Array(this.followScratch.length);
     }
-    if (ranked.length > maxFollows) {
-      ranked.sort((x, y) => y.strength - x.strength || x.follow - y.follow);
-      ranked = ranked.slice(0, maxFollows);
+    const order = this.followScratch;
+    const strengths = this.strengthScratch;
+    for (let k = 0; k < nf; k++) {
+      const f = follows[k]!;
+      order[k] = f;
+      strengths[k] = Math.max(0.05, 1 + authorAffinityOf(state, this.weights, user, f, q.now));
+    }
+    if (nf > maxFollows) {
+      // Ties to the smaller id: the heap keeps ~id (larger ~id = smaller id).
+      const best = (this.bestFollows = heapFor(this.bestFollows, maxFollows, -Infinity));
+      for (let k = 0; k < nf; k++) best.push(~order[k]!, strengths[k]!);
+      nf = best.drainSorted();
+      for (let k = 0; k < nf; k++) {
+        order[k] = ~best.outItems[k]!;
+        strengths[k] = best.outScores[k]!;
+      }
     }
     const polarity = state.polarity;
     const acc = this.fromFollows;
@@ -197,26 +228,29 @@ export class SocialGraphSource implements CandidateSource {
     const ring = state.history;
     const cap = ring.capacity;
     const decay = recencyHalfLife > 0 && Number.isFinite(q.now);
-    for (const { follow, strength } of ranked) {
-      if (state.hidesAuthor(user, follow)) continue;
+    for (let r = 0; r < nf; r++) {
+      const follow = order[r]!;
+      const strength = strengths[r]!;
+      if (own.hides(follow)) continue;
       const size = ring.size(follow);
       if (size === 0) continue;
       const items = ring.valuesOf(follow);
       const types = ring.typesOf(follow)!;
       const times = ring.timesOf(follow)!;
+      const at = ring.base(follow);
       let k = 0;
       for (let e = 0, pos = ring.newestPos(follow); e < size; e++, pos = pos === 0 ? cap - 1 : pos - 1) {
-        if (!(polarity[types[pos]!]! > 0)) continue;
-        const item = items[pos]!;
+        if (!(polarity[types[at + pos]!]! > 0)) continue;
+        const item = items[at + pos]!;
         let w = strength / (1 + k / recencyRank);
-        if (decay) w *= Math.pow(0.5, Math.max(0, q.now - times[pos]!) / recencyHalfLife);
+        if (decay) w *= Math.pow(0.5, Math.max(0, q.now - times[at + pos]!) / recencyHalfLife);
         k++;
         if (!own.inHistory(item)) acc.add(item, w);
         if (k >= itemsPerFollow) break;
       }
     }
     let max = 0;
-    for (let t = 0; t < acc.count; t++) max = Math.max(max, acc.scores[acc.touched[t]!]!);
+    for (let t = 0; t < acc.count; t++) max = Math.max(max, acc.score(acc.touched[t]!));
     return max;
   }
 
@@ -237,11 +271,12 @@ export class SocialGraphSource implements CandidateSource {
       const size = ring.size(user);
       const items = ring.valuesOf(user);
       const types = ring.typesOf(user)!;
+      const at = ring.base(user);
       const engagersRing = state.engagers;
       const ecap = engagersRing.capacity;
       for (let h = 0, pos = ring.newestPos(user); h < size; h++, pos = pos === 0 ? cap - 1 : pos - 1) {
-        const item = items[pos]!;
-        if (!(polarity[types[pos]!]! > 0) || seedSeen.has(item)) continue;
+        const item = items[at + pos]!;
+        if (!(polarity[types[at + pos]!]! > 0) || seedSeen.has(item)) continue;
         seedSeen.add(item, 0);
         const engagers = engagersRing.size(item);
         if (engagers <= 1) {
@@ -252,9 +287,10 @@ export class SocialGraphSource implements CandidateSource {
         const w = 1 / (1 + k / recencyRank) / Math.log(1 + engagers);
         k++;
         const users = engagersRing.valuesOf(item);
+        const eat = engagersRing.base(item);
         const n = Math.min(engagers, Math.max(1, engagersPerItem));
         for (let e = 0, epos = engagersRing.newestPos(item); e < n; e++, epos = epos === 0 ? ecap - 1 : epos - 1) {
-          const v = users[epos]!;
+          const v = users[eat + epos]!;
           if (v !== user && v >= 0) sim.add(v, w);
         }
         if (k >= seedItems) break;
@@ -269,8 +305,8 @@ export class SocialGraphSource implements CandidateSource {
     for (let t = 0; t < sim.count; t++) {
       const v = sim.touched[t]!;
       const len = ring.size(v);
-      const s = sim.scores[v]! / Math.pow(Math.max(1, len), activityDamping);
-      sim.scores[v] = s;
+      const s = sim.score(v) / Math.pow(Math.max(1, len), activityDamping);
+      sim.set(v, s);
       best.push(~v, s);
     }
     const nb = best.drainSorted();
@@ -280,15 +316,16 @@ export class SocialGraphSource implements CandidateSource {
     const damp = 4 * recencyRank;
     for (let b = 0; b < nb; b++) {
       const v = ~best.outItems[b]!;
-      const s = sim.scores[v]!;
+      const s = sim.score(v);
       if (!(s > 0)) continue;
       const size = ring.size(v);
       const items = ring.valuesOf(v);
       const types = ring.typesOf(v)!;
+      const at = ring.base(v);
       let r = 0;
       for (let h = 0, pos = ring.newestPos(v); h < size; h++, pos = pos === 0 ? cap - 1 : pos - 1) {
-        if (!(polarity[types[pos]!]! > 0)) continue;
-        const item = items[pos]!;
+        if (!(polarity[types[at + pos]!]! > 0)) continue;
+        const item = items[at + pos]!;
         const w = s / (1 + r / damp);
         r++;
         if (!own.inHistory(item)) acc.add(item, w);
@@ -296,7 +333,7 @@ export class SocialGraphSource implements CandidateSource {
       }
     }
     let max = 0;
-    for (let t = 0; t < acc.count; t++) max = Math.max(max, acc.scores[acc.touched[t]!]!);
+    for (let t = 0; t < acc.count; t++) max = Math.max(max, acc.score(acc.touched[t]!));
     return max;
   }
 }

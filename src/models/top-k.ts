@@ -66,6 +66,16 @@ export class TopK {
     this.size = 0;
   }
 
+  /** Whether k pairs are kept (a push now replaces the worst). */
+  get full(): boolean {
+    return this.size >= this.k;
+  }
+
+  /** The worst kept score (NaN when empty). */
+  get worstScore(): number {
+    return this.size > 0 ? this.scores[0]! : NaN;
+  }
+
   /** Whether push(item, score) would keep the pair now (to skip costlier checks first). */
   accepts(item: number, score: number): boolean {
     return score > this.floor && (this.size < this.k || (this.k > 0 && better(score, item, this.scores[0]!, this.items[0]!)));

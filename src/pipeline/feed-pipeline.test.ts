@@ -40,3 +40,20 @@ test('merge keeps every source hit of an item', () => {
   assert.equal(merged.length, 2);
   assert.deepEqual(merged[0]!.sources.map((s) => [s.source, s.rank]), [['a', 1], ['b', 4]]);
 });
+
+test('merge passes single-source candidates through and never changes a source list', () => {
+  const a = [cand(1, 'a', 1), cand(2, 'a', 2)];
+  const b = [cand(2, 'b', 1), cand(3, 'b', 2), cand(2, 'b', 3)];
+  const before = JSON.stringify([a, b]);
+  const merged = mergeCandidates([a, b]);
+  assert.deepEqual(merged.map((c) => c.item), [1, 2, 3]);
+  // One source: the same object. Several: a copy with every hit, in list order.
+  assert.equal(merged[0], a[0]);
+  assert.equal(merged[2], b[1]);
+  assert.notEqual(merged[1], a[1]);
+  assert.deepEqual(merged[1]!.sources.map((s) => [s.source, s.rank]), [['a', 2], ['b', 1], ['b', 3]]);
+  assert.equal(JSON.stringify([a, b]), before);
+  // Ids outside the dense range merge too.
+  const odd = mergeCandidates([[cand(-5, 'a', 1), cand(1.5, 'a', 2)], [cand(-5, 'b', 1)]]);
+  assert.deepEqual(odd.map((c) => [c.item, c.sources.length]), [[-5, 2], [1.5, 1]]);
+});

@@ -142,12 +142,23 @@ export class FeedPipeline {
   }
 }
 
-/** Merges source outputs by item, keeping every source hit (the first sets the base fields). */
+/**
+ * Merges source outputs by item, keeping every source hit (the first sets the base fields).
+ *
+ * The lists belong to the request (sources build them per call), so a candidate proposed by one
+ * source only is passed through as it is; one proposed by several is copied at its second hit
+ * (its own `sources` array, so no source's list is ever changed). Most candidates come from one
+ * source, so this saves an object and an array per candidate (garbage, hence GC pauses).
+ */
 export function mergeCandidates(lists: Candidate[][]): Candidate[] {
   // Items are dense ids: a generation-stamped slot per item (reused across calls) instead of a
   // Map; the output keeps the order in which items were first seen.
   let max = -1;
-  for (const list of lists) for (let k = 0; k < list.length; k++) if (list[k]!.item > max) max = list[k]!.item;
+  let total = 0;
+  for (const list of lists) {
+    total += list.length;
+    for (let k = 0; k < list.length; k++) if (list[k]!.item > max) max = list[k]!.item;
+  }
   const m = merge;
   if (max >= m.stamp.length) {
     const cap = Math.max(max + 1, m.stamp.length * 2, 1024);
@@ -155,40 +166,52 @@ export function mergeCandidates(lists: Candidate[][]): Candidate[] {
     m.slot = new Int32Array(cap);
     m.gen = 0;
   }
+  if (total > m.copied.length) m.copied = new Uint8Array(Math.max(total, 2 * m.copied.length));
   if (++m.gen === 0xffffffff) {
     m.stamp.fill(0);
     m.gen = 1;
   }
   const gen = m.gen;
-  const { stamp, slot } = m;
-  const out: Candidate[] = [];
-  let others: Map<number, Candidate> | undefined; // ids outside the dense range (negative, fractional)
+  const { stamp, slot, copied } = m;
+  // Sized once (at most every proposal is a new item), trimmed at the end: no regrowth garbage.
+  const out: Candidate[] = new Array(total);
+  let n = 0;
+  let others: Map<number, number> | undefined; // slots of ids outside the dense range (negative, fractional)
   for (const list of lists) {
     for (let k = 0; k < list.length; k++) {
       const c = list[k]!;
       const item = c.item;
-      let existing: Candidate | undefined;
+      let at = -1;
       if (item >= 0 && Number.isInteger(item)) {
-        if (stamp[item] === gen) existing = out[slot[item]!];
+        if (stamp[item] === gen) at = slot[item]!;
         else {
           stamp[item] = gen;
-          slot[item] = out.length;
+          slot[item] = n;
         }
       } else {
         others ??= new Map();
-        existing = others.get(item);
+        const known = others.get(item);
+        if (known === undefined) others.set(item, n);
+        else at = known;
       }
-      if (!existing) {
-        const copy = { ...c, sources: c.sources.slice() };
-        out.push(copy);
-        if (others && !(item >= 0 && Number.isInteger(item))) others.set(item, copy);
-      } else {
-        for (let h = 0; h < c.sources.length; h++) existing.sources.push(c.sources[h]!);
-        existing.inNetwork ||= c.inNetwork;
+      if (at < 0) {
+        copied[n] = 0;
+        out[n++] = c;
+        continue;
       }
+      const existing = out[at]!;
+      if (copied[at] === 0) {
+        // The second hit: a copy with both sources' hits (an exact-size array).
+        out[at] = { ...existing, sources: existing.sources.concat(c.sources), inNetwork: existing.inNetwork || c.inNetwork };
+        copied[at] = 1;
+        continue;
+      }
+      for (let h = 0; h < c.sources.length; h++) existing.sources.push(c.sources[h]!);
+      existing.inNetwork ||= c.inNetwork;
     }
   }
+  out.length = n;
   return out;
 }
 
-const merge = { stamp: new Uint32Array(0), slot: new Int32Array(0), gen: 0 };
+const merge = { stamp: new Uint32Array(0), slot: new Int32Array(0), copied: new Uint8Array(0), gen: 0 };

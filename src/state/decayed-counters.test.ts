@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DecayedCounterTable } from './decayed-counters.js';
 import { AdjacencySets, RingLists } from './lists.js';
+import { EventTypeRegistry } from '../domain/event-types.js';
+import { OnlineState } from './online-state.js';
 
 const DAY = 86_400_000;
 
@@ -49,4 +51,141 @@ test('adjacency sets and rings', () => {
   r.forEachRecent(0, (v, t, ts) => void seen.push([v, t, ts]));
   assert.deepEqual(seen, [[4, 0, 40], [3, 1, 30], [2, 0, 20]]);
   assert.equal(r.size(1), 0);
+});
+
+test('adjacency sets: hashed large nodes keep the same members and order as a plain scan', () => {
+  const s = new AdjacencySets();
+  // A reference with the documented semantics: insertion order, removal moves the last member into the hole.
+  const ref = new Map<number, number[]>();
+  let rng = 12345;
+  const rand = (n: number) => ((rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  for (let step = 0; step < 60_000; step++) {
+    const node = rand(4);
+    // node 0 grows to hundreds, others hover around the index threshold.
+    const value = node === 0 ? rand(2000) : rand(192) * 7919;
+    const list = ref.get(node) ?? [];
+    ref.set(node, list);
+    const at = list.indexOf(value);
+    if (rand(3) === 0) {
+      assert.equal(s.remove(node, value), at >= 0);
+      if (at >= 0) {
+        list[at] = list[list.length - 1]!;
+        list.pop();
+      }
+    } else {
+      assert.equal(s.add(node, value), at < 0);
+      if (at < 0) list.push(value);
+    }
+    const probeValue = node === 0 ? rand(2000) : rand(192) * 7919;
+    assert.equal(s.has(node, probeValue), list.includes(probeValue));
+  }
+  let edges = 0;
+  for (const [node, list] of ref) {
+    assert.deepEqual(Array.from(s.get(node)), list);
+    edges += list.length;
+    for (let v = 0; v < 2000; v++) assert.equal(s.has(node, v), list.includes(v));
+    for (let v = 0; v < 192; v++) assert.equal(s.has(node, v * 7919), list.includes(v * 7919));
+    for (const v of list) assert.ok(s.has(node, v));
+  }
+  assert.equal(s.edges, edges);
+});
+
+test('rings on pooled storage: every node keeps its own newest entries as blocks grow, move and are reused', () => {
+  for (const [capacity, withMeta] of [[7, true], [64, true], [200, false]] as const) {
+    const r = new RingLists(capacity, withMeta);
+    const ref = new Map<number, [number, number, number][]>();
+    let rng = 99;
+    const rand = (n: number) => ((rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    for (let step = 0; step < 40_000; step++) {
+      // Skewed: a few busy nodes (wrapping rings) and many small ones (blocks through the free lists).
+      const node = rand(3) === 0 ? rand(5) : rand(3000);
+      const entry: [number, number, number] = [step, step % 13, step * 1.5];
+      r.push(node, ...entry);
+      const list = ref.get(node) ?? [];
+      ref.set(node, list);
+      list.unshift(withMeta ? entry : [step, 0, 0]);
+      if (list.length > capacity) list.pop();
+    }
+    assert.equal(r.maxNode, Math.max(...ref.keys()));
+    for (const [node, list] of ref) {
+      const seen: [number, number, number][] = [];
+      r.forEachRecent(node, (v, t, ts) => void seen.push([v, t, ts]));
+      assert.deepEqual(seen, list);
+      assert.equal(r.size(node), list.length);
+      // Raw access: positions from newestPos backwards, at base(node) in the shared arrays.
+      const vals = r.valuesOf(node);
+      const at = r.base(node);
+      const raw: number[] = [];
+      for (let k = 0, pos = r.newestPos(node); k < r.size(node); k++, pos = pos === 0 ? r.capacity - 1 : pos - 1) raw.push(vals[at + pos]!);
+      assert.deepEqual(raw, list.map((e) => e[0]));
+    }
+    assert.equal(r.size(123_456), 0);
+    assert.equal(r.newestPos(123_456), -1);
+    assert.deepEqual(r.recentValues(123_456), []);
+  }
+});
+
+test('decayed counters: records keep float32 windows, float64 times and insertion order, through growth', () => {
+  const windows = [60_000, DAY, 7 * DAY];
+  const t = new DecayedCounterTable('x', windows, 16);
+  // Reference: the same arithmetic on a Map (float32 storage = Math.fround).
+  const ref = new Map<string, { key: [number, number, number]; last: number; v: number[] }>();
+  let rng = 7;
+  const rand = (n: number) => ((rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  let clock = 1_700_000_000_000;
+  for (let i = 0; i < 30_000; i++) {
+    const key: [number, number, number] = [rand(300), rand(5), rand(4)];
+    clock += rand(50_000);
+    const ts = rand(10) === 0 ? clock - rand(3 * DAY) : clock; // some events arrive late
+    t.add(...key, ts);
+    const k = key.join(',');
+    let e = ref.get(k);
+    if (!e) ref.set(k, (e = { key, last: -Infinity, v: windows.map(() => 0) }));
+    if (ts >= e.last) {
+      const dt = e.last === -Infinity ? 0 : ts - e.last;
+      e.v = e.v.map((v, w) => Math.fround(v * (dt === 0 ? 1 : Math.exp(-dt / windows[w]!)) + 1));
+      e.last = ts;
+    } else {
+      e.v = e.v.map((v, w) => Math.fround(v + Math.exp(-(e!.last - ts) / windows[w]!)));
+    }
+  }
+  const rows: string[] = [];
+  t.forEach((a, b, ty, last, values) => rows.push(`${a},${b},${ty}:${last}:${Array.from(values).join(',')}`));
+  assert.deepEqual(rows, [...ref.values()].map((e) => `${e.key.join(',')}:${e.last}:${e.v.join(',')}`));
+  const now = clock + DAY;
+  const out = new Float64Array(3);
+  for (const e of ref.values()) {
+    assert.equal(t.lastUpdate(...e.key), e.last);
+    assert.ok(t.getAll(...e.key, now, out));
+    e.v.forEach((v, w) => {
+      const expected = now - e.last <= 0 ? v : v * Math.exp(-(now - e.last) / windows[w]!);
+      assert.equal(out[w], expected);
+      assert.equal(t.get(...e.key, w, now), expected);
+    });
+    const entry = t.find(...e.key);
+    assert.equal(t.entryLast(entry), e.last);
+  }
+  assert.equal(t.find(301, 0, 0), -1);
+  assert.equal(t.lastUpdate(301, 0, 0), -Infinity);
+  assert.ok(!t.getAll(301, 0, 0, now, out));
+  assert.equal(t.entries, ref.size);
+});
+
+test('item tags: equal tag lists share one array; tagEdits counts re-tagged known items only', () => {
+  const state = new OnlineState(new EventTypeRegistry());
+  const item = (index: number, tags: string[]) => ({ index, author: 0, createdAt: 1000 + index, tags });
+  state.applyItems([item(0, ['a', 'b']), item(1, ['a', 'b']), item(2, ['b', 'a']), item(3, [])]);
+  assert.equal(state.tags(0), state.tags(1));
+  assert.notEqual(state.tags(0), state.tags(2));
+  assert.deepEqual(Array.from(state.tags(2)!, (t) => state.tagNames[t]), ['b', 'a']);
+  assert.equal(state.tags(3), undefined);
+  assert.equal(state.tagEdits, 0); // new items
+  state.applyItems([item(4, ['c'])]);
+  assert.equal(state.tagEdits, 0);
+  state.applyItems([item(1, ['c'])]); // a known item re-tagged
+  assert.equal(state.tagEdits, 1);
+  assert.deepEqual(Array.from(state.tags(1)!, (t) => state.tagNames[t]), ['c']);
+  assert.deepEqual(Array.from(state.tags(0)!, (t) => state.tagNames[t]), ['a', 'b']);
+  state.applyItems([item(3, ['a'])]); // a known item's first tags
+  assert.equal(state.tagEdits, 2);
 });

@@ -11,6 +11,19 @@
 
 const EMPTY = -1;
 
+/**
+ * Entry record layout in 4-byte words: key a, key b, key type, pad, last update (float64, words
+ * 4–5), then one float32 per window (padded to an even word count). One record per entry keeps
+ * a lookup's reads — the key compare, the time and the windows — in one or two cache lines (the
+ * tables are hundreds of MB: a lookup costs its cache misses, and parallel arrays per field
+ * cost one miss each).
+ */
+const KEY_A = 0;
+const KEY_B = 1;
+const KEY_T = 2;
+const LAST_WORD = 4;
+const VALUES_WORD = 6;
+
 export class DecayedCounterTable {
   readonly windows: Float64Array;
   readonly name: string;
@@ -19,26 +32,27 @@ export class DecayedCounterTable {
   private size = 0;
   /** Hash slots → entry index (−1 empty). */
   private slots: Int32Array;
-  private keyA: Int32Array;
-  private keyB: Int32Array;
-  private keyT: Int16Array;
-  private last: Float64Array;
-  private values: Float32Array;
+  /** Entry records (see the layout above): three views of one buffer. */
+  private ints: Int32Array;
+  private floats: Float32Array;
+  private doubles: Float64Array;
   private readonly nw: number;
+  /** Words per record (even, so that the float64 of each record is aligned). */
+  private readonly stride: number;
 
   constructor(name: string, windowsMs: readonly number[], initialCapacity = 1024) {
     if (windowsMs.length === 0) throw new Error('DecayedCounterTable: at least one window');
     this.name = name;
     this.windows = Float64Array.from(windowsMs);
     this.nw = windowsMs.length;
+    this.stride = VALUES_WORD + this.nw + (this.nw % 2);
     this.capacity = 1 << Math.max(4, Math.ceil(Math.log2(initialCapacity)));
     this.mask = this.capacity * 2 - 1;
     this.slots = new Int32Array(this.capacity * 2).fill(EMPTY);
-    this.keyA = new Int32Array(this.capacity);
-    this.keyB = new Int32Array(this.capacity);
-    this.keyT = new Int16Array(this.capacity);
-    this.last = new Float64Array(this.capacity);
-    this.values = new Float32Array(this.capacity * this.nw);
+    const buffer = new ArrayBuffer(this.capacity * this.stride * 4);
+    this.ints = new Int32Array(buffer);
+    this.floats = new Float32Array(buffer);
+    this.doubles = new Float64Array(buffer);
   }
 
   get entries(): number {
@@ -47,7 +61,7 @@ export class DecayedCounterTable {
 
   /** Bytes held by the table's arrays. */
   get bytes(): number {
-    return this.slots.byteLength + this.keyA.byteLength * 2 + this.keyT.byteLength + this.last.byteLength + this.values.byteLength;
+    return this.slots.byteLength + this.ints.byteLength;
   }
 
   private static hash(a: number, b: number, t: number): number {
@@ -60,58 +74,49 @@ export class DecayedCounterTable {
 
   /** Entry index of a key, or −1. */
   find(a: number, b: number, t: number): number {
+    const ints = this.ints;
+    const stride = this.stride;
     let s = DecayedCounterTable.hash(a, b, t) & this.mask;
     for (;;) {
-      const e = this.slots[s];
+      const e = this.slots[s]!;
       if (e === EMPTY) return -1;
-      if (this.keyA[e] === a && this.keyB[e] === b && this.keyT[e] === t) return e;
+      const r = e * stride;
+      if (ints[r + KEY_A] === a && ints[r + KEY_B] === b && ints[r + KEY_T] === t) return e;
       s = (s + 1) & this.mask;
     }
   }
 
   private findOrInsert(a: number, b: number, t: number): number {
+    const e0 = this.find(a, b, t);
+    if (e0 >= 0) return e0;
+    if (this.size === this.capacity) this.grow();
     let s = DecayedCounterTable.hash(a, b, t) & this.mask;
-    for (;;) {
-      const e = this.slots[s];
-      if (e === EMPTY) break;
-      if (this.keyA[e] === a && this.keyB[e] === b && this.keyT[e] === t) return e;
-      s = (s + 1) & this.mask;
-    }
-    if (this.size === this.capacity) {
-      this.grow();
-      return this.findOrInsert(a, b, t);
-    }
+    while (this.slots[s] !== EMPTY) s = (s + 1) & this.mask;
     const e = this.size++;
     this.slots[s] = e;
-    this.keyA[e] = a;
-    this.keyB[e] = b;
-    this.keyT[e] = t;
-    this.last[e] = -Infinity;
+    const r = e * this.stride;
+    this.ints[r + KEY_A] = a;
+    this.ints[r + KEY_B] = b;
+    this.ints[r + KEY_T] = t;
+    this.doubles[(r + LAST_WORD) >> 1] = -Infinity;
+    for (let w = 0; w < this.nw; w++) this.floats[r + VALUES_WORD + w] = 0;
     return e;
   }
 
   private grow(): void {
     const cap = this.capacity * 2;
-    const keyA = new Int32Array(cap);
-    keyA.set(this.keyA);
-    const keyB = new Int32Array(cap);
-    keyB.set(this.keyB);
-    const keyT = new Int16Array(cap);
-    keyT.set(this.keyT);
-    const last = new Float64Array(cap);
-    last.set(this.last);
-    const values = new Float32Array(cap * this.nw);
-    values.set(this.values);
-    this.keyA = keyA;
-    this.keyB = keyB;
-    this.keyT = keyT;
-    this.last = last;
-    this.values = values;
+    const buffer = new ArrayBuffer(cap * this.stride * 4);
+    const ints = new Int32Array(buffer);
+    ints.set(this.ints);
+    this.ints = ints;
+    this.floats = new Float32Array(buffer);
+    this.doubles = new Float64Array(buffer);
     this.capacity = cap;
     this.mask = cap * 2 - 1;
     this.slots = new Int32Array(cap * 2).fill(EMPTY);
     for (let e = 0; e < this.size; e++) {
-      let s = DecayedCounterTable.hash(keyA[e], keyB[e], keyT[e]) & this.mask;
+      const r = e * this.stride;
+      let s = DecayedCounterTable.hash(ints[r + KEY_A]!, ints[r + KEY_B]!, ints[r + KEY_T]!) & this.mask;
       while (this.slots[s] !== EMPTY) s = (s + 1) & this.mask;
       this.slots[s] = e;
     }
@@ -120,17 +125,20 @@ export class DecayedCounterTable {
   /** Adds `amount` at time `ts` to every window of the key. */
   add(a: number, b: number, t: number, ts: number, amount = 1): void {
     const e = this.findOrInsert(a, b, t);
-    const base = e * this.nw;
-    const last = this.last[e];
+    const r = e * this.stride;
+    const base = r + VALUES_WORD;
+    const li = (r + LAST_WORD) >> 1;
+    const values = this.floats;
+    const last = this.doubles[li]!;
     if (ts >= last) {
       const dt = last === -Infinity ? 0 : ts - last;
       for (let w = 0; w < this.nw; w++) {
-        this.values[base + w] = this.values[base + w] * (dt === 0 ? 1 : Math.exp(-dt / this.windows[w])) + amount;
+        values[base + w] = values[base + w]! * (dt === 0 ? 1 : Math.exp(-dt / this.windows[w]!)) + amount;
       }
-      this.last[e] = ts;
+      this.doubles[li] = ts;
     } else {
       const dt = last - ts;
-      for (let w = 0; w < this.nw; w++) this.values[base + w] += amount * Math.exp(-dt / this.windows[w]);
+      for (let w = 0; w < this.nw; w++) values[base + w] += amount * Math.exp(-dt / this.windows[w]!);
     }
   }
 
@@ -152,22 +160,34 @@ export class DecayedCounterTable {
     return true;
   }
 
+  /** Writes all windows of entry `e` (from find()) at `now` into `out`. */
+  entryValues(e: number, now: number, out: Float64Array | number[], offset = 0): void {
+    for (let w = 0; w < this.nw; w++) out[offset + w] = this.valueAt(e, w, now);
+  }
+
+  /** Time of entry `e`'s latest update (e from find()). */
+  entryLast(e: number): number {
+    return this.doubles[(e * this.stride + LAST_WORD) >> 1]!;
+  }
+
   /** Time of the key's latest update, or −Infinity. */
   lastUpdate(a: number, b: number, t: number): number {
     const e = this.find(a, b, t);
-    return e < 0 ? -Infinity : this.last[e];
+    return e < 0 ? -Infinity : this.entryLast(e);
   }
 
   private valueAt(e: number, w: number, now: number): number {
-    const v = this.values[e * this.nw + w];
-    const dt = now - this.last[e];
-    return dt <= 0 ? v : v * Math.exp(-dt / this.windows[w]);
+    const r = e * this.stride;
+    const v = this.floats[r + VALUES_WORD + w]!;
+    const dt = now - this.doubles[(r + LAST_WORD) >> 1]!;
+    return dt <= 0 ? v : v * Math.exp(-dt / this.windows[w]!);
   }
 
   /** Calls `fn` for every entry (in insertion order). */
   forEach(fn: (a: number, b: number, t: number, last: number, values: Float32Array) => void): void {
     for (let e = 0; e < this.size; e++) {
-      fn(this.keyA[e], this.keyB[e], this.keyT[e], this.last[e], this.values.subarray(e * this.nw, (e + 1) * this.nw));
+      const r = e * this.stride;
+      fn(this.ints[r + KEY_A]!, this.ints[r + KEY_B]!, this.ints[r + KEY_T]!, this.doubles[(r + LAST_WORD) >> 1]!, this.floats.subarray(r + VALUES_WORD, r + VALUES_WORD + this.nw));
     }
   }
 }

@@ -77,9 +77,18 @@ export class OnlineState {
   private itemFirstSeen = new Float64Array(1024).fill(NaN);
   private itemIndexedUnder = new Int32Array(1024).fill(-1);
   private readonly itemTagIds: (Int32Array | undefined)[] = [];
+  /** Distinct tag lists (joined tag ids → the shared array; see internTags). */
+  private readonly tagLists = new Map<string, Int32Array>();
   private itemCount = 0;
   readonly tagIds = new Map<string, number>();
   readonly tagNames: string[] = [];
+
+  /**
+   * How many times an item that the state already knew (a dense id below `items`) was given tags
+   * (a catalogue update, or the record of an item first seen in an event): while it is
+   * unchanged, no item's tags have changed, so caches of tags can skip their per-item checks.
+   */
+  tagEdits = 0;
 
   /** Latest event time seen (the log clock). */
   clock = -Infinity;
@@ -123,6 +132,7 @@ export class OnlineState {
     return Number.isNaN(c) ? this.itemFirstSeen[item] : c;
   }
 
+  /** The item's tag ids (read-only: the array is shared by the items with the same tags). */
   tags(item: number): Int32Array | undefined {
     return this.itemTagIds[item];
   }
@@ -157,13 +167,33 @@ export class OnlineState {
     return id;
   }
 
+  /**
+   * The tag-id array of a tag list, shared by every item with the same tags (a catalogue has far
+   * fewer distinct tag lists than items; one typed array per item made the V8 heap, and with it
+   * every minor GC pause, larger).
+   */
+  private internTags(tags: readonly string[]): Int32Array {
+    let key = '';
+    for (let k = 0; k < tags.length; k++) key += (k > 0 ? ',' : '') + this.tagId(tags[k]!);
+    let ids = this.tagLists.get(key);
+    if (!ids) {
+      ids = Int32Array.from(tags, (t) => this.tagId(t));
+      this.tagLists.set(key, ids);
+    }
+    return ids;
+  }
+
   applyItems(items: readonly ItemRecord[]): void {
     for (const it of items) {
+      const known = this.itemCount;
       this.ensureItems(it.index + 1);
       this.itemAuthor[it.index] = it.author;
       if (!Number.isNaN(it.createdAt) && Number.isNaN(this.itemCreated[it.index])) this.newItems.push(0, it.index);
       if (!Number.isNaN(it.createdAt)) this.itemCreated[it.index] = it.createdAt;
-      if (it.tags.length > 0) this.itemTagIds[it.index] = Int32Array.from(it.tags, (t) => this.tagId(t));
+      if (it.tags.length > 0) {
+        if (it.index < known) this.tagEdits++;
+        this.itemTagIds[it.index] = this.internTags(it.tags);
+      }
       if (it.author >= 0 && this.itemIndexedUnder[it.index] !== it.author) {
         this.itemIndexedUnder[it.index] = it.author;
         this.authorPosts.push(it.author, it.index, 0, this.itemCreated[it.index]);

@@ -37,5 +37,21 @@ test('the real graph learns from replay who engages with whom next day, and roun
   const copy = new RealGraphModel(types, engine.state.options.windowsMs.length);
   assert.ok(copy.restore(JSON.parse(JSON.stringify(model.toJSON()))));
   assert.equal(copy.predict(engine.state, u, engagedAuthor, now), model.predict(engine.state, u, engagedAuthor, now));
+  // The per-user hints (and a known follow) skip lookups only: the same features for every pair.
+  const st = engine.state;
+  const plain = new Float64Array(model.featureNames.length);
+  const hinted = new Float64Array(model.featureNames.length);
+  let pairs = 0;
+  for (let v = 0; v < Math.min(60, engine.store.userIds.length); v++) {
+    const hints = model.prepare(st, v);
+    for (let a = 0; a < engine.store.userIds.length; a++) {
+      model.features(st, v, a, now, plain);
+      model.features(st, v, a, now, hinted, st.following.has(v, a), hints);
+      assert.deepEqual(hinted, plain, `user ${v}, author ${a}`);
+      assert.equal(model.predict(st, v, a, now, undefined, hints), model.predict(st, v, a, now));
+      pairs++;
+    }
+  }
+  assert.ok(pairs > 1000);
   await engine.close();
 });

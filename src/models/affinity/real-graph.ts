@@ -43,6 +43,16 @@ export interface RealGraphReport {
   features: string[];
 }
 
+/** See RealGraphModel.prepare(). */
+export interface UserHints {
+  user: number;
+  state: OnlineState | undefined;
+  /** Per event type code (and ENGAGED): whether the user has any entry of it. */
+  userTypes: Uint8Array;
+  engagedByOthers: boolean;
+  hasFollowers: boolean;
+}
+
 export class RealGraphModel {
   weights: Float64Array = new Float64Array(0);
   mean: Float64Array = new Float64Array(0);
@@ -52,6 +62,7 @@ export class RealGraphModel {
   private readonly negativeCodes: number[];
   private readonly scratch: Float64Array;
   private readonly windowScratch: Float64Array;
+  private readonly hints: UserHints = { user: -1, state: undefined, userTypes: new Uint8Array(0), engagedByOthers: false, hasFollowers: false };
 
   constructor(types: EventTypeRegistry, windows: number) {
     this.mainCodes = MAIN_TYPES.map((t) => types.code(t)).filter((c) => c >= 0);
@@ -70,35 +81,67 @@ export class RealGraphModel {
     return this.weights.length === this.featureNames.length + 1;
   }
 
-  /** Features of (user, author) at `now` into `out`. */
-  features(state: OnlineState, user: number, author: number, now: number, out: Float64Array = this.scratch): Float64Array {
+  /**
+   * What the user's own counters say can exist for any of the user's pairs (one request's worth,
+   * for predict() over many authors): a (user, author, type) entry exists only if the user's
+   * (user, type) entry does, an (author, user, ENGAGED) entry only if someone engaged with the
+   * user's posts, and the author follows the user only if the user has followers. Lookups that
+   * these rule out are skipped — the features are the same. Valid while the state is unchanged
+   * (one synchronous run, e.g. one source's fetch).
+   */
+  prepare(state: OnlineState, user: number): UserHints {
+    const h = this.hints;
+    h.user = user;
+    h.state = state;
+    const n = state.ENGAGED + 1;
+    if (h.userTypes.length < n) h.userTypes = new Uint8Array(n);
+    for (let c = 0; c < n; c++) h.userTypes[c] = state.userCounts.find(user, 0, c) >= 0 ? 1 : 0;
+    h.engagedByOthers = state.authorCounts.find(user, 0, state.ENGAGED) >= 0;
+    h.hasFollowers = state.followers.size(user) > 0;
+    return h;
+  }
+
+  /**
+   * Features of (user, author) at `now` into `out`. `follows` may say whether the user follows
+   * the author when the caller already knows (in-network ranks the user's own follows), which
+   * saves a scan of the follow list; `hints` from prepare(state, user) skip lookups that must miss.
+   */
+  features(state: OnlineState, user: number, author: number, now: number, out: Float64Array = this.scratch, follows?: boolean, hints?: UserHints): Float64Array {
     const t = state.userAuthorCounts;
     const nw = t.windows.length;
     const ws = this.windowScratch;
+    const h = hints && hints.user === user && hints.state === state ? hints : undefined;
+    const may = (type: number) => h === undefined || h.userTypes[type] === 1;
     let f = 0;
-    t.getAll(user, author, state.ENGAGED, now, ws);
-    for (let w = 0; w < nw; w++) out[f++] = Math.log1p(ws[w]!);
-    if (state.impressionType >= 0) t.getAll(user, author, state.impressionType, now, ws);
+    // One lookup of the pair's ENGAGED entry serves its windows and its last update; without it
+    // no positive type has an entry either (every positive event also counts as ENGAGED), so
+    // those lookups are skipped — the same values (0) without the hash probes.
+    const engagedEntry = may(state.ENGAGED) ? t.find(user, author, state.ENGAGED) : -1;
+    if (engagedEntry >= 0) t.entryValues(engagedEntry, now, ws);
     else ws.fill(0);
     for (let w = 0; w < nw; w++) out[f++] = Math.log1p(ws[w]!);
-    for (const c of this.mainCodes) out[f++] = Math.log1p(t.get(user, author, c, nw - 1, now));
+    if (state.impressionType >= 0 && may(state.impressionType)) t.getAll(user, author, state.impressionType, now, ws);
+    else ws.fill(0);
+    for (let w = 0; w < nw; w++) out[f++] = Math.log1p(ws[w]!);
+    const polarity = state.polarity;
+    for (const c of this.mainCodes) out[f++] = (engagedEntry < 0 && polarity[c]! > 0) || !may(c) ? 0 : Math.log1p(t.get(user, author, c, nw - 1, now));
     let neg = 0;
-    for (const c of this.negativeCodes) neg += t.get(user, author, c, nw - 1, now);
+    for (const c of this.negativeCodes) neg += (engagedEntry < 0 && polarity[c]! > 0) || !may(c) ? 0 : t.get(user, author, c, nw - 1, now);
     out[f++] = Math.log1p(neg);
-    const last = t.lastUpdate(user, author, state.ENGAGED);
+    const last = engagedEntry < 0 ? -Infinity : t.entryLast(engagedEntry);
     const never = last === -Infinity;
     out[f++] = never ? 0 : Math.log1p(Math.max(0, now - last) / DAY);
     out[f++] = never ? 1 : 0;
-    out[f++] = state.following.has(user, author) ? 1 : 0;
-    out[f++] = state.following.has(author, user) ? 1 : 0;
-    out[f++] = Math.log1p(t.get(author, user, state.ENGAGED, nw - 1, now));
+    out[f++] = (follows ?? state.following.has(user, author)) ? 1 : 0;
+    out[f++] = (h === undefined || h.hasFollowers) && state.following.has(author, user) ? 1 : 0;
+    out[f++] = h === undefined || h.engagedByOthers ? Math.log1p(t.get(author, user, state.ENGAGED, nw - 1, now)) : 0;
     return out;
   }
 
-  /** P(user engages with the author's posts in the next day). */
-  predict(state: OnlineState, user: number, author: number, now: number): number {
+  /** P(user engages with the author's posts in the next day); `follows` and `hints` as in features(). */
+  predict(state: OnlineState, user: number, author: number, now: number, follows?: boolean, hints?: UserHints): number {
     if (!this.trained) return NaN;
-    const x = this.features(state, user, author, now);
+    const x = this.features(state, user, author, now, this.scratch, follows, hints);
     let z = this.weights[x.length]!;
     for (let j = 0; j < x.length; j++) z += this.weights[j]! * ((x[j]! - this.mean[j]!) / this.scale[j]!);
     return 1 / (1 + Math.exp(-z));

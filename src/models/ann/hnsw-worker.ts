@@ -4,16 +4,28 @@
  * message (searchAsync) or into shared memory (the blocking search()), and saves the graph.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { HnswMipsIndex, loadHnswlib, type HnswWorkerInit, type HnswWorkerReply } from './mips-index.js';
+import { HnswMipsIndex, loadHnswlib, slotViews, type HnswSlotLayout, type HnswWorkerInit, type HnswWorkerReply } from './mips-index.js';
 
 interface SearchMessage {
   type: 'search';
   id: number;
-  query: Float32Array;
   want: number;
+  /** The query by value (blocking callers), or in `slot` (searchAsync: the answer goes there too). */
+  query?: Float32Array;
+  slot?: number;
   /** Blocking callers: [state, count] Int32 header, then `want` Int32 ids and `want` Float32 distances. */
   shared?: SharedArrayBuffer;
 }
+
+/** Registers an exchange slot (mips-index.ts HnswSlotLayout). */
+interface SlotMessage {
+  type: 'slot';
+  slot: number;
+  buffer: SharedArrayBuffer;
+  layout: HnswSlotLayout;
+}
+
+const slots: ReturnType<typeof slotViews>[] = [];
 
 interface SaveMessage {
   type: 'save';
@@ -47,11 +59,15 @@ if (init.kind === 'build') {
 if (index) serve(index);
 
 function serve(index: HnswMipsIndex): void {
-  port.on('message', (m: SearchMessage | SaveMessage) => onMessage(index, m));
-  reply({ type: 'ready', count: index.count });
+  port.on('message', (m: SearchMessage | SaveMessage | SlotMessage) => onMessage(index, m));
+  reply({ type: 'ready', count: index.count, ef: index.ef });
 }
 
-function onMessage(index: HnswMipsIndex, m: SearchMessage | SaveMessage): void {
+function onMessage(index: HnswMipsIndex, m: SearchMessage | SaveMessage | SlotMessage): void {
+  if (m.type === 'slot') {
+    slots[m.slot] = slotViews(m.buffer, m.layout);
+    return;
+  }
   if (m.type === 'save') {
     try {
       index.save(m.path);
@@ -61,13 +77,25 @@ function onMessage(index: HnswMipsIndex, m: SearchMessage | SaveMessage): void {
     }
     return;
   }
+  const slot = m.slot === undefined ? undefined : slots[m.slot];
   let neighbors: number[] = [];
   let distances: number[] = [];
   let error: string | undefined;
   try {
-    ({ neighbors, distances } = index.knn(m.query, m.want));
+    if (m.slot !== undefined && (!slot || slot.neighbors.length < m.want)) throw new Error(`no slot ${m.slot} for ${m.want} answers`);
+    ({ neighbors, distances } = index.knn(slot ? slot.query : m.query!, m.want));
   } catch (err) {
     error = String(err);
+  }
+  if (slot && error === undefined) {
+    const n = Math.min(neighbors.length, m.want);
+    for (let k = 0; k < n; k++) {
+      slot.neighbors[k] = neighbors[k]!;
+      slot.distances[k] = distances[k]!;
+    }
+    Atomics.store(slot.ctrl, 0, n);
+    reply({ type: 'result', id: m.id, count: n });
+    return;
   }
   if (m.shared) {
     const ctrl = new Int32Array(m.shared, 0, 2);

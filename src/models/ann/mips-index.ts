@@ -167,7 +167,7 @@ export interface GraphOptions {
   connectivity?: number;
   /** Candidate list size while building (default 64). */
   expansionAdd?: number;
-  /** Candidate list size while searching (default 3000; the search uses at least k). */
+  /** Candidate list size while searching (default 1000; the search uses at least k). */
   expansionSearch?: number;
   seed?: number;
 }
@@ -192,10 +192,17 @@ export function loadHnswlib(): Promise<HnswModule | undefined> {
 /**
  * HNSW (hnswlib) with the inner-product space. Measured at 1M items × 64 factors, top-1500:
  * ef 1500 → recall .51, p50 2.1 ms; ef 3000 → .65, 3.5 ms; ef 6000 → .69, 6.4 ms (see the PR).
+ * The embedding source's top-500 on the bench platform (368k items in the graph, the request's
+ * skip set, `bench candidates --ann-recall`): recall of the exact top-500 .661 at ef 500, .668 at
+ * ef 1000, .675 at ef 3000, for 0.7 / 0.9 / 1.8 ms per search — the graph (M 16, efConstruction
+ * 64) caps recall near .7 whatever the ef, so the default is 1000. (A denser graph, efConstruction
+ * 200, gave +.03 for 10× the build time; the L2 reduction of MIPS, one extra coordinate, was far
+ * worse on these factors: .41 at ef 1000.)
  */
 export class HnswMipsIndex implements MipsIndex {
   readonly kind = 'hnsw';
-  private readonly ef: number;
+  /** Candidate list size while searching (the search uses at least the number of results asked). */
+  ef: number;
 
   private constructor(
     private readonly index: HnswIndex,
@@ -203,7 +210,7 @@ export class HnswMipsIndex implements MipsIndex {
     readonly size: number,
     options: GraphOptions,
   ) {
-    this.ef = options.expansionSearch ?? 3000;
+    this.ef = options.expansionSearch ?? DEFAULT_EF;
   }
 
   /** Builds the graph over the active rows of `vectors`. */
@@ -244,7 +251,7 @@ export class HnswMipsIndex implements MipsIndex {
 
   search(query: Float32Array, k: number, skip?: (item: number) => boolean, skipHint = 0): MipsResult {
     const count = this.count;
-    let want = Math.min(count, k + (skip ? skipHint : 0));
+    let want = firstWant(k, skip ? skipHint : 0, count);
     for (let attempt = 0; ; attempt++) {
       if (want <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
       const r = this.knn(query, want);
@@ -260,13 +267,23 @@ export class HnswMipsIndex implements MipsIndex {
 }
 
 /**
+ * How many answers to ask the graph for first: k plus room for every item skip() may reject
+ * (`skipHint`: the request's history and seen items). Capping it at the search expansion was
+ * measured (`bench candidates --ann-recall`): the seen items rank high, so capped asks were
+ * often short and asked again — slower at p50 and p99 than one search at ef = k + hint.
+ */
+function firstWant(k: number, skipHint: number, count: number): number {
+  return Math.min(count, k + skipHint);
+}
+
+/**
  * One graph answer (nearest first) with `skip` applied: the result (best first) when it is
  * final, else how many to ask for next — too many skipped: ask for twice as many, at most twice.
  */
-function takeAnswer(neighbors: ArrayLike<number>, distances: ArrayLike<number>, k: number, skip: ((item: number) => boolean) | undefined, want: number, count: number, attempt: number): MipsResult | number {
+function takeAnswer(neighbors: ArrayLike<number>, distances: ArrayLike<number>, k: number, skip: ((item: number) => boolean) | undefined, want: number, count: number, attempt: number, answered = neighbors.length): MipsResult | number {
   const items: number[] = [];
   const scores: number[] = [];
-  for (let p = 0; p < neighbors.length && items.length < k; p++) {
+  for (let p = 0; p < answered && items.length < k; p++) {
     const item = neighbors[p]!;
     if (skip && skip(item)) continue;
     items.push(item);
@@ -283,10 +300,45 @@ export type HnswWorkerInit =
 
 /** Messages from a graph worker. */
 export type HnswWorkerReply =
-  | { type: 'ready'; count: number }
+  | { type: 'ready'; count: number; ef: number }
   | { type: 'progress'; done: number; total: number }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; neighbors?: Int32Array; distances?: Float32Array; error?: string };
+  | { type: 'result'; id: number; neighbors?: Int32Array; distances?: Float32Array; count?: number; error?: string };
+
+/**
+ * A reusable exchange area in shared memory for one search in flight (searchAsync): the query
+ * (`dim` floats), then up to `capacity` neighbour ids and distances. Registered with the worker
+ * once; a search then sends only its id, slot and size — no array buffer is created per search
+ * on either thread (young array buffers made the worker's minor GCs slow to sweep).
+ */
+export interface HnswSlotLayout {
+  dim: number;
+  capacity: number;
+}
+
+export function slotViews(buffer: SharedArrayBuffer, { dim, capacity }: HnswSlotLayout): { ctrl: Int32Array; query: Float32Array; neighbors: Int32Array; distances: Float32Array } {
+  // [answer count (written last, atomically), pad] [query] [neighbours] [distances]
+  return {
+    ctrl: new Int32Array(buffer, 0, 2),
+    query: new Float32Array(buffer, 8, dim),
+    neighbors: new Int32Array(buffer, 8 + 4 * dim, capacity),
+    distances: new Float32Array(buffer, 8 + 4 * dim + 4 * capacity, capacity),
+  };
+}
+
+/** Bytes of a slot's shared buffer. */
+export function slotBytes({ dim, capacity }: HnswSlotLayout): number {
+  return 8 + 4 * dim + 8 * capacity;
+}
+
+interface Slot {
+  index: number;
+  capacity: number;
+  ctrl: Int32Array;
+  query: Float32Array;
+  neighbors: Int32Array;
+  distances: Float32Array;
+}
 
 /**
  * The HNSW graph served by a worker thread (hnsw-worker.ts): the same graph and answers as
@@ -300,6 +352,8 @@ export class HnswWorkerIndex implements MipsIndex {
   private readonly pending = new Map<number, { resolve: (r: HnswWorkerReply & { type: 'result' }) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private failure: Error | undefined;
+  private readonly freeSlots: Slot[] = [];
+  private slotCount = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
 
   private constructor(
@@ -307,6 +361,8 @@ export class HnswWorkerIndex implements MipsIndex {
     readonly dim: number,
     readonly size: number,
     private readonly count: number,
+    /** The graph's search expansion (the worker's). */
+    readonly ef: number,
   ) {
     worker.on('message', (m: HnswWorkerReply) => {
       if (m.type !== 'result') return;
@@ -339,12 +395,14 @@ export class HnswWorkerIndex implements MipsIndex {
 
   private static start(init: HnswWorkerInit, dim: number, size: number, onProgress?: (done: number, total: number) => void): Promise<HnswWorkerIndex> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(new URL('./hnsw-worker.js', import.meta.url), { workerData: init });
+      // A young generation large enough that the worker (which allocates the native search's
+      // answer arrays) rarely collects.
+      const worker = new Worker(new URL('./hnsw-worker.js', import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 32 } });
       const onMessage = (m: HnswWorkerReply) => {
         if (m.type === 'progress') onProgress?.(m.done, m.total);
         else if (m.type === 'ready') {
           cleanup();
-          resolve(new HnswWorkerIndex(worker, dim, size, m.count));
+          resolve(new HnswWorkerIndex(worker, dim, size, m.count, m.ef));
         } else if (m.type === 'failed') {
           cleanup();
           void worker.terminate();
@@ -386,19 +444,45 @@ export class HnswWorkerIndex implements MipsIndex {
 
   async searchAsync(query: Float32Array, k: number, skip?: (item: number) => boolean, skipHint = 0): Promise<MipsResult> {
     const count = this.count;
-    let want = Math.min(count, k + (skip ? skipHint : 0));
+    let want = firstWant(k, skip ? skipHint : 0, count);
     for (let attempt = 0; ; attempt++) {
       if (want <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
-      const r = await this.call({ type: 'search', query: Float32Array.from(query), want });
-      const got = takeAnswer(r.neighbors!, r.distances!, k, skip, want, count, attempt);
-      if (typeof got !== 'number') return got;
-      want = got;
+      const slot = this.acquire(want);
+      try {
+        slot.query.set(query.subarray(0, this.dim));
+        await this.call({ type: 'search', slot: slot.index, want });
+        // The worker stores the count atomically after the answer: reading it orders the reads after.
+        const got = takeAnswer(slot.neighbors, slot.distances, k, skip, want, count, attempt, Atomics.load(slot.ctrl, 0));
+        if (typeof got !== 'number') return got;
+        want = got;
+      } finally {
+        this.freeSlots.push(slot);
+      }
     }
+  }
+
+  /** A free exchange slot for `want` answers (a new one, registered with the worker, if none fits). */
+  private acquire(want: number): Slot {
+    for (let k = this.freeSlots.length - 1; k >= 0; k--) {
+      const slot = this.freeSlots[k]!;
+      if (slot.capacity >= want) {
+        this.freeSlots[k] = this.freeSlots[this.freeSlots.length - 1]!;
+        this.freeSlots.pop();
+        return slot;
+      }
+    }
+    let capacity = 1024;
+    while (capacity < want) capacity *= 2;
+    const layout = { dim: this.dim, capacity };
+    const buffer = new SharedArrayBuffer(slotBytes(layout));
+    const index = this.slotCount++;
+    this.worker.postMessage({ type: 'slot', slot: index, buffer, layout });
+    return { index, capacity, ...slotViews(buffer, layout) };
   }
 
   search(query: Float32Array, k: number, skip?: (item: number) => boolean, skipHint = 0): MipsResult {
     const count = this.count;
-    let want = Math.min(count, k + (skip ? skipHint : 0));
+    let want = firstWant(k, skip ? skipHint : 0, count);
     for (let attempt = 0; ; attempt++) {
       if (want <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
       const r = this.searchBlocking(query, want);
@@ -474,6 +558,7 @@ export async function createMipsIndex(vectors: Float32Array, dim: number, active
 }
 
 const DEFAULT_WORKER_MIN_ITEMS = 200_000;
+const DEFAULT_EF = 1000;
 
 /** Loads a graph saved by save(): served by a worker when it is large enough (see annWorkerMinItems), else in this thread. */
 export async function loadHnswIndex(mod: HnswModule, path: string, dim: number, size: number, activeCount: number, options: MipsBuildOptions = {}): Promise<MipsIndex> {

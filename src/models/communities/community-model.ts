@@ -597,6 +597,26 @@ export class CommunityModel {
   // ---------------------------------------------------------------- retrieval
 
   /**
+   * Where the item's `itemSlots` slots start in `itemComm` / `itemW` (community −1 = an empty
+   * slot), or −1 for an item the model has no slots for.
+   */
+  itemSlotStart(item: number): number {
+    return item >= 0 && item < this.itemCap ? item * this.options.itemSlots : -1;
+  }
+
+  /** The largest item weight in community c's index (what retrieval scales the community by); 0 when empty. */
+  communityTop(c: number): number {
+    if (!(c >= 0 && c < this.count)) return 0;
+    const n = this.options.perCommunity;
+    const base = c * n;
+    const end = base + this.indexCount[c]!;
+    let best = 0;
+    for (let s = base; s < end; s++) if (this.indexScore[s]! > best) best = this.indexScore[s]!;
+    return best;
+  }
+
+
+  /**
    * Items from the user's communities: score = Σ_c user(c) × item weight in c (index scores,
    * forward-decayed), best first, at most `budget`; `skip(item)` drops items.
    */
