@@ -51,7 +51,7 @@ export async function rankerBench(argv: string[]): Promise<void> {
     engine.ranker.score(q, candidates);
     const t2 = performance.now();
     // Features alone, for the same candidates the heavy ranker saw.
-    const top = candidates.filter((c) => c.predicted !== undefined);
+    const top = candidates.filter((c) => c.lightRank !== undefined && c.lightRank <= config.rank.maxCandidates);
     if (buf.length < top.length * registry.width) buf = new Float32Array(top.length * registry.width);
     const t3 = performance.now();
     registry.compute(q, top, buf);

@@ -183,6 +183,14 @@ export const configSchema = z
         gateTolerance: z.number().min(0).max(1).default(0.02),
         /** …and only when the test groups hold at least this many engaged rows (fewer cannot tell a model from noise). */
         gateMinPositives: z.number().int().min(0).default(30),
+        /**
+         * With held-out candidate rows (catalogues, logs without impressions) the order check is a
+         * k-fold cross-validation of the \`engaged\` head over all held-out users instead of one
+         * small test slice: the model serves only when its mean ndcg@10 beats the light ranker's
+         * by more than one standard error of the paired per-user difference. 0 or 1: the single
+         * test slice, as with impressions.
+         */
+        gateFolds: z.number().int().min(0).max(20).default(5),
       })
       .prefault({}),
   })

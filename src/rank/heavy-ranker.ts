@@ -3,8 +3,8 @@
  * fusion's) best `rank.maxCandidates` candidates it computes the registry's features, predicts
  * one calibrated probability per head with gradient-boosted trees (models/gbdt), and combines
  * them with the score formula (rank/score-formula.ts). Candidates beyond the budget keep their
- * light order below every heavy-scored one. Each scored candidate carries its per-head
- * probabilities (`predicted`) for the response's explanation.
+ * light order below every heavy-scored one. The best-scored (EXPLAINED_CANDIDATES) carry their
+ * per-head probabilities (`predicted`) for the response's explanation.
  *
  * The model file (`ranker.json`, next to the sources' artifacts) holds the feature names it was
  * trained on; a model whose features differ from the pipeline's registry is not used.
@@ -79,6 +79,8 @@ export interface RankerReport {
     value?: number;
     lightValue?: number;
   };
+  /** With held-out candidate rows: the gate's k-fold cross-validation of the `engaged` head (ndcg@10 over all held-out users). */
+  crossValidation?: { folds: number; users: number; engagedNdcg: number; lightNdcg: number; difference: number; se: number };
   /** Gain importance of the `engaged` head, top features. */
   importance: { feature: string; gain: number }[];
   seconds: number;
@@ -100,6 +102,13 @@ interface LoadedHead {
   calibrator: Calibrator;
 }
 
+/**
+ * Candidates (the best by the weighted score) that carry every head's probability (`predicted`,
+ * for their explanations), heads weighing 0 in the score formula included: at least a full page
+ * (feed.pageSize ≤ 200). The others are scored only.
+ */
+export const EXPLAINED_CANDIDATES = 200;
+
 export class HeavyRanker implements CandidateScorer {
   readonly name = 'heavy_ranker';
   private file: RankerModelFile | undefined;
@@ -109,6 +118,7 @@ export class HeavyRanker implements CandidateScorer {
   private features = new Float32Array(0);
   private raw = new Float64Array(0);
   private probs = new Float64Array(0);
+  private explainRows = new Float32Array(0);
 
   constructor(private readonly settings: Config['rank']) {}
 
@@ -157,10 +167,18 @@ export class HeavyRanker implements CandidateScorer {
     if (this.raw.length < n) this.raw = new Float64Array(n);
     if (this.probs.length < n * h) this.probs = new Float64Array(n * h);
     const p = this.probs;
-    this.heads.forEach((head, k) => {
-      head.booster.predictRaw(X, n, this.raw);
-      for (let i = 0; i < n; i++) p[i * h + k] = head.calibrator.apply(this.raw[i]!);
-    });
+    // Heads that weigh 0 in the formula (e.g. `engaged` beside typed heads) do not move the
+    // score: they are predicted below only for the best candidates, whose explanations show them.
+    const w = terms.weights;
+    let silent = 0;
+    for (let k = 0; k < h; k++) {
+      if (w[k] === 0) {
+        silent++;
+        for (let i = 0; i < n; i++) p[i * h + k] = 0;
+        continue;
+      }
+      this.predictHead(k, X, n, (i, v) => (p[i * h + k] = v));
+    }
     let min = Infinity;
     for (let i = 0; i < n; i++) {
       const c = scored[i]!;
@@ -169,13 +187,41 @@ export class HeavyRanker implements CandidateScorer {
       const s = weightedScore(terms, p, i) + boostOf(terms, q.state, c.item, c.author) + 1e-9 * (1 - i / n);
       c.score = Number.isFinite(s) ? s : 0;
       if (c.score < min) min = c.score;
+    }
+    // The best EXPLAINED_CANDIDATES by the weighted score get every head's probability in
+    // `predicted` (for their explanations; the page comes from them), the silent heads predicted
+    // now on their feature rows copied together. The rest only need their score.
+    const m = Math.min(n, EXPLAINED_CANDIDATES);
+    const best = topIndices(scored, m);
+    if (silent > 0) {
+      if (this.explainRows.length < m * d) this.explainRows = new Float32Array(m * d);
+      const Xe = this.explainRows;
+      for (let r = 0; r < m; r++) Xe.set(X.subarray(best[r]! * d, (best[r]! + 1) * d), r * d);
+      for (let k = 0; k < h; k++) if (w[k] === 0) this.predictHead(k, Xe, m, (r, v) => (p[best[r]! * h + k] = v));
+    }
+    for (const i of best) {
       const predicted: Record<string, number> = {};
       for (let k = 0; k < h; k++) predicted[this.heads[k]!.name] = p[i * h + k]!;
-      c.predicted = predicted;
+      scored[i]!.predicted = predicted;
     }
     // Beyond the budget: below every heavy score, in the light order.
     for (let r = n; r < order.length; r++) candidates[order[r]!]!.score = min - 1 - (r - n);
   }
+
+  /** Head `k`'s calibrated probability for each of the `n` rows of X, passed to `put(row, p)`. */
+  private predictHead(k: number, X: Float32Array, n: number, put: (row: number, p: number) => void): void {
+    const head = this.heads[k]!;
+    head.booster.predictRaw(X, n, this.raw);
+    for (let i = 0; i < n; i++) put(i, head.calibrator.apply(this.raw[i]!));
+  }
+}
+
+/** Indices of the `m` best-scored candidates, best first (ties: the earlier). */
+function topIndices(cs: readonly Candidate[], m: number): number[] {
+  const idx = Array.from({ length: cs.length }, (_, i) => i);
+  idx.sort((a, b) => cs[b]!.score - cs[a]!.score || a - b);
+  idx.length = Math.min(m, idx.length);
+  return idx;
 }
 
 /** Why two feature lists differ (the first difference), or undefined when equal. */

@@ -27,7 +27,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { FeatureRegistry } from '../features/registry.js';
-import type { Candidate, FeedQuery } from '../pipeline/types.js';
+import { makeCandidate, type Candidate, type FeedQuery } from '../pipeline/types.js';
 import { Rng } from '../sim/random.js';
 import type { HoldoutExamples } from './holdout.js';
 
@@ -126,7 +126,7 @@ export function buildRankerDataset(
         let c = byItem.get(s.item);
         if (!c) {
           const author = state.author(s.item);
-          c = { item: s.item, author, inNetwork: author >= 0 && state.following.has(u.user, author), sources: [], score: 0 };
+          c = makeCandidate(s.item, author, author >= 0 && state.following.has(u.user, author), undefined, 0);
         }
         c.position = s.position;
         let g = requests.get(s.request);
@@ -278,6 +278,36 @@ export function sliceGroups(ds: RankerDataset, from: number, to: number): Ranker
     item: ds.item.subarray(r0, r1),
     reactions: ds.reactions.slice(r0, r1),
   };
+}
+
+/** The groups of the ranges [from, to) in order, copied into one dataset. */
+export function concatGroups(ds: RankerDataset, ranges: readonly (readonly [number, number])[]): RankerDataset {
+  const parts = ranges.filter(([a, b]) => b > a).map(([a, b]) => sliceGroups(ds, a, b));
+  if (parts.length === 1) return parts[0]!;
+  const n = parts.reduce((a, x) => a + x.n, 0);
+  const ng = parts.reduce((a, x) => a + x.groupUser.length, 0);
+  const X = new Float32Array(n * ds.d);
+  const labels = ds.heads.map(() => new Float32Array(n));
+  const groups = new Int32Array(ng + 1);
+  const groupUser = new Int32Array(ng);
+  const groupTime = new Float64Array(ng);
+  const item = new Int32Array(n);
+  const reactions: (readonly number[])[] = [];
+  let r = 0;
+  let g = 0;
+  for (const x of parts) {
+    X.set(x.X, r * ds.d);
+    x.labels.forEach((y, h) => labels[h]!.set(y, r));
+    for (let k = 0; k < x.groupUser.length; k++) groups[g + k] = r + x.groups[k]!;
+    groupUser.set(x.groupUser, g);
+    groupTime.set(x.groupTime, g);
+    item.set(x.item, r);
+    for (const t of x.reactions) reactions.push(t);
+    r += x.n;
+    g += x.groupUser.length;
+  }
+  groups[ng] = n;
+  return { ...ds, n, X, labels, groups, groupUser, groupTime, item, reactions };
 }
 
 /** Writes the dataset as CSV (header, then one line per row; missing values empty). */
