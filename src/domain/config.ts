@@ -226,6 +226,11 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] exte
 
 /** defaults ← file ← environment ← overrides */
 export function loadConfig(sources: ConfigSources = {}): Config {
+  return parseConfig(configInput(sources));
+}
+
+/** The config as given (file, then LENTA_* variables, then overrides), before defaults: for layering over another base (e.g. the evaluation's catalogue settings). */
+export function configInput(sources: ConfigSources = {}): Record<string, unknown> {
   const env = sources.env ?? process.env;
   let base: Record<string, unknown> = {};
   const file = sources.file ?? env.LENTA_CONFIG;
@@ -237,7 +242,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     }
   }
   const merged = mergeDeep(base, envOverrides(env));
-  return parseConfig(mergeDeep(merged, (sources.overrides ?? {}) as Record<string, unknown>));
+  return mergeDeep(merged, (sources.overrides ?? {}) as Record<string, unknown>);
 }
 
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -251,7 +256,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return out;
 }
 
-function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+/** `b` over `a`, objects merged key by key (arrays and values replaced; undefined skipped). */
+export function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     if (v === undefined) continue;

@@ -22,6 +22,8 @@ export interface EvaluationOptions {
   algorithms: string[];
   /** Algorithm settings, keyed like `ease.lambda` (see algorithms.ts). */
   algorithmOptions?: Record<string, number | string | boolean | undefined>;
+  /** The user's Lenta config as given (AlgorithmParams.config). */
+  algorithmConfig?: Record<string, unknown>;
   /** Item vectors for intra-list diversity. */
   diversityVectors?: 'interactions' | 'tags';
   /** Also measure candidate recall@N of algorithms with candidate sources (lenta). */
@@ -77,7 +79,7 @@ export async function evaluate(ds: EvalDataset, options: EvaluationOptions): Pro
   const progress = options.progress ?? (() => noProgress);
 
   // Create every algorithm first, so that an unknown name fails before any long work.
-  const algorithms: (Recommender | undefined)[] = options.algorithms.map((name) => createAlgorithm(name, { seed, protocol: options.protocol, options: options.algorithmOptions ?? {} }));
+  const algorithms: (Recommender | undefined)[] = options.algorithms.map((name) => createAlgorithm(name, { seed, protocol: options.protocol, options: options.algorithmOptions ?? {}, config: options.algorithmConfig }));
   const split: EvalSplit = prepareSplit(ds, { protocol: options.protocol, seed, threshold });
   const results: AlgorithmResult[] = [];
   for (let a = 0; a < algorithms.length; a++) {

@@ -8,7 +8,7 @@
  * the request's `exclude` list; impressions are not logged (one user's page must not change
  * another's state). Catalogue data sets have no post ages, so the feed's age limit is off.
  */
-import { parseConfig, type Config } from '../domain/config.js';
+import { mergeDeep, parseConfig, type Config } from '../domain/config.js';
 import { EventTypeRegistry } from '../domain/event-types.js';
 import type { LogRecord } from '../domain/types.js';
 import { Engine } from '../engine.js';
@@ -28,14 +28,16 @@ export class LentaRecommender implements Recommender {
    * The serving defaults, adapted to a static catalogue: no post-age limit or recency decay,
    * and an extra all-time counter window (≈ 300 years) that the popular source counts over.
    * The learned fusion holds out items like the evaluation protocol does (random or latest).
+   * `given` (the user's config as written: `lenta eval --config`) goes on top of all that.
    */
-  static catalogueConfig(fusion: { holdout?: 'latest' | 'random' | 'last'; seed?: number } = {}): Config {
+  static catalogueConfig(fusion: { holdout?: 'latest' | 'random' | 'last'; seed?: number } = {}, given: Record<string, unknown> = {}): Config {
     const defaults = parseConfig({});
     const allTime = 1e13;
-    return parseConfig({
+    const base = {
       state: { windows: [...defaults.state.windows, allTime], historyLength: 2000 },
       feed: { maxPostAge: 0, clock: 'log', popularWindow: allTime, fusion: { ...fusion, holdout: fusion.holdout ?? 'latest' } },
-    });
+    };
+    return parseConfig(mergeDeep(base, given));
   }
 
   async fit(train: TrainMatrix, options: FitOptions = {}): Promise<void> {

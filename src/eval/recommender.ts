@@ -62,6 +62,8 @@ export interface AlgorithmParams {
   /** The evaluation protocol, for algorithms that tune themselves on a split like it. */
   protocol?: string;
   options: Record<string, number | string | boolean | undefined>;
+  /** The user's Lenta config as given (`--config`, LENTA_* variables), for algorithms built on the engine. */
+  config?: Record<string, unknown>;
 }
 
 export type AlgorithmFactory = (params: AlgorithmParams) => Recommender;

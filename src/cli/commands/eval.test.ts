@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../command.js';
 import { evalCommand } from './eval.js';
+import { LentaRecommender } from '../../eval/lenta-recommender.js';
 
 /** Runs the command in a child process (stdout belongs to the test runner here). */
 function run(argv: string[]): { code: number; out: string; err: string } {
@@ -85,4 +86,25 @@ test('an unknown algorithm is a usage error that lists the registered ones (lent
   });
   await assert.rejects(evalCommand.run(['--data', tmpdir(), '--format', 'movielens', '--protocol', 'weekly']), /--protocol must be one of temporal, random, loo/);
   await assert.rejects(evalCommand.run(['--data', tmpdir(), '--format', 'movielens', '--k', '0']), /--k must be/);
+});
+
+test('lenta eval --config reaches the lenta algorithm: its settings go over the catalogue defaults, and a bad value names its field', async () => {
+  const config = LentaRecommender.catalogueConfig({ holdout: 'random', seed: 7 }, { rank: { gateFolds: 0 }, state: { historyLength: 500 } });
+  assert.equal(config.rank.gateFolds, 0);
+  assert.equal(config.state.historyLength, 500);
+  // The catalogue settings the user did not touch stay.
+  assert.equal(config.feed.maxPostAge, 0);
+  assert.equal(config.feed.fusion.holdout, 'random');
+  assert.equal(config.state.windows.at(-1), 1e13);
+
+  const { dir, file } = fixture();
+  try {
+    const cfg = join(dir, 'lenta.json');
+    writeFileSync(cfg, JSON.stringify({ rank: { gateFolds: -1 } }));
+    const { code, err } = run(['--data', file, '--format', 'lenta-jsonl', '--protocol', 'random', '--k', '5', '--algos', 'lenta', '--quiet', '--config', cfg]);
+    assert.notEqual(code, 0);
+    assert.match(err, /rank\.gateFolds/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { loadConfig } from '../../domain/config.js';
+import { configInput, parseConfig } from '../../domain/config.js';
 import { EventTypeRegistry } from '../../domain/event-types.js';
 import { IMPORTERS } from '../../ingest/importers/index.js';
 import { BASELINES } from '../../eval/algorithms.js';
@@ -51,7 +51,8 @@ Algorithm settings:
   --ials-alpha X      confidence 1+αr (default 10)   --ials-iterations N  (default 15)
   --ials-cg-steps N   CG steps per row (default 3)   --ials-weighting W   binary (default) | log
   --diversity V       item vectors of intra_list_diversity: interactions (default) | tags
-  --config FILE       Lenta config (for custom event types)
+  --config FILE       Lenta config: custom event types, and settings of the lenta algorithm
+                      (over its catalogue defaults, e.g. {"rank": {"gateFolds": 0}})
 
 Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
   async run(argv) {
@@ -112,7 +113,8 @@ Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
       'ials.weighting': s('ials-weighting'),
     };
     const quiet = Boolean(values.quiet);
-    const config = loadConfig({ file: s('config') });
+    const configGiven = configInput({ file: s('config') });
+    const config = parseConfig(configGiven);
     const types = new EventTypeRegistry(config.eventTypes);
 
     let readBar: ReturnType<typeof progressBar> | undefined;
@@ -133,6 +135,7 @@ Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
       ks,
       algorithms: algos,
       algorithmOptions,
+      algorithmConfig: configGiven,
       diversityVectors: diversity,
       candidates: s('candidates') === undefined ? undefined : intFlag(s('candidates'), 'candidates', 1500, 1),
       progress: (label, total, unit) => progressBar(label, { total, unit, silent: quiet }),
