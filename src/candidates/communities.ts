@@ -142,8 +142,7 @@ export class CommunitySource implements TrainableSource, CandidateFeatureProvide
     for (let k = 0; k < this.vec.n; k++) {
       const c = this.vec.comm[k]!;
       w[c] = this.vec.w[k]!;
-      const top = model.communityTop(c);
-      f[c] = top > 0 ? (model.options.normalizeCommunities ? this.vec.w[k]! / top : this.vec.w[k]!) : 0;
+      f[c] = model.communityFactor(c, this.vec.w[k]!);
     }
     const slots = model.options.itemSlots;
     const comm = model.itemComm;

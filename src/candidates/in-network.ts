@@ -7,11 +7,11 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { engagementWeights, itemEngagementRate } from '../features/affinity.js';
+import { authorAffinity, engagementWeights, itemEngagementRate } from '../features/affinity.js';
 import { RealGraphModel, type RealGraphReport } from '../models/affinity/real-graph.js';
 import { makeCandidate, type Candidate, type FeedQuery, type SourceTrainingContext, type TrainableSource } from '../pipeline/types.js';
 import type { TopK } from '../models/top-k.js';
-import { authorAffinityOf, heapFor, requestLookups } from './ranked.js';
+import { heapFor, keepBest, requestLookups } from './ranked.js';
 
 export interface InNetworkOptions {
   /** Followed authors considered per request, best affinity first. */
@@ -97,19 +97,9 @@ export class InNetworkSource implements TrainableSource {
     for (let k = 0; k < follows.length; k++) {
       const author = follows[k]!;
       authors[k] = author;
-      affinities[k] = model ? model.predict(state, q.user, author, q.now, true, hints) : authorAffinityOf(state, this.weights, q.user, author, q.now);
+      affinities[k] = model ? model.predict(state, q.user, author, q.now, true, hints) : authorAffinity(state, this.weights, q.user, author, q.now);
     }
-    let na = follows.length;
-    if (na > maxAuthors) {
-      // A bounded heap of the strongest (ties to the smaller id: the heap keeps ~id).
-      const best = (this.bestAuthors = heapFor(this.bestAuthors, maxAuthors, -Infinity));
-      for (let k = 0; k < na; k++) best.push(~authors[k]!, affinities[k]!);
-      na = best.drainSorted();
-      for (let k = 0; k < na; k++) {
-        authors[k] = ~best.outItems[k]!;
-        affinities[k] = best.outScores[k]!;
-      }
-    }
+    const na = keepBest((this.bestAuthors = heapFor(this.bestAuthors, maxAuthors, -Infinity)), authors, affinities, follows.length);
 
     // Pass 1: every servable post's base score (strength × recency) into reused arrays, and the
     // `budget`-th largest base T. A post's score is base × (1 + 10 × rate) with the engagement

@@ -29,7 +29,7 @@ import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } fro
 import { TopK } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor, servable } from './ranked.js';
 import type { CandidateFeatureProvider } from '../features/registry.js';
-import { fillMissing } from './request-memo.js';
+import { fillMissing, RequestMemo } from './request-memo.js';
 
 export interface ItemToItemOptions {
   weighting: 'rp3b' | 'cosine';
@@ -94,20 +94,18 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
   /** Positive events applied since the graph was trained or loaded. */
   staleEvents = 0;
 
-  // Per-request scratch (reused; grown with the catalogue).
+  // Per-request scratch (reused; grown with the catalogue): the history walk's sum, strongest
+  // edge and links per touched item (walk()), and the user's whole history (blocked).
   private acc = new Float64Array(0);
+  private max = new Float32Array(0);
+  private links = new Uint16Array(0);
   private stamp = new Uint32Array(0);
   private blocked = new Uint32Array(0);
   private generation = 0;
   private touched = new Int32Array(0);
   private top: TopK | undefined;
-  // The feature provider's scratch (its own: fetch's accumulator may belong to another request).
-  private fAcc = new Float64Array(0);
-  private fMax = new Float32Array(0);
-  private fLinks = new Uint16Array(0);
-  private fStamp = new Uint32Array(0);
-  private fTouched = new Int32Array(0);
-  private fGen = 0;
+  /** The request whose walk the scratch holds (fetch's, reused by the features of the same request). */
+  private readonly walked = new RequestMemo<{ generation: number; touched: number; walked: number }>();
 
   constructor(options: Partial<ItemToItemOptions> = {}) {
     this.options = { ...DEFAULT_ITEM_TO_ITEM_OPTIONS, ...options };
@@ -324,6 +322,8 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
     if (this.acc.length < n) {
       const cap = Math.max(n, this.acc.length * 2, 1024);
       this.acc = new Float64Array(cap);
+      this.max = new Float32Array(cap);
+      this.links = new Uint16Array(cap);
       this.stamp = new Uint32Array(cap);
       this.blocked = new Uint32Array(cap);
       this.touched = new Int32Array(cap);
@@ -331,42 +331,47 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
     }
   }
 
-  fetch(q: FeedQuery, budget: number): Candidate[] {
-    const g = this.graph;
-    const state = q.state;
-    const user = q.user;
-    if (!g || user < 0 || budget <= 0 || state.history.size(user) === 0) return [];
-    const n = Math.max(state.items, g.items);
-    this.ensureScratch(n);
+  /**
+   * The request's walk of the user's newest positive history items (each once, weighted by
+   * recency) over the graph, in a new generation of the scratch: per touched item the weighted
+   * sum of edge weights (`acc`; −1 for a history item: not a candidate), the strongest edge and
+   * the number of history items linking to it. Kept for the rest of the request: the features
+   * of the request fetch() walked for reuse it.
+   */
+  private walk(q: FeedQuery, g: Graph): { generation: number; touched: number; walked: number } {
+    const kept = this.walked.get(q, g);
+    if (kept && kept.generation === this.generation) return kept;
+    this.ensureScratch(Math.max(q.state.items, g.items));
     if (++this.generation === 0xffffffff) {
       this.stamp.fill(0);
       this.blocked.fill(0);
       this.generation = 1;
     }
     const gen = this.generation;
-    const { acc, stamp, blocked, touched } = this;
-    // The user's own history (any polarity) is never proposed.
+    const { acc, max, links, stamp, touched } = this;
     const { historyItems, recencyRank } = this.options;
-    const polarity = state.polarity;
-    state.history.forEachRecent(user, (item) => {
-      if (item >= 0 && item < n) blocked[item] = gen;
-    });
+    const polarity = q.state.polarity;
     let nt = 0;
     let k = 0;
-    state.history.forEachRecent(user, (item, type) => {
+    q.state.history.forEachRecent(q.user, (item, type) => {
       if (!(polarity[type]! > 0) || item < 0 || item >= g.items) return;
       // Several engagements with one item: only the newest counts (the stamp marks it once).
-      if (stamp[item] === gen && acc[item] < 0) return;
+      if (stamp[item] === gen && acc[item]! < 0) return;
       const w = 1 / (1 + k / recencyRank);
       k++;
       for (let p = g.offsets[item]!; p < g.offsets[item + 1]!; p++) {
         const j = g.targets[p]!;
+        const e = g.weights[p]!;
         if (stamp[j] !== gen) {
           stamp[j] = gen;
           acc[j] = 0;
+          max[j] = 0;
+          links[j] = 0;
           touched[nt++] = j;
         } else if (acc[j]! < 0) continue;
-        acc[j] += w * g.weights[p]!;
+        acc[j] += w * e;
+        if (e > max[j]!) max[j] = e;
+        if (links[j]! < 65535) links[j]!++;
       }
       // Mark the history item as used (negative accumulator = "history, not a candidate").
       if (stamp[item] !== gen) touched[nt++] = item;
@@ -374,7 +379,23 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
       acc[item] = -1;
       return k < historyItems;
     });
-    return this.select(q, nt, budget);
+    return this.walked.set(q, g, { generation: gen, touched: nt, walked: k });
+  }
+
+  fetch(q: FeedQuery, budget: number): Candidate[] {
+    const g = this.graph;
+    const state = q.state;
+    const user = q.user;
+    if (!g || user < 0 || budget <= 0 || state.history.size(user) === 0) return [];
+    const walk = this.walk(q, g);
+    // The user's own history (any polarity) is never proposed.
+    const { blocked } = this;
+    const gen = this.generation;
+    const n = blocked.length;
+    state.history.forEachRecent(user, (item) => {
+      if (item >= 0 && item < n) blocked[item] = gen;
+    });
+    return this.select(q, walk.touched, budget);
   }
 
   /**
@@ -395,52 +416,13 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
     const g = this.graph;
     const width = ITEM_TO_ITEM_FEATURES.length;
     if (!g || q.user < 0 || q.state.history.size(q.user) === 0) return fillMissing(out, candidates.length, stride, offset, width);
+    // fetch()'s walk when it ran in this request, else the same walk now.
+    const { touched: nt, walked: k } = this.walk(q, g);
     const n = g.items;
-    if (this.fAcc.length < n) {
-      this.fAcc = new Float64Array(n);
-      this.fMax = new Float32Array(n);
-      this.fLinks = new Uint16Array(n);
-      this.fStamp = new Uint32Array(n);
-      this.fTouched = new Int32Array(n);
-      this.fGen = 0;
-    }
-    if (++this.fGen === 0xffffffff) {
-      this.fStamp.fill(0);
-      this.fGen = 1;
-    }
-    const gen = this.fGen;
-    const { fAcc: acc, fMax: max, fLinks: links, fStamp: stamp, fTouched: touched } = this;
-    const { historyItems, recencyRank } = this.options;
-    const polarity = q.state.polarity;
-    // The same walk as fetch(): newest positive history items, each item once, weighted by recency.
-    // A history item's accumulator is −1 (not a candidate); the stamp marks touched items.
-    let k = 0;
-    let nt = 0;
-    let best = 0;
-    q.state.history.forEachRecent(q.user, (item, type) => {
-      if (!(polarity[type]! > 0) || item < 0 || item >= n) return;
-      if (stamp[item] === gen && acc[item]! < 0) return;
-      const w = 1 / (1 + k / recencyRank);
-      k++;
-      for (let p = g.offsets[item]!; p < g.offsets[item + 1]!; p++) {
-        const j = g.targets[p]!;
-        const e = g.weights[p]!;
-        if (stamp[j] !== gen) {
-          stamp[j] = gen;
-          acc[j] = 0;
-          max[j] = 0;
-          links[j] = 0;
-          touched[nt++] = j;
-        } else if (acc[j]! < 0) continue;
-        acc[j] += w * e;
-        if (e > max[j]!) max[j] = e;
-        if (links[j]! < 65535) links[j]!++;
-      }
-      stamp[item] = gen;
-      acc[item] = -1;
-      return k < historyItems;
-    });
+    const gen = this.generation;
     if (k === 0) return fillMissing(out, candidates.length, stride, offset, width);
+    const { acc, max, links, stamp, touched } = this;
+    let best = 0;
     // The best score outside the history (history items, at −1, point at each other).
     for (let t = 0; t < nt; t++) if (acc[touched[t]!]! > best) best = acc[touched[t]!]!;
     for (let i = 0; i < candidates.length; i++) {
@@ -450,12 +432,12 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
         out.fill(NaN, row, row + width);
         continue;
       }
-      const touched = stamp[j] === gen;
-      const s = touched ? acc[j]! : 0;
+      const hit = stamp[j] === gen;
+      const s = hit ? acc[j]! : 0;
       out[row] = s;
-      out[row + 1] = touched ? max[j]! : 0;
+      out[row + 1] = hit ? max[j]! : 0;
       out[row + 2] = best > 0 ? s / best : NaN;
-      out[row + 3] = touched ? links[j]! / k : 0;
+      out[row + 3] = hit ? links[j]! / k : 0;
     }
   }
 

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LogRecord } from '../domain/types.js';
 import { authorAffinity, engagementWeights, TagAffinityProfile } from '../features/affinity.js';
-import { authorAffinityOf, PoolTags, requestLookups, servable } from './ranked.js';
+import type { OnlineState } from '../state/online-state.js';
+import { PoolTags, requestLookups, servable } from './ranked.js';
 import { edge, event, openPlatform, post } from './test-platform.js';
 
 const T0 = 1_700_000_000_000;
@@ -20,16 +21,29 @@ function records(): LogRecord[] {
   return r;
 }
 
-test('authorAffinityOf equals authorAffinity for every pair (engaged, negative-only, none)', async (t) => {
+/** Author affinity by its definition: every weighted type's counter, no short cut. */
+function affinityByTheBook(state: OnlineState, weights: Float64Array, user: number, author: number, now: number): number {
+  const nw = state.userAuthorCounts.windows.length;
+  const values = new Float64Array(nw);
+  let sum = 0;
+  for (let t = 0; t < weights.length; t++) {
+    if (weights[t] === 0 || !state.userAuthorCounts.getAll(user, author, t, now, values)) continue;
+    sum += (weights[t]! * values.reduce((a, v) => a + v, 0)) / nw;
+  }
+  return sum;
+}
+
+test('authorAffinity (with its short cut for pairs without counters) equals the sum by its definition for every pair (engaged, negative-only, none)', async (t) => {
   const p = await openPlatform(t, records());
   const weights = engagementWeights(p.state);
   const users = ['u0', 'u1', 'a0', 'a1', 'a2', 'a3'].map(p.user);
   for (const u of users) {
     for (const a of users) {
-      assert.equal(authorAffinityOf(p.state, weights, u, a, p.now + 3_600_000), authorAffinity(p.state, weights, u, a, p.now + 3_600_000), `${u} → ${a}`);
+      assert.equal(authorAffinity(p.state, weights, u, a, p.now + 3_600_000), affinityByTheBook(p.state, weights, u, a, p.now + 3_600_000), `${u} → ${a}`);
     }
   }
-  assert.ok(authorAffinityOf(p.state, weights, p.user('u0'), p.user('a1'), p.now) < 0); // hid a1's post
+  assert.ok(authorAffinity(p.state, weights, p.user('u0'), p.user('a1'), p.now) < 0); // hid a1's post
+  assert.ok(authorAffinity(p.state, weights, p.user('u0'), p.user('a0'), p.now) > 0); // liked a0's posts
 });
 
 test('request lookups: history, follows and hidden authors as the state says', async (t) => {

@@ -4,7 +4,7 @@
  * `budget` kept items become objects — no per-item allocation on the scanned pool.
  */
 import { TopK } from '../models/top-k.js';
-import { authorAffinity, type TagAffinityProfile } from '../features/affinity.js';
+import type { TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import { makeCandidate, type Candidate, type FeedQuery } from '../pipeline/types.js';
 
@@ -18,39 +18,21 @@ export function heapFor(current: TopK | undefined, budget: number, floor = 0): T
 }
 
 /**
- * authorAffinity(state, weights, user, author, now) (features/affinity.ts), with a short cut
- * for the common pair without any counter: authorAffinity sums only the types of nonzero
- * weight whose (user, author) entry exists, so when the pair has no ENGAGED entry (hence no
- * entry of a positive type: every positive event also counts as ENGAGED) and no entry of the
- * other weighted types, it is exactly 0 — a few hash probes instead of one per type.
+ * Keeps the best `heap.k` of the first `n` (id, score) pairs, in place and best first (ties to
+ * the smaller id: the heap keeps ~id), through a reused bounded heap instead of a full sort;
+ * returns how many are kept. With no more than `heap.k` pairs they stay as they are.
  */
-export function authorAffinityOf(state: OnlineState, weights: Float64Array, user: number, author: number, now: number): number {
-  const table = state.userAuthorCounts;
-  // A (user, author, type) entry exists only if the user's own (user, type) entry does.
-  const has = userTypes(state, user);
-  if (has[state.ENGAGED] === 1 && table.find(user, author, state.ENGAGED) >= 0) return authorAffinity(state, weights, user, author, now);
-  const polarity = state.polarity;
-  for (let t = 0; t < weights.length; t++) {
-    if (weights[t] !== 0 && !(polarity[t]! > 0) && has[t] === 1 && table.find(user, author, t) >= 0) return authorAffinity(state, weights, user, author, now);
+export function keepBest(heap: TopK, ids: Int32Array, scores: Float64Array, n: number): number {
+  if (n <= heap.k) return n;
+  heap.reset();
+  for (let i = 0; i < n; i++) heap.push(~ids[i]!, scores[i]!);
+  const kept = heap.drainSorted();
+  for (let i = 0; i < kept; i++) {
+    ids[i] = ~heap.outItems[i]!;
+    scores[i] = heap.outScores[i]!;
   }
-  return 0;
+  return kept;
 }
-
-/** Per event type code (and ENGAGED): whether the user has any counter of it (memo of the last user and state). */
-function userTypes(state: OnlineState, user: number): Uint8Array {
-  const m = userTypesMemo;
-  if (m.state !== state || m.user !== user || m.events !== state.events) {
-    m.state = state;
-    m.user = user;
-    m.events = state.events;
-    const n = state.ENGAGED + 1;
-    if (m.types.length < n) m.types = new Uint8Array(n);
-    for (let t = 0; t < n; t++) m.types[t] = state.userCounts.find(user, 0, t) >= 0 ? 1 : 0;
-  }
-  return m.types;
-}
-
-const userTypesMemo = { state: undefined as OnlineState | undefined, user: -1, events: -1, types: new Uint8Array(0) };
 
 /** The request may serve `item`: not excluded, seen or served, not the user's own post or a hidden author's. */
 export function servable(q: FeedQuery, item: number): boolean {

@@ -14,10 +14,10 @@
  * The two parts are scaled to a maximum of 1 each and added (`followWeight` × a + b). Scratch
  * accumulators are generation-stamped typed arrays reused across requests.
  */
-import { engagementWeights } from '../features/affinity.js';
+import { authorAffinity, engagementWeights } from '../features/affinity.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import type { TopK } from '../models/top-k.js';
-import { authorAffinityOf, candidatesFromTopK, heapFor, requestLookups, servable } from './ranked.js';
+import { candidatesFromTopK, heapFor, keepBest, requestLookups, servable } from './ranked.js';
 
 export interface SocialGraphOptions {
   /** Follows considered per request, strongest affinity first. */
@@ -200,28 +200,18 @@ export class SocialGraphSource implements CandidateSource {
     const follows = state.following.get(user);
     // Strength per follow on reused typed arrays; more follows than `maxFollows`: the strongest
     // (then the smaller id), visited strongest first — a bounded heap instead of a full sort.
-    let nf = follows.length;
-    if (this.followScratch.length < nf) {
-      this.followScratch = new Int32Array(Math.max(nf, 2 * this.followScratch.length, 64));
+    if (this.followScratch.length < follows.length) {
+      this.followScratch = new Int32Array(Math.max(follows.length, 2 * this.followScratch.length, 64));
       this.strengthScratch = new Float64Array(this.followScratch.length);
     }
     const order = this.followScratch;
     const strengths = this.strengthScratch;
-    for (let k = 0; k < nf; k++) {
+    for (let k = 0; k < follows.length; k++) {
       const f = follows[k]!;
       order[k] = f;
-      strengths[k] = Math.max(0.05, 1 + authorAffinityOf(state, this.weights, user, f, q.now));
+      strengths[k] = Math.max(0.05, 1 + authorAffinity(state, this.weights, user, f, q.now));
     }
-    if (nf > maxFollows) {
-      // Ties to the smaller id: the heap keeps ~id (larger ~id = smaller id).
-      const best = (this.bestFollows = heapFor(this.bestFollows, maxFollows, -Infinity));
-      for (let k = 0; k < nf; k++) best.push(~order[k]!, strengths[k]!);
-      nf = best.drainSorted();
-      for (let k = 0; k < nf; k++) {
-        order[k] = ~best.outItems[k]!;
-        strengths[k] = best.outScores[k]!;
-      }
-    }
+    const nf = keepBest((this.bestFollows = heapFor(this.bestFollows, maxFollows, -Infinity)), order, strengths, follows.length);
     const polarity = state.polarity;
     const acc = this.fromFollows;
     const own = this.own;

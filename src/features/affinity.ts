@@ -18,9 +18,23 @@ export function engagementWeights(state: OnlineState): Float64Array {
  * User×author affinity: Σ_type weight × (mean over windows of the decayed count), so that both
  * recent and long-term engagement count. 0 when the user never engaged; negative when the
  * user's feedback on the author was mostly negative.
+ *
+ * Most (user, author) pairs have no counter at all, and the sum is then exactly 0: the pair is
+ * checked first with a few hash probes — its ENGAGED entry (every positive event also counts as
+ * ENGAGED, so no positive type's entry exists without it) and the entries of the weighted
+ * non-positive types, each only if the user has any counter of that type — before one probe per
+ * weighted type.
  */
 export function authorAffinity(state: OnlineState, weights: Float64Array, user: number, author: number, now: number): number {
   const table = state.userAuthorCounts;
+  // A (user, author, type) entry exists only if the user's own (user, type) entry does.
+  const has = userCounterTypes(state, user);
+  let any = has[state.ENGAGED] === 1 && table.find(user, author, state.ENGAGED) >= 0;
+  const polarity = state.polarity;
+  for (let t = 0; t < weights.length && !any; t++) {
+    any = weights[t] !== 0 && !(polarity[t]! > 0) && has[t] === 1 && table.find(user, author, t) >= 0;
+  }
+  if (!any) return 0;
   const nw = table.windows.length;
   const values = scratch.length >= nw ? scratch : (scratch = new Float64Array(nw));
   let sum = 0;
@@ -33,6 +47,26 @@ export function authorAffinity(state: OnlineState, weights: Float64Array, user: 
   }
   return sum;
 }
+
+/**
+ * Per event type code (and ENGAGED): 1 when the user has a counter of that type (so a
+ * (user, author, type) counter can exist). A memo of the last user and state: the array is
+ * rewritten for the next user (copy it to keep it).
+ */
+export function userCounterTypes(state: OnlineState, user: number): Uint8Array {
+  const m = userTypesMemo;
+  if (m.state !== state || m.user !== user || m.events !== state.events) {
+    m.state = state;
+    m.user = user;
+    m.events = state.events;
+    const n = state.ENGAGED + 1;
+    if (m.types.length < n) m.types = new Uint8Array(n);
+    for (let t = 0; t < n; t++) m.types[t] = state.userCounts.find(user, 0, t) >= 0 ? 1 : 0;
+  }
+  return m.types;
+}
+
+const userTypesMemo = { state: undefined as OnlineState | undefined, user: -1, events: -1, types: new Uint8Array(0) };
 
 let scratch = new Float64Array(8);
 

@@ -12,6 +12,7 @@
 import type { Config } from '../domain/config.js';
 import type { FeatureRegistry } from '../features/registry.js';
 import { GbdtModel, type GbdtModelJson } from '../models/gbdt/model.js';
+import { TopK } from '../models/top-k.js';
 import type { Candidate, CandidateScorer, FeedQuery } from '../pipeline/types.js';
 import { calibratorFromJson, type Calibrator, type CalibratorJson } from './calibration.js';
 import { boostOf, scoreTerms, weightedScore, type ScoreTerms } from './score-formula.js';
@@ -119,6 +120,8 @@ export class HeavyRanker implements CandidateScorer {
   private raw = new Float64Array(0);
   private probs = new Float64Array(0);
   private explainRows = new Float32Array(0);
+  /** The best EXPLAINED_CANDIDATES by score (indices into the scored candidates). */
+  private readonly best = new TopK(EXPLAINED_CANDIDATES, -Infinity);
 
   constructor(private readonly settings: Config['rank']) {}
 
@@ -170,14 +173,9 @@ export class HeavyRanker implements CandidateScorer {
     // Heads that weigh 0 in the formula (e.g. `engaged` beside typed heads) do not move the
     // score: they are predicted below only for the best candidates, whose explanations show them.
     const w = terms.weights;
-    let silent = 0;
     for (let k = 0; k < h; k++) {
-      if (w[k] === 0) {
-        silent++;
-        for (let i = 0; i < n; i++) p[i * h + k] = 0;
-        continue;
-      }
-      this.predictHead(k, X, n, (i, v) => (p[i * h + k] = v));
+      if (w[k] !== 0) this.predictHead(k, X, n, (i, v) => (p[i * h + k] = v));
+      else for (let i = 0; i < n; i++) p[i * h + k] = 0;
     }
     let min = Infinity;
     for (let i = 0; i < n; i++) {
@@ -191,15 +189,19 @@ export class HeavyRanker implements CandidateScorer {
     // The best EXPLAINED_CANDIDATES by the weighted score get every head's probability in
     // `predicted` (for their explanations; the page comes from them), the silent heads predicted
     // now on their feature rows copied together. The rest only need their score.
-    const m = Math.min(n, EXPLAINED_CANDIDATES);
-    const best = topIndices(scored, m);
-    if (silent > 0) {
+    const top = this.best;
+    top.reset();
+    for (let i = 0; i < n; i++) top.push(i, scored[i]!.score);
+    const m = top.drainSorted();
+    const best = top.outItems;
+    if (w.includes(0)) {
       if (this.explainRows.length < m * d) this.explainRows = new Float32Array(m * d);
       const Xe = this.explainRows;
       for (let r = 0; r < m; r++) Xe.set(X.subarray(best[r]! * d, (best[r]! + 1) * d), r * d);
       for (let k = 0; k < h; k++) if (w[k] === 0) this.predictHead(k, Xe, m, (r, v) => (p[best[r]! * h + k] = v));
     }
-    for (const i of best) {
+    for (let r = 0; r < m; r++) {
+      const i = best[r]!;
       const predicted: Record<string, number> = {};
       for (let k = 0; k < h; k++) predicted[this.heads[k]!.name] = p[i * h + k]!;
       scored[i]!.predicted = predicted;
@@ -214,14 +216,6 @@ export class HeavyRanker implements CandidateScorer {
     head.booster.predictRaw(X, n, this.raw);
     for (let i = 0; i < n; i++) put(i, head.calibrator.apply(this.raw[i]!));
   }
-}
-
-/** Indices of the `m` best-scored candidates, best first (ties: the earlier). */
-function topIndices(cs: readonly Candidate[], m: number): number[] {
-  const idx = Array.from({ length: cs.length }, (_, i) => i);
-  idx.sort((a, b) => cs[b]!.score - cs[a]!.score || a - b);
-  idx.length = Math.min(m, idx.length);
-  return idx;
 }
 
 /** Why two feature lists differ (the first difference), or undefined when equal. */

@@ -19,7 +19,7 @@
 import type { EventTypeRegistry } from '../domain/event-types.js';
 import type { Config } from '../domain/config.js';
 import { BinMapper, binMatrix } from '../models/gbdt/binning.js';
-import { trainGbdt } from '../models/gbdt/booster.js';
+import { trainGbdt, type GbdtTrainOptions } from '../models/gbdt/booster.js';
 import { GbdtModel } from '../models/gbdt/model.js';
 import { expectedCalibrationError, fitIsotonic, fitPlatt, rocAuc } from '../rank/calibration.js';
 import { RANKER_FORMAT, featureMismatch, type RankerHeadFile, type RankerHeadReport, type RankerModelFile } from '../rank/heavy-ranker.js';
@@ -58,8 +58,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const test = sliceGroups(ds, calEnd, g);
 
   // The light ranker's score of the test rows: the order the heavy ranker must improve on.
-  const fusionCol = ds.features.indexOf('fusion_score');
-  const light = Float64Array.from({ length: test.n }, (_, i) => (fusionCol >= 0 ? test.X[i * ds.d + fusionCol]! : 0));
+  const light = lightScores(test);
   const heads: RankerHeadFile[] = [];
   const reports: RankerHeadReport[] = [];
   const testProbs: Float64Array[] = [];
@@ -74,27 +73,12 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     const init = o.warmStart?.heads.find((x) => x.name === name);
     if (init) warm[name] = init.model.trees.length;
     const positives = countPositives(ds.labels[h]!);
-    const model = trainGbdt(
-      { features: fit.X, numRows: fit.n, featureNames: ds.features, labels: fit.labels[h]!, groups: objective === 'lambdarank' ? fit.groups : undefined },
-      {
-        objective,
-        numRounds: s.trees,
-        numLeaves: s.leaves,
-        learningRate: s.learningRate,
-        minDataInLeaf: s.minDataInLeaf,
-        earlyStoppingRounds: s.earlyStopping,
-        metric: objective === 'lambdarank' ? 'ndcg' : 'logloss',
-        ndcgAt: 10,
-        seed: o.seed ?? 42,
-      },
-      {
-        binned,
-        valid: { features: cal.X, numRows: cal.n, featureNames: ds.features, labels: cal.labels[h]!, groups: objective === 'lambdarank' ? cal.groups : undefined },
-        initModel: init ? GbdtModel.fromJSON(init.model) : undefined,
-        // Percent of the whole job: the training set was the first 20% (Engine.trainRankers).
-        onProgress: (i, total) => progress(20 + Math.round((80 * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`),
-      },
-    );
+    const model = fitHead(fit, cal, h, objective, s, o.seed ?? 42, {
+      binned,
+      initModel: init ? GbdtModel.fromJSON(init.model) : undefined,
+      // Percent of the whole job: the training set was the first 20% (Engine.trainRankers).
+      onProgress: (i, total) => progress(20 + Math.round((80 * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`),
+    });
     // Calibrate on the earlier validation half; measure on the later one.
     const calRaw = predict(model, cal);
     const calibrator = s.calibration === 'platt' || countPositives(cal.labels[h]!) < 20 ? fitPlatt(calRaw, cal.labels[h]!) : fitIsotonic(calRaw, cal.labels[h]!);
@@ -134,16 +118,14 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const lightValue = mean(lightGroups);
   // Realized value is noisy (one report weighs −369, a like 0.5): the score fails only when it is
   // clearly worse — by more than two standard errors of the paired per-group difference.
-  const diff = heavyGroups.map((v, i) => v - lightGroups[i]!);
-  const diffMean = mean(diff);
-  const diffSe = Math.sqrt(diff.reduce((a, x) => a + (x - diffMean) ** 2, 0) / Math.max(1, diff.length - 1) / Math.max(1, diff.length));
+  const { mean: diffMean, se: diffSe } = pairedDifference(heavyGroups, lightGroups);
 
   const where = `on ${g - calEnd} test ${unit}${ds.kind === 'impressions' ? ' (the latest)' : ''}`;
   const valueOk = diffMean >= -2 * diffSe - s.gateTolerance * Math.abs(lightValue);
   const valueReason = `weighted score's realized value@10 ${heavyValue.toFixed(4)} vs the light ranker's ${lightValue.toFixed(4)}: difference ${diffMean.toFixed(4)} ± ${diffSe.toFixed(4)} (standard error) ${valueOk ? 'is not' : 'is'} clearly below 0 ${where}`;
   // Held-out candidate rows: a few hundred users, one small test slice is noise. The order
   // check cross-validates the engaged head over all of them instead, and asks for a clear gain.
-  const cv = ds.kind === 'candidates' && s.gateFolds >= 2 && g >= 2 * s.gateFolds ? crossValidate(ds, s, light0(ds), s.gateFolds, o.seed ?? 42, (f) => progress(99, 100, `cross-validation fold ${f + 1}/${s.gateFolds}`)) : undefined;
+  const cv = ds.kind === 'candidates' && s.gateFolds >= 2 && g >= 2 * s.gateFolds ? crossValidate(ds, s, lightScores(ds), s.gateFolds, o.seed ?? 42, (f) => progress(99, 100, `cross-validation fold ${f + 1}/${s.gateFolds}`)) : undefined;
   let gate: { passed: boolean; reason: string };
   if (cv) {
     const evidence = cv.positives >= s.gateMinPositives;
@@ -201,7 +183,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
 }
 
 /** The light ranker's score (the `fusion_score` feature) of every row. */
-function light0(ds: RankerDataset): Float64Array {
+function lightScores(ds: RankerDataset): Float64Array {
   const col = ds.features.indexOf('fusion_score');
   return Float64Array.from({ length: ds.n }, (_, i) => (col >= 0 ? ds.X[i * ds.d + col]! : 0));
 }
@@ -224,20 +206,33 @@ export function crossValidate(ds: RankerDataset, s: Config['rank'], light: Float
     const fit = concatGroups(ds, ranges);
     const valid = sliceGroups(ds, edge(v), edge(v + 1));
     const test = sliceGroups(ds, edge(f), edge(f + 1));
-    const lambdarank = s.objective === 'lambdarank';
-    const model = trainGbdt(
-      { features: fit.X, numRows: fit.n, featureNames: ds.features, labels: fit.labels[0]!, groups: lambdarank ? fit.groups : undefined },
-      { objective: s.objective, numRounds: s.trees, numLeaves: s.leaves, learningRate: s.learningRate, minDataInLeaf: s.minDataInLeaf, earlyStoppingRounds: s.earlyStopping, metric: lambdarank ? 'ndcg' : 'logloss', ndcgAt: 10, seed },
-      { valid: { features: valid.X, numRows: valid.n, featureNames: ds.features, labels: valid.labels[0]!, groups: lambdarank ? valid.groups : undefined } },
-    );
+    const model = fitHead(fit, valid, 0, s.objective, s, seed);
     score.set(predict(model, test), ds.groups[edge(f)]!);
   }
   const heavy = groupAccuracy(ds, score, 10).map((x) => x.ndcg);
   const base = groupAccuracy(ds, light, 10).map((x) => x.ndcg);
-  const diff = heavy.map((x, i) => x - base[i]!);
-  const d = mean(diff);
-  const se = Math.sqrt(diff.reduce((a, x) => a + (x - d) ** 2, 0) / Math.max(1, diff.length - 1) / Math.max(1, diff.length));
-  return { groups: heavy.length, positives: countPositives(ds.labels[0]!), ndcg: mean(heavy), lightNdcg: mean(base), diff: d, se };
+  const { mean: diff, se } = pairedDifference(heavy, base);
+  return { groups: heavy.length, positives: countPositives(ds.labels[0]!), ndcg: mean(heavy), lightNdcg: mean(base), diff, se };
+}
+
+/** Head `h`'s trees on `fit`, stopped early on `valid` (LambdaMART on the groups, else logloss). */
+function fitHead(fit: RankerDataset, valid: RankerDataset, h: number, objective: Config['rank']['objective'], s: Config['rank'], seed: number, options: GbdtTrainOptions = {}): GbdtModel {
+  const lambdarank = objective === 'lambdarank';
+  return trainGbdt(
+    { features: fit.X, numRows: fit.n, featureNames: fit.features, labels: fit.labels[h]!, groups: lambdarank ? fit.groups : undefined },
+    {
+      objective,
+      numRounds: s.trees,
+      numLeaves: s.leaves,
+      learningRate: s.learningRate,
+      minDataInLeaf: s.minDataInLeaf,
+      earlyStoppingRounds: s.earlyStopping,
+      metric: lambdarank ? 'ndcg' : 'logloss',
+      ndcgAt: 10,
+      seed,
+    },
+    { ...options, valid: { features: valid.X, numRows: valid.n, featureNames: valid.features, labels: valid.labels[h]!, groups: lambdarank ? valid.groups : undefined } },
+  );
 }
 
 function predict(model: GbdtModel, ds: RankerDataset): Float64Array {
@@ -274,6 +269,14 @@ function groupAccuracy(ds: RankerDataset, score: Float64Array, k: number): { ndc
     out.push({ ndcg: acc.ndcg, recall: acc.recall });
   }
   return out;
+}
+
+/** Mean of the paired differences a[i] − b[i] and its standard error. */
+function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; se: number } {
+  const diff = a.map((x, i) => x - b[i]!);
+  const m = mean(diff);
+  const se = Math.sqrt(diff.reduce((acc, x) => acc + (x - m) ** 2, 0) / Math.max(1, diff.length - 1) / Math.max(1, diff.length));
+  return { mean: m, se };
 }
 
 function mean(x: readonly number[]): number {

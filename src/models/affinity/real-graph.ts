@@ -17,6 +17,7 @@
  * penalty: few features, so exact and fast.
  */
 import { fitLogistic } from '../linear/logistic.js';
+import { userCounterTypes } from '../../features/affinity.js';
 import type { EventTypeRegistry } from '../../domain/event-types.js';
 import { OnlineState, type StateOptions } from '../../state/online-state.js';
 import { LOG_EVENT, type LogChunk, type Store } from '../../store/store.js';
@@ -93,9 +94,9 @@ export class RealGraphModel {
     const h = this.hints;
     h.user = user;
     h.state = state;
-    const n = state.ENGAGED + 1;
-    if (h.userTypes.length < n) h.userTypes = new Uint8Array(n);
-    for (let c = 0; c < n; c++) h.userTypes[c] = state.userCounts.find(user, 0, c) >= 0 ? 1 : 0;
+    const types = userCounterTypes(state, user);
+    if (h.userTypes.length < types.length) h.userTypes = new Uint8Array(types.length);
+    h.userTypes.set(types);
     h.engagedByOthers = state.authorCounts.find(user, 0, state.ENGAGED) >= 0;
     h.hasFollowers = state.followers.size(user) > 0;
     return h;

@@ -604,17 +604,20 @@ export class CommunityModel {
     return item >= 0 && item < this.itemCap ? item * this.options.itemSlots : -1;
   }
 
-  /** The largest item weight in community c's index (what retrieval scales the community by); 0 when empty. */
-  communityTop(c: number): number {
+  /**
+   * What retrieval multiplies community c's index weights by for a user weight `uw`: uw over
+   * the community's largest item weight (with `normalizeCommunities`, so that big communities
+   * do not drown small ones), else uw; 0 for an empty community.
+   */
+  communityFactor(c: number, uw: number): number {
     if (!(c >= 0 && c < this.count)) return 0;
-    const n = this.options.perCommunity;
-    const base = c * n;
+    const base = c * this.options.perCommunity;
     const end = base + this.indexCount[c]!;
     let best = 0;
     for (let s = base; s < end; s++) if (this.indexScore[s]! > best) best = this.indexScore[s]!;
-    return best;
+    if (!(best > 0)) return 0;
+    return this.options.normalizeCommunities ? uw / best : uw;
   }
-
 
   /**
    * Items from the user's communities: score = Σ_c user(c) × item weight in c (index scores,
@@ -655,13 +658,10 @@ export class CommunityModel {
     for (let k = 0; k < vec.n; k++) {
       const c = vec.comm[k]!;
       const uw = vec.w[k]!;
-      // Normalise by the community's top weight so that big communities do not drown small ones.
+      const f = this.communityFactor(c, uw);
+      if (!(f > 0)) continue;
       const base = c * n;
       const end = base + this.indexCount[c]!;
-      let best = 0;
-      for (let s = base; s < end; s++) if (indexScore[s]! > best) best = indexScore[s]!;
-      if (!(best > 0)) continue;
-      const f = this.options.normalizeCommunities ? uw / best : uw;
       if (nf + (end - base) > found.length) {
         const g = new Int32Array(Math.max(found.length * 2, nf + (end - base)));
         g.set(found.subarray(0, nf));
