@@ -53,7 +53,8 @@ export interface Candidate {
  * A new candidate with one source hit. Every candidate is made here, with all of its fields
  * (optional ones undefined), so that all share one object shape: stages that set a field later
  * (lightRank, predicted) then write in place instead of changing each object's hidden class —
- * measured at ~0.4 ms per 1,000 candidates when the shapes differed.
+ * measured at ~0.4 ms per request of 1,334 candidates (CPU profile of the ranker bench) when the
+ * shapes differed.
  */
 export function makeCandidate(item: number, author: number, inNetwork: boolean, hit: SourceHit | undefined, score: number): Candidate {
   return { item, author, inNetwork, sources: hit ? [hit] : [], score, lightRank: undefined, position: undefined, predicted: undefined };
