@@ -27,6 +27,12 @@ import { collectHoldoutExamples, type HoldoutExamples, type HoldoutOptions } fro
 import { trainRanker } from './train/ranker-training.js';
 import { buildRankerDataset, writeRankerCsv, type RankerDataset } from './train/ranker-dataset.js';
 import type { Store } from './store/store.js';
+import { hydrateRelated, relatedItems, type RelatedItemView } from './discovery/related.js';
+import { hydrateWhoToFollow, whoToFollow, type FollowSuggestionView } from './discovery/who-to-follow.js';
+import { hydrateTrending, trendingItems, type TrendingItemView } from './discovery/trending.js';
+import { resolveVariants, type VariantSettings } from './pipeline/variants.js';
+import { assignVariant, HOLDOUT_VARIANT } from './experiments/assignment.js';
+import type { ScoreTerms } from './rank/score-formula.js';
 
 export interface FeedItem {
   id: string;
@@ -36,9 +42,16 @@ export interface FeedItem {
   tags?: string[];
   text?: string;
   inNetwork: boolean;
-  sources: { source: string; score: number; rank: number }[];
+  /** The candidate sources that proposed the item, with its score and rank in each (left out with `explain: false`). */
+  sources?: { source: string; score: number; rank: number }[];
   /** The heavy ranker's calibrated probability per head, when it scored the item. */
   predicted?: Record<string, number>;
+  /** The rankers' score (the heavy ranker's weighted score, else the light ranker's) before the mixer's rules; `score` is after them. */
+  weightedScore?: number;
+  /** Every mixer rule that changed the item's score or position, e.g. `{"rule":"author_diversity","factor":0.625}`. */
+  rules?: { rule: string; factor?: number; [detail: string]: unknown }[];
+  /** Probability with which the serving policy put the item in its slot (exploration). */
+  propensity?: number;
 }
 
 export interface FeedResponse {
@@ -47,6 +60,8 @@ export interface FeedResponse {
   requestId: string;
   degraded?: boolean;
   degradedReasons?: string[];
+  /** The experiment variant that served the page (`default` outside experiments). */
+  variant: string;
   timings?: StageTiming[];
 }
 
@@ -54,7 +69,10 @@ export interface FeedRequest {
   limit?: number;
   cursor?: string;
   exclude?: string[];
+  /** Serve this variant instead of the user's assigned one (a configured variant, `default`, `holdout`, `light-ranker` or `relevance-only`). */
   variant?: string;
+  /** false: items without their explanations (sources, probabilities, rules): smaller and faster. Default true. */
+  explain?: boolean;
 }
 
 interface Session {
@@ -79,6 +97,10 @@ export class Engine {
   /** The heavy ranker (gradient-boosted heads + score formula), on when a model is trained or loaded. */
   readonly ranker: HeavyRanker;
   private readonly sessions = new Map<string, Session>();
+  /** The pipeline's settings per variant (experiments, and the built-in ones): see pipeline/variants.ts. */
+  readonly variants: Map<string, VariantSettings>;
+  /** Score terms of the variants whose `rank` section differs from the base (set with the ranker's model). */
+  private variantTerms = new Map<string, ScoreTerms>();
   private pendingImpressions = new Set<Promise<void>>();
   /** Called when a side effect fails (impression logging): the server counts and logs it. */
   onSideEffectError: (effect: string, err: unknown) => void = (effect, err) => {
@@ -98,7 +120,8 @@ export class Engine {
       postsPerAuthor: s.postsPerAuthor,
     });
     const impressions: SideEffect = { name: 'impression_log', run: (q, page) => this.logImpressions(q, page) };
-    const { pipeline, popular, sources, fusion, ranker } = createForYouPipeline(config, logImpressions ? [impressions] : []);
+    const { pipeline, popular, sources, fusion, ranker } = createForYouPipeline(config, logImpressions ? [impressions] : [], (id) => this.store.userIndex(id));
+    this.variants = resolveVariants(config);
     this.forYou = pipeline;
     this.fusion = fusion;
     this.ranker = ranker;
@@ -319,6 +342,10 @@ export class Engine {
       (id) => this.store.userIndex(id),
     );
     this.ranker.setModel(file, this.featureRegistry(), terms);
+    this.variantTerms.clear();
+    for (const v of this.variants.values()) {
+      if (v.ownWeights) this.variantTerms.set(v.name, scoreTerms(file.heads, v.config.rank, this.state, (id) => this.store.userIndex(id)));
+    }
   }
 
   /** Why the fusion is not learned, when it is not. */
@@ -416,22 +443,41 @@ export class Engine {
     return this.query(user, this.store.userIds[user] ?? '', { limit: this.config.feed.pageSize, requestId: 'retrieve', exclude: new Set(exclude) });
   }
 
-  /** A request's hydrated query: the user's seen items from the state, the feed's clock. */
+  /** A request's hydrated query: the user's seen items from the state, the feed's clock, its variant's settings. */
   private query(user: number, userId: string, o: { limit: number; requestId: string; variant?: string; served?: Set<number>; exclude: Set<number> }): FeedQuery {
     const seen = new Set<number>();
     if (user >= 0) this.state.seen.forEachRecent(user, (item) => void seen.add(item));
-    return {
+    const variant = o.variant ?? 'default';
+    const settings = this.variants.get(variant) ?? this.variants.get('default')!;
+    const q: FeedQuery = {
       user,
       userId,
       limit: o.limit,
       now: this.now(),
       requestId: o.requestId,
-      variant: o.variant ?? 'default',
+      variant,
       served: o.served ?? new Set(),
       seen,
       exclude: o.exclude,
       state: this.state,
+      mix: settings.config.mix,
+      feed: settings.config.feed,
     };
+    const terms = this.variantTerms.get(settings.name);
+    if (terms) q.terms = terms;
+    if (settings.budgets) q.budgets = settings.budgets;
+    return q;
+  }
+
+  /** The variant that serves a user: the requested one (checked), else the experiment assignment. */
+  variantOf(userId: string, requested?: string): string {
+    if (requested !== undefined && requested !== '') {
+      if (!this.variants.has(requested)) {
+        throw new ValidationError('variant', `unknown variant "${requested}" (known: ${[...this.variants.keys()].join(', ')})`);
+      }
+      return requested;
+    }
+    return assignVariant(userId, this.config.experiments).variant;
   }
 
   async forYouFeed(userId: string, request: FeedRequest = {}): Promise<FeedResponse> {
@@ -457,22 +503,46 @@ export class Engine {
       const ix = this.store.itemIndex(id);
       if (ix !== undefined) exclude.add(ix);
     }
-    const q = this.query(user, userId, { limit, requestId: randomUUID(), variant: request.variant, served: session.served, exclude });
-    const result = await this.forYou.run(q);
-    for (const c of result.page) session.served.add(c.item);
+    const variant = this.variantOf(userId, request.variant);
+    const q = this.query(user, userId, { limit, requestId: randomUUID(), variant, served: session.served, exclude });
+    let page: Candidate[];
+    let timings: StageTiming[] = [];
+    const reasons: string[] = [];
+    if (variant === HOLDOUT_VARIANT) {
+      // The holdout group: the feed without the For You pipeline (incrementality is measured against it).
+      page = this.config.experiments.holdout.feed === 'popular' ? this.popularPage(q) : await this.chronologicalPage(q);
+    } else {
+      let result: Awaited<ReturnType<FeedPipeline['run']>> | undefined;
+      try {
+        result = await this.forYou.run(q);
+      } catch (err) {
+        reasons.push(`the For You pipeline failed: ${String(err)}`);
+      }
+      if (result) {
+        timings = result.timings;
+        for (const c of result.degraded) if (!result.rankingFailed || c !== result.rankingFailed.split(':')[0]) reasons.push(`${c} failed and was skipped`);
+        if (result.rankingFailed) reasons.push(`ranking failed (${result.rankingFailed})`);
+      }
+      if (!result || result.rankingFailed) {
+        reasons.push('served the chronological feed of the followed accounts instead');
+        page = await this.chronologicalPage(q);
+      } else page = result.page;
+    }
+    for (const c of page) session.served.add(c.item);
     session.page++;
-    const items = await this.hydrate(result.page);
+    const items = await this.hydrate(page, request.explain ?? true);
     const response: FeedResponse = {
       items,
-      nextCursor: result.page.length > 0 ? encodeFeedCursor(sessionId) : null,
+      nextCursor: page.length > 0 ? encodeFeedCursor(sessionId) : null,
       requestId: q.requestId,
-      timings: result.timings,
+      variant,
+      timings,
     };
-    if (result.degraded.length > 0) {
+    if (reasons.length > 0) {
       response.degraded = true;
-      response.degradedReasons = result.degraded.map((c) => `${c} failed and was skipped`);
+      response.degradedReasons = reasons;
     }
-    const effects = this.forYou.afterResponse(q, result.page, this.onSideEffectError);
+    const effects = this.forYou.afterResponse(q, page, this.onSideEffectError);
     this.pendingImpressions.add(effects);
     void effects.finally(() => this.pendingImpressions.delete(effects));
     return response;
@@ -496,12 +566,57 @@ export class Engine {
     return { items, nextCursor: posts.length === limit && last ? encodeFollowingCursor(last.createdAt, last.index) : null };
   }
 
-  private async hydrate(page: Candidate[]): Promise<FeedItem[]> {
+  /**
+   * The chronological feed as a fallback page (ranking failed, or the holdout group): the
+   * followed accounts' newest posts, without seen, served, excluded or hidden ones; the popular
+   * feed for a user who follows nobody.
+   */
+  private async chronologicalPage(q: FeedQuery): Promise<Candidate[]> {
+    const authors = q.user >= 0 ? Array.from(this.state.following.get(q.user)).filter((a) => !this.state.hidesAuthor(q.user, a)) : [];
+    if (authors.length === 0) return this.popularPage(q);
+    const page: Candidate[] = [];
+    let before: { createdAt: number; index: number } | null = null;
+    // Pages of posts until the feed's page is full (seen and served posts are skipped).
+    for (let round = 0; round < 20 && page.length < q.limit; round++) {
+      const posts = await this.store.postsByAuthors(authors, before, 4 * q.limit);
+      for (const p of posts) {
+        if (q.seen.has(p.index) || q.served.has(p.index) || q.exclude.has(p.index)) continue;
+        page.push(makeCandidate(p.index, this.state.author(p.index), true, { source: 'following', score: 0, rank: page.length + 1 }, 0));
+        if (page.length >= q.limit) break;
+      }
+      if (posts.length < 4 * q.limit) break;
+      before = posts[posts.length - 1]!;
+    }
+    page.forEach((c, i) => (c.score = c.sources[0]!.score = -i));
+    return page;
+  }
+
+  /** The popular feed as a page (unseen, unserved, not excluded; authors the user hides left out). */
+  private popularPage(q: FeedQuery): Candidate[] {
+    const pool = this.popular.popularItems(this.state, q.now);
+    const page: Candidate[] = [];
+    for (let r = 0; r < pool.items.length && page.length < q.limit; r++) {
+      const item = pool.items[r]!;
+      const author = this.state.author(item);
+      if (q.seen.has(item) || q.served.has(item) || q.exclude.has(item)) continue;
+      if (q.user >= 0 && author >= 0 && (author === q.user || this.state.hidesAuthor(q.user, author))) continue;
+      page.push(makeCandidate(item, author, false, { source: 'popular', score: -r, rank: r + 1 }, -r));
+    }
+    return page;
+  }
+
+  private async hydrate(page: Candidate[], explain = true): Promise<FeedItem[]> {
     const entities = await this.store.getItems(page.map((c) => c.item));
     return page.map((c) => {
       const item: Item = entities.get(c.item) ?? { id: this.store.itemIds[c.item] ?? String(c.item) };
-      const out: FeedItem = { id: item.id, score: round(c.score), inNetwork: c.inNetwork, sources: c.sources.map((s) => ({ ...s, score: round(s.score) })) };
-      if (c.predicted) out.predicted = Object.fromEntries(Object.entries(c.predicted).map(([h, p]) => [h, round(p)]));
+      const out: FeedItem = { id: item.id, score: round(c.score), inNetwork: c.inNetwork };
+      if (explain) {
+        out.sources = c.sources.map((s) => ({ ...s, score: round(s.score) }));
+        if (c.rankScore !== undefined) out.weightedScore = round(c.rankScore);
+        if (c.predicted) out.predicted = Object.fromEntries(Object.entries(c.predicted).map(([h, p]) => [h, round(p)]));
+        if (c.rules) out.rules = c.rules;
+        if (c.propensity !== undefined) out.propensity = round(c.propensity);
+      }
       if (item.authorId !== undefined) out.authorId = item.authorId;
       if (item.createdAt !== undefined) out.createdAt = new Date(item.createdAt).toISOString();
       if (item.tags) out.tags = item.tags;
@@ -521,8 +636,8 @@ export class Engine {
         itemId: this.store.itemIds[c.item]!,
         type: 'impression',
         timestamp: q.now,
-        // The first feed ranks deterministically: the policy picks this item here with probability 1.
-        context: { requestId: q.requestId, position, propensity: 1, variant: q.variant, source: c.sources[0]?.source ?? 'unknown' },
+        // The page builder's propensity (below 1 where exploration could have put another item here).
+        context: { requestId: q.requestId, position, propensity: c.propensity ?? 1, variant: q.variant, source: c.sources[0]?.source ?? 'unknown', inNetwork: c.inNetwork },
       },
     }));
     await this.ingest(records);
@@ -531,6 +646,27 @@ export class Engine {
   /** Waits for impression logging still in flight (tests, shutdown). */
   async drain(): Promise<void> {
     while (this.pendingImpressions.size > 0) await Promise.allSettled([...this.pendingImpressions]);
+  }
+
+  /** Items related to an item (discovery/related.ts); undefined when the item is unknown. */
+  async relatedItems(itemId: string, limit: number): Promise<{ itemId: string; items: RelatedItemView[] } | undefined> {
+    const item = this.store.itemIndex(itemId);
+    if (item === undefined) return undefined;
+    const related = relatedItems({ state: this.state, sources: this.sources, store: this.store, now: this.now() }, item, { limit });
+    return { itemId, items: await hydrateRelated(this.store, related) };
+  }
+
+  /** Accounts for a user to follow (discovery/who-to-follow.ts); an unknown user gets the popular accounts (`coldStart`). */
+  whoToFollow(userId: string, limit: number): { userId: string; coldStart: boolean; accounts: FollowSuggestionView[] } {
+    const user = this.store.userIndex(userId) ?? -1;
+    const result = whoToFollow({ state: this.state, sources: this.sources, store: this.store, now: this.now() }, user, { limit });
+    return { userId, ...hydrateWhoToFollow(this.store, result) };
+  }
+
+  /** Trending items (discovery/trending.ts); a bad `window` throws a ValidationError naming it. */
+  async trending(request: { limit: number; tag?: string; window?: string }): Promise<{ window: string; tag?: string; items: TrendingItemView[] }> {
+    const result = trendingItems({ state: this.state, sources: this.sources, store: this.store, now: this.now() }, request);
+    return hydrateTrending(this.store, result, request.tag || undefined);
   }
 
   popularItemIds(limit: number): string[] {

@@ -19,7 +19,7 @@ test('a user never seen before gets a full feed from popular and fresh posts, tw
   try {
     const first = await engine.forYouFeed('someone-new', { limit: 20 });
     assert.equal(first.items.length, 20);
-    const sources = new Set(first.items.flatMap((i) => i.sources.map((s) => s.source)));
+    const sources = new Set(first.items.flatMap((i) => i.sources!.map((s) => s.source)));
     assert.ok(sources.has('popular') && sources.has('fresh'), [...sources].join(','));
     const second = await engine.forYouFeed('someone-new', { limit: 20, cursor: first.nextCursor! });
     assert.equal(second.items.length, 20);

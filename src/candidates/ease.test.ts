@@ -38,7 +38,7 @@ async function engineWith(records: LogRecord[]): Promise<Engine> {
 }
 
 function query(engine: Engine, userId: string): FeedQuery {
-  return { user: engine.store.userIndex(userId)!, userId, limit: 20, now: engine.now(), requestId: 't', variant: 'default', served: new Set(), seen: new Set(), exclude: new Set(), state: engine.state };
+  return { user: engine.store.userIndex(userId)!, userId, limit: 20, now: engine.now(), requestId: 't', variant: 'default', served: new Set(), seen: new Set(), exclude: new Set(), state: engine.state, mix: engine.config.mix, feed: engine.config.feed };
 }
 
 /** EASE by the book: B = I − P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹ by Gauss–Jordan, scores = x_u B. */

@@ -253,6 +253,16 @@ export class EmbeddingSource implements TrainableSource, CandidateFeatureProvide
   }
 
   /** Replaces the model (releasing the previous index's worker, if any). */
+  /**
+   * The item's trained factor (a view: do not write), or undefined when it has none — for the
+   * mixer's content diversity (similar items by cosine of their factors).
+   */
+  itemVector(item: number): Float32Array | undefined {
+    const m = this.model;
+    if (!m || item < 0 || item >= m.items || m.active[item] !== 1) return undefined;
+    return m.itemFactors.subarray(item * m.stride, item * m.stride + m.factors);
+  }
+
   private setModel(model: Model): void {
     const old = this.model;
     this.model = model;

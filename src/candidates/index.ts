@@ -42,5 +42,6 @@ export function createCandidateSources(config: Config): CandidateSources {
     { source: new SocialGraphSource({ recencyHalfLife: feed.maxPostAge > 0 ? feed.recencyHalfLife : 0 }), budget: 500 },
     // More sources: one line each, e.g. { source: new ItemToItemSource(...), budget: 300 },
   ];
+  for (const e of entries) e.budget = feed.sourceBudgets[e.source.name] ?? e.budget;
   return { entries, popular };
 }

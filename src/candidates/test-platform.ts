@@ -6,6 +6,7 @@
  * the store's dense ids with `user()` / `item()`. Not a test file itself; the stores it opens
  * are closed when the test that opened them ends.
  */
+import { parseConfig } from '../domain/config.js';
 import type { TestContext } from 'node:test';
 import { EventTypeRegistry } from '../domain/event-types.js';
 import type { EdgeKind, EpochMs, LogRecord } from '../domain/types.js';
@@ -48,6 +49,7 @@ export async function openPlatform(t: TestContext, records: readonly LogRecord[]
   };
   if (records.length > 0) await ingest(records);
   const now = Number.isFinite(state.clock) ? state.clock : 0;
+  const defaults = parseConfig({});
   const user = (id: string) => store.userIndex(id) ?? -1;
   return {
     types,
@@ -74,6 +76,8 @@ export async function openPlatform(t: TestContext, records: readonly LogRecord[]
       seen: new Set(),
       exclude: new Set(),
       state,
+      mix: defaults.mix,
+      feed: defaults.feed,
       ...extra,
     }),
   };

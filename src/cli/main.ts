@@ -13,11 +13,12 @@ import { evalCommand } from './commands/eval.js';
 import { importCommand } from './commands/import.js';
 import { opeCommand } from './commands/ope.js';
 import { replayCommand } from './commands/replay.js';
+import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
 import { simCommand } from './commands/sim.js';
 import { trainCommand } from './commands/train.js';
 
-export const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, importCommand, simCommand, trainCommand, evalCommand, replayCommand, opeCommand, configCommand];
+export const COMMANDS: readonly CliCommand[] = [demoCommand, serveCommand, importCommand, simCommand, trainCommand, evalCommand, replayCommand, opeCommand, reportCommand, configCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

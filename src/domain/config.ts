@@ -19,6 +19,67 @@ const eventTypeSchema = z.object({
   description: z.string().optional(),
 });
 
+/** Variant names the engine defines itself (pipeline/variants.ts). */
+const RESERVED_VARIANTS = ['default', 'holdout', 'light-ranker', 'relevance-only'];
+
+/** Top-level keys a variant's config overlay may set (merged over the base config by the engine). */
+export const EXPERIMENT_OVERLAY_KEYS = ['feed', 'rank', 'mix'] as const;
+
+/**
+ * Experiments (experiments/assignment.ts): users are assigned by a stable hash of
+ * `salt:userId` to the holdout (the first `holdout.share` of the hash range), then to each
+ * variant in declared order (its `share`), the rest to `default`. A variant's `config` is an
+ * overlay of `feed`, `rank` and `mix` settings over the base config.
+ */
+const experimentsSchema = z
+  .object({
+    /** Changing the salt reshuffles every user. */
+    salt: z.string().default('lenta'),
+    variants: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .regex(/^[a-z0-9_-]{1,40}$/i, '1 to 40 letters, digits, _ or -')
+              .refine((n) => !RESERVED_VARIANTS.includes(n.toLowerCase()), `the names ${'"default", "holdout", "light-ranker" and "relevance-only"'} are reserved`),
+            share: z.number().gt(0).max(1),
+            config: z.record(z.string(), z.unknown()).default({}),
+          })
+          .strict(),
+      )
+      .default([]),
+    holdout: z
+      .object({
+        share: z.number().min(0).lt(1).default(0),
+        /** What the holdout is served instead of For You. */
+        feed: z.enum(['chronological', 'popular']).default('chronological'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    const seen = new Map<string, number>();
+    e.variants.forEach((v, i) => {
+      const first = seen.get(v.name);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['variants', i, 'name'], message: `duplicate variant name "${v.name}" (also variants.${first}.name)` });
+      else seen.set(v.name, i);
+      for (const [key, value] of Object.entries(v.config)) {
+        if (!(EXPERIMENT_OVERLAY_KEYS as readonly string[]).includes(key)) {
+          ctx.addIssue({ code: 'custom', path: ['variants', i, 'config', key], message: `a variant may only override ${EXPERIMENT_OVERLAY_KEYS.join(', ')}` });
+        } else if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          ctx.addIssue({ code: 'custom', path: ['variants', i, 'config', key], message: 'must be an object (an overlay of that config section)' });
+        }
+      }
+    });
+    const total = e.holdout.share + e.variants.reduce((s, v) => s + v.share, 0);
+    if (total > 1 + 1e-9) {
+      ctx.addIssue({ code: 'custom', path: ['variants'], message: `the shares of the variants and the holdout sum to ${Math.round(total * 1e6) / 1e6}, more than 1` });
+    }
+  })
+  .prefault({});
+
 export const configSchema = z
   .object({
     server: z
@@ -71,6 +132,8 @@ export const configSchema = z
         inNetworkBudget: z.number().int().min(0).default(750),
         popularBudget: z.number().int().min(0).default(750),
         freshBudget: z.number().int().min(0).default(200),
+        /** Budget per source by name, over the defaults above and in candidates/index.ts (0 switches a source off). */
+        sourceBudgets: z.record(z.string(), z.number().int().min(0)).default({}),
         /** A candidate source that has not answered this long after the stage started is skipped (ms). */
         sourceTimeoutMs: z.number().positive().default(100),
         /** Weight of each candidate source in reciprocal-rank fusion (default 1 each). */
@@ -118,6 +181,70 @@ export const configSchema = z
         clock: z.enum(['now', 'log']).default('log'),
       })
       .prefault({}),
+    /**
+     * The last stage (src/mix/): filters, rescoring heuristics and the page builder. Every rule
+     * has an `enabled` switch; a variant of an experiment may change any of them.
+     */
+    mix: z
+      .object({
+        /** Items the user gave negative feedback on (these event types) are never served again. */
+        hiddenPosts: z.object({ enabled: z.boolean().default(true), types: z.array(z.string()).default(['hide', 'not_interested', 'report']) }).prefault({}),
+        /**
+         * Feedback fatigue: an author the user said `types` about is filtered for `filterMs`
+         * (14 d), then multiplied by a factor rising linearly from 0 back to 1 over `recoverMs` (140 d).
+         */
+        feedbackFatigue: z
+          .object({
+            enabled: z.boolean().default(true),
+            types: z.array(z.string()).default(['not_interested', 'hide', 'report']),
+            filterMs: z.number().min(0).default(14 * DAY),
+            recoverMs: z.number().min(0).default(140 * DAY),
+          })
+          .prefault({}),
+        /** Posts older than `maxAgeMs` are removed (unset: `feed.maxPostAge`; 0: no limit). */
+        maxAge: z.object({ enabled: z.boolean().default(true), maxAgeMs: z.number().min(0).optional() }).prefault({}),
+        /** Items whose attribute named here is `true` are removed. */
+        unsafe: z.object({ enabled: z.boolean().default(true), attributes: z.array(z.string()).default(['unsafe', 'nsfw']) }).prefault({}),
+        /** Out-of-network posts need at least `minFollows` of the user's follows among their recent engagers. */
+        socialProof: z.object({ enabled: z.boolean().default(false), minFollows: z.number().int().min(1).default(1) }).prefault({}),
+        /** Out-of-network posts' scores are multiplied by `factor`. */
+        outOfNetwork: z.object({ enabled: z.boolean().default(true), factor: z.number().min(0).default(0.75) }).prefault({}),
+        /** Multiplicative boosts (factor > 1 lifts, < 1 lowers) by tag, by author (external id), by item attribute that is `true` (e.g. `verified`). */
+        boosts: z
+          .object({
+            enabled: z.boolean().default(true),
+            tags: z.record(z.string(), z.number().min(0)).default({}),
+            authors: z.record(z.string(), z.number().min(0)).default({}),
+            attributes: z.record(z.string(), z.number().min(0)).default({}),
+          })
+          .prefault({}),
+        /** The k-th earlier post of the same author on the page multiplies a post's score by (1 − floor)·decayᵏ + floor. */
+        authorDiversity: z.object({ enabled: z.boolean().default(true), decay: z.number().min(0).max(1).default(0.5), floor: z.number().min(0).max(1).default(0.25) }).prefault({}),
+        /** In-network share near `feed.inNetworkShare`, and at most `maxOutOfNetworkRun` out-of-network posts in a row (0: no limit). */
+        balance: z.object({ enabled: z.boolean().default(true), maxOutOfNetworkRun: z.number().int().min(0).default(3) }).prefault({}),
+        /**
+         * Marginal relevance: each slot takes the candidate maximising
+         * λ·relevance − (1 − λ)·(its mean similarity to the posts above it), similarity by
+         * item embeddings where the embedding source has them, else by tags (Jaccard).
+         */
+        contentDiversity: z.object({ enabled: z.boolean().default(true), lambda: z.number().min(0).max(1).default(0.85) }).prefault({}),
+        /**
+         * Exploration: each slot is, with probability `share`, sampled from the `topM` best
+         * remaining candidates — `boltzmann` (softmax of relevance / `temperature`) or `uniform`;
+         * every served item's propensity is logged with its impression.
+         */
+        exploration: z
+          .object({
+            enabled: z.boolean().default(true),
+            share: z.number().min(0).max(1).default(0.05),
+            method: z.enum(['boltzmann', 'uniform']).default('boltzmann'),
+            topM: z.number().int().min(1).default(50),
+            temperature: z.number().positive().default(0.1),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    experiments: experimentsSchema,
     /**
      * The heavy ranker (rank/heavy-ranker.ts): gradient-boosted trees with one head per
      * engagement type, trained on the held-out examples of the fusion's shadow (same users,

@@ -1,40 +1,34 @@
 /**
- * The selector of the first For You feed: orders candidates by score while keeping the page's
- * share of in-network posts near the target. At each slot it takes the best remaining
- * in-network or out-of-network candidate, whichever keeps the running share closest to the
- * target; when one side runs out, the other fills the page.
+ * In-network / out-of-network balance: each slot goes to the side that keeps the page's running
+ * in-network share closest to the target (`feed.inNetworkShare`, default 50%), ties to the side
+ * with the better candidate; and after `maxOutOfNetworkRun` out-of-network posts in a row the
+ * next slot is in-network. When one side runs out, the other fills the page.
  */
-import type { Candidate, CandidateSelector, FeedQuery } from '../pipeline/types.js';
+export type Side = 'in' | 'out';
 
-export class NetworkBalanceSelector implements CandidateSelector {
-  readonly name = 'network_balance';
-  constructor(private readonly inNetworkShare: number) {}
+export interface BalanceState {
+  slots: number;
+  inCount: number;
+  /** Out-of-network posts at the end of the page so far. */
+  outRun: number;
+}
 
-  select(_q: FeedQuery, candidates: Candidate[], limit: number): Candidate[] {
-    const byScore = (a: Candidate, b: Candidate) => b.score - a.score || a.item - b.item;
-    const inNet = candidates.filter((c) => c.inNetwork).sort(byScore);
-    const outNet = candidates.filter((c) => !c.inNetwork).sort(byScore);
-    const page: Candidate[] = [];
-    let i = 0;
-    let o = 0;
-    let inCount = 0;
-    while (page.length < limit && (i < inNet.length || o < outNet.length)) {
-      let takeIn: boolean;
-      if (i >= inNet.length) takeIn = false;
-      else if (o >= outNet.length) takeIn = true;
-      else {
-        const slots = page.length + 1;
-        const shareIfIn = (inCount + 1) / slots;
-        const shareIfOut = inCount / slots;
-        const dIn = Math.abs(shareIfIn - this.inNetworkShare);
-        const dOut = Math.abs(shareIfOut - this.inNetworkShare);
-        takeIn = dIn < dOut || (dIn === dOut && inNet[i].score >= outNet[o].score);
-      }
-      if (takeIn) {
-        page.push(inNet[i++]);
-        inCount++;
-      } else page.push(outNet[o++]);
-    }
-    return page;
-  }
+/** Which side the next slot must come from, or undefined when either may (balance off). `reason` says what decided it. */
+export function balanceSide(
+  s: BalanceState,
+  target: number,
+  maxOutRun: number,
+  haveIn: boolean,
+  haveOut: boolean,
+  bestInValue: number,
+  bestOutValue: number,
+): { side: Side; reason: 'only_side' | 'out_of_network_run' | 'in_network_share' } {
+  if (!haveIn) return { side: 'out', reason: 'only_side' };
+  if (!haveOut) return { side: 'in', reason: 'only_side' };
+  if (maxOutRun > 0 && s.outRun >= maxOutRun) return { side: 'in', reason: 'out_of_network_run' };
+  const slots = s.slots + 1;
+  const dIn = Math.abs((s.inCount + 1) / slots - target);
+  const dOut = Math.abs(s.inCount / slots - target);
+  const side: Side = dIn < dOut || (dIn === dOut && bestInValue >= bestOutValue) ? 'in' : 'out';
+  return { side, reason: 'in_network_share' };
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { EventTypeRegistry } from '../domain/event-types.js';
 import { OnlineState } from '../state/online-state.js';
 import { FeedPipeline, mergeCandidates } from './feed-pipeline.js';
+import { parseConfig } from '../domain/config.js';
 import type { Candidate, CandidateSource, FeedQuery } from './types.js';
 
 const cand = (item: number, source: string, rank: number): Candidate => ({ item, author: -1, inNetwork: false, sources: [{ source, score: 1 / rank, rank }], score: 0 });
@@ -10,6 +11,7 @@ const source = (name: string, fetch: CandidateSource['fetch']): CandidateSource 
 const query: FeedQuery = {
   user: 0, userId: 'u', limit: 3, now: 0, requestId: 'r', variant: 'v',
   served: new Set(), seen: new Set(), exclude: new Set(), state: new OnlineState(new EventTypeRegistry()),
+  mix: parseConfig({}).mix, feed: parseConfig({}).feed,
 };
 
 test('sources run side by side, fail open, and slow ones are dropped at the timeout', async () => {

@@ -1,11 +1,15 @@
 /**
  * Runs a declared feed pipeline: sources side by side → merge by item → filters → scorers →
- * selector → side effects (after the response). Components that throw are skipped and
- * reported (fail open); every stage and component records its time and output size.
+ * rescorers (the mixer's heuristics) → selector (the page builder) → side effects (after the
+ * response). Components that throw are skipped and reported (fail open); every stage and
+ * component records its time and output size. A scorer that fails is reported as
+ * `rankingFailed`: the caller serves the chronological feed instead (a page in a half-ranked
+ * order would look random).
  */
 import type {
   Candidate,
   CandidateFilter,
+  CandidateRescorer,
   CandidateScorer,
   CandidateSelector,
   CandidateSource,
@@ -22,6 +26,8 @@ export interface FeedPipelineDefinition {
   sources: { source: CandidateSource; budget: number }[];
   filters: CandidateFilter[];
   scorers: CandidateScorer[];
+  /** The mixer's rescoring heuristics, after the scorers (each records its effect per candidate). */
+  rescorers?: CandidateRescorer[];
   selector: CandidateSelector;
   sideEffects: SideEffect[];
 }
@@ -47,6 +53,7 @@ export class FeedPipeline {
     const d = this.definition;
 
     // Scorers.
+    let rankingFailed: string | undefined;
     for (const scorer of d.scorers) {
       if (!scorer.enabled(q)) continue;
       const start = performance.now();
@@ -55,7 +62,23 @@ export class FeedPipeline {
         timings.push({ stage: 'scorer', component: scorer.name, ms: performance.now() - start, count: candidates.length });
       } catch (err) {
         degraded.push(scorer.name);
+        rankingFailed ??= `${scorer.name}: ${String(err)}`;
         timings.push({ stage: 'scorer', component: scorer.name, ms: performance.now() - start, count: 0, error: String(err) });
+      }
+    }
+    if (rankingFailed) return { page: [], timings, degraded, rankingFailed };
+    for (let i = 0; i < candidates.length; i++) candidates[i]!.rankScore = candidates[i]!.score;
+
+    // Rescoring heuristics.
+    for (const rescorer of d.rescorers ?? []) {
+      if (!rescorer.enabled(q)) continue;
+      const start = performance.now();
+      try {
+        rescorer.rescore(q, candidates);
+        timings.push({ stage: 'rescorer', component: rescorer.name, ms: performance.now() - start, count: candidates.length });
+      } catch (err) {
+        degraded.push(rescorer.name);
+        timings.push({ stage: 'rescorer', component: rescorer.name, ms: performance.now() - start, count: 0, error: String(err) });
       }
     }
 
@@ -77,7 +100,10 @@ export class FeedPipeline {
     // Sources, concurrently; each fails open. Sources that answer from another thread start
     // first, so that their work overlaps the synchronous sources'; results keep the declared order.
     const t0 = performance.now();
-    const active = d.sources.filter(({ source }) => source.enabled(q));
+    const budgets = q.budgets;
+    const active = (budgets ? d.sources.map(({ source, budget }) => ({ source, budget: budgets.get(source.name) ?? budget })) : d.sources).filter(
+      ({ source, budget }) => budget > 0 && source.enabled(q),
+    );
     const timeoutMs = d.sourceTimeoutMs ?? Infinity;
     const fetchOne = async ({ source, budget }: { source: CandidateSource; budget: number }): Promise<Candidate[]> => {
       const start = performance.now();

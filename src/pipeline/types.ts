@@ -4,7 +4,9 @@
  * with a name and an `enabled` switch. The runner (feed-pipeline.ts) executes them, keeps a
  * component's result only when it succeeded (fail open), and records time and size per stage.
  */
+import type { Config } from '../domain/config.js';
 import type { OnlineState } from '../state/online-state.js';
+import type { ScoreTerms } from '../rank/score-formula.js';
 import type { ItemRecord, LogChunk, Store } from '../store/store.js';
 
 /** Everything a request knows after hydration. */
@@ -22,6 +24,21 @@ export interface FeedQuery {
   seen: ReadonlySet<number>;
   exclude: ReadonlySet<number>;
   state: OnlineState;
+  /** The mixer's rules for this request (the config's `mix`, or the request's experiment variant's). */
+  mix: Config['mix'];
+  /** The feed settings of this request (the config's `feed`, or its variant's). */
+  feed: Config['feed'];
+  /** The score formula of this request's variant, when it differs from the ranker's own. */
+  terms?: ScoreTerms;
+  /** Budget per source name for this request's variant, when it differs from the pipeline's. */
+  budgets?: ReadonlyMap<string, number>;
+}
+
+/** What a mixer rule did to a candidate: its score multiplied by `factor`, or its position moved; shown in explanations. */
+export interface RuleEffect {
+  rule: string;
+  factor?: number;
+  [detail: string]: unknown;
 }
 
 export interface SourceHit {
@@ -47,6 +64,12 @@ export interface Candidate {
   position?: number;
   /** The heavy ranker's calibrated probability per head (engaged, like, reply, …), when it scored the candidate. */
   predicted?: Record<string, number>;
+  /** The score of the scorers (the weighted score), before the mixer's rules changed `score`. */
+  rankScore?: number;
+  /** The mixer's rules that changed this candidate's score or position (explanations). */
+  rules?: RuleEffect[];
+  /** Probability that the serving policy put this item in its slot (set by the page builder; logged with the impression). */
+  propensity?: number;
 }
 
 /**
@@ -57,7 +80,19 @@ export interface Candidate {
  * shapes differed.
  */
 export function makeCandidate(item: number, author: number, inNetwork: boolean, hit: SourceHit | undefined, score: number): Candidate {
-  return { item, author, inNetwork, sources: hit ? [hit] : [], score, lightRank: undefined, position: undefined, predicted: undefined };
+  return {
+    item,
+    author,
+    inNetwork,
+    sources: hit ? [hit] : [],
+    score,
+    lightRank: undefined,
+    position: undefined,
+    predicted: undefined,
+    rankScore: undefined,
+    rules: undefined,
+    propensity: undefined,
+  };
 }
 
 export interface CandidateSource {
@@ -83,6 +118,16 @@ export interface CandidateScorer {
   enabled(q: FeedQuery): boolean;
   /** Sets `score` on each candidate. */
   score(q: FeedQuery, candidates: Candidate[]): void;
+}
+
+/**
+ * A rescoring heuristic of the mixer, after the rankers: multiplies scores (author fatigue,
+ * out-of-network, boosts) and records what it did in each candidate's `rules`.
+ */
+export interface CandidateRescorer {
+  readonly name: string;
+  enabled(q: FeedQuery): boolean;
+  rescore(q: FeedQuery, candidates: Candidate[]): void;
 }
 
 export interface CandidateSelector {
@@ -111,6 +156,8 @@ export interface PipelineResult {
   timings: StageTiming[];
   /** Components that failed and were skipped (fail open). */
   degraded: string[];
+  /** Set when a scorer failed: the page is empty and the caller falls back (to the chronological feed). */
+  rankingFailed?: string;
 }
 
 /** What a source's batch job gets: the state folded so far, the store (the log), the clock. */

@@ -117,8 +117,9 @@ test('fusion: learned weights beat plain rank fusion on held-out users; saved, l
       const feed = await again.forYouFeed(user, { limit: 10 });
       assert.equal(feed.items.length, 10);
       for (const item of feed.items) {
-        const expected = item.sources.reduce((s, h) => s + (model.weights[h.source] ?? 0) / (model.k0 + h.rank), 0);
-        assert.ok(Math.abs(item.score - expected) < 1e-5, `${item.id}: score ${item.score}, expected ${expected}`);
+        // The light ranker's score, before the mixer's rules (`score` is after them).
+        const expected = item.sources!.reduce((s, h) => s + (model.weights[h.source] ?? 0) / (model.k0 + h.rank), 0);
+        assert.ok(Math.abs(item.weightedScore! - expected) < 1e-5, `${item.id}: score ${item.weightedScore}, expected ${expected}`);
       }
     } finally {
       await again.close();
@@ -139,8 +140,8 @@ test('fusion: not learned when switched off or when the log is larger than maxLo
       const user = engine.store.userIds.find((_, u) => engine.state.history.size(u) > 5)!;
       const feed = await engine.forYouFeed(user, { limit: 5 });
       for (const item of feed.items) {
-        const rrf = item.sources.reduce((s, h) => s + 1 / (60 + h.rank), 0);
-        assert.ok(Math.abs(item.score - rrf) < 1e-5);
+        const rrf = item.sources!.reduce((s, h) => s + 1 / (60 + h.rank), 0);
+        assert.ok(Math.abs(item.weightedScore! - rrf) < 1e-5);
       }
     } finally {
       await engine.close();

@@ -89,7 +89,11 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
           assert.ok(p >= 0 && p <= 1, `${h.name} ${p}`);
           expected += headWeight(h.name, config.rank, engine.types, file.heads.map((x) => x.name), h.weight) * p;
         }
-        assert.ok(Math.abs(item.score - expected) < 1e-3 * Math.max(1, Math.abs(expected)), `${item.id}: ${item.score} vs ${expected}`);
+        // The weighted score is the formula; `score` is after the mixer's rules (their factors multiply it).
+        assert.ok(Math.abs(item.weightedScore! - expected) < 1e-3 * Math.max(1, Math.abs(expected)), `${item.id}: ${item.weightedScore} vs ${expected}`);
+        const factor = (item.rules ?? []).reduce((f, r) => f * (r.factor ?? 1), 1);
+        const mixed = expected >= 0 ? expected * factor : expected / factor;
+        assert.ok(Math.abs(item.score - mixed) < 1e-3 * Math.max(1, Math.abs(mixed)), `${item.id}: ${item.score} vs ${mixed} (${JSON.stringify(item.rules)})`);
       }
     } finally {
       await engine.close();

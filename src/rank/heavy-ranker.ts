@@ -156,7 +156,8 @@ export class HeavyRanker implements CandidateScorer {
 
   score(q: FeedQuery, candidates: Candidate[]): void {
     const registry = this.registry;
-    const terms = this.terms;
+    // The request's variant may weigh the heads its own way (experiments).
+    const terms = this.terms && q.terms && q.terms.weights.length === this.terms.weights.length ? q.terms : this.terms;
     if (!registry || !terms || candidates.length === 0) return;
     // The light ranker's order decides who the heavy ranker sees.
     const order = candidates.map((_, i) => i).sort((a, b) => candidates[b]!.score - candidates[a]!.score || candidates[a]!.item - candidates[b]!.item);

@@ -134,8 +134,8 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     const q = req.query as Record<string, string | undefined>;
     const limit = intParam(q.limit, 'limit', engine.config.feed.pageSize, 1, 200);
     const exclude = q.exclude ? q.exclude.split(',').filter((s) => s.length > 0) : [];
-    const explain = q.explain === 'true' || q.explain === '1';
-    const request: Parameters<Engine['forYouFeed']>[1] = { limit, exclude };
+    const explain = boolParam(q.explain, 'explain', true);
+    const request: Parameters<Engine['forYouFeed']>[1] = { limit, exclude, explain };
     if (q.cursor) request.cursor = q.cursor;
     if (q.variant) request.variant = q.variant;
     const feed = await engine.forYouFeed(id, request);
@@ -146,7 +146,8 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
       sourceYield.inc({ source: t.component }, t.count);
       if (t.error) sourceFailures.inc({ source: t.component });
     }
-    if (!explain) delete feed.timings;
+    // Stage timings only when asked for explicitly (explain=true): explanations are on by default.
+    if (q.explain !== 'true' && q.explain !== '1') delete feed.timings;
     return feed;
   });
 
@@ -161,6 +162,30 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     return feed;
   });
 
+  app.get('/v1/items/:id/related', async (req) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as Record<string, string | undefined>;
+    const limit = intParam(q.limit, 'limit', 20, 1, 200);
+    const related = await engine.relatedItems(id, limit);
+    if (!related) throw new HttpError(404, 'not_found', `no item "${id}"`, 'id');
+    return related;
+  });
+
+  app.get('/v1/users/:id/who-to-follow', async (req) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as Record<string, string | undefined>;
+    return engine.whoToFollow(id, intParam(q.limit, 'limit', 20, 1, 200));
+  });
+
+  app.get('/v1/trending', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const limit = intParam(q.limit, 'limit', 20, 1, 200);
+    const request: { limit: number; tag?: string; window?: string } = { limit };
+    if (q.tag) request.tag = q.tag;
+    if (q.window !== undefined) request.window = q.window;
+    return engine.trending(request);
+  });
+
   app.get('/health', async () => {
     const counts = await engine.store.counts();
     return { status: 'ok', version: VERSION, store: engine.store.kind, ...counts, clock: new Date(engine.now()).toISOString() };
@@ -172,6 +197,13 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   app.get('/openapi.json', async () => doc);
 
   return app;
+}
+
+function boolParam(v: string | undefined, field: string, fallback: boolean): boolean {
+  if (v === undefined || v === '') return fallback;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ValidationError(field, `must be true or false, got "${v}"`);
 }
 
 function intParam(v: string | undefined, field: string, fallback: number, min: number, max: number): number {

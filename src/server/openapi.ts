@@ -183,6 +183,115 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '200': json(ref('Feed')), '400': errorResponse('bad parameter') },
         },
       },
+      '/v1/items/{id}/related': {
+        get: {
+          summary: 'Items related to an item: co-engaged items first (item-to-item graph and recent engagers), filled up with items sharing its tags and its author\'s other posts',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { ...limitParam, schema: { ...limitParam.schema, default: 20 } }],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: {
+                itemId: { type: 'string' },
+                items: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['id', 'score', 'reason'],
+                    properties: {
+                      id: { type: 'string' },
+                      score: { type: 'number', description: 'co-engagement weight (best 1); fill-up items score below every co-engaged one' },
+                      authorId: { type: 'string' },
+                      tags: { type: 'array', items: { type: 'string' } },
+                      reason: { type: 'string', enum: ['co_engagement', 'same_tags', 'same_author'] },
+                    },
+                  },
+                },
+              },
+            }),
+            '400': errorResponse('bad parameter'),
+            '404': errorResponse('unknown item (field `id`)'),
+          },
+        },
+      },
+      '/v1/users/{id}/who-to-follow': {
+        get: {
+          summary: 'Accounts to follow: followed by the accounts the user follows (weighted by affinity), from the user\'s communities, and popular accounts; never the user, followed, muted, blocked or blocking accounts',
+          parameters: [userIdParam, { ...limitParam, schema: { ...limitParam.schema, default: 20 } }],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: {
+                userId: { type: 'string' },
+                coldStart: { type: 'boolean', description: 'true when nothing personal is known (unknown user, or no follows and no community): the popular accounts' },
+                accounts: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      id: { type: 'string' },
+                      score: { type: 'number' },
+                      reasons: {
+                        type: 'array',
+                        items: {
+                          oneOf: [
+                            {
+                              type: 'object',
+                              properties: {
+                                reason: { const: 'followed_by_follows' },
+                                count: { type: 'integer', description: 'follows of the user who follow the account' },
+                                via: { type: 'array', maxItems: 3, items: { type: 'string' }, description: 'the strongest of those follows' },
+                              },
+                            },
+                            { type: 'object', properties: { reason: { const: 'community' }, score: { type: 'number' } } },
+                            { type: 'object', properties: { reason: { const: 'popular' } } },
+                          ],
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            }),
+            '400': errorResponse('bad parameter'),
+          },
+        },
+      },
+      '/v1/trending': {
+        get: {
+          summary: 'Trending items: decayed engagements in the window relative to the steady rate of the next longer window, smoothed: ln(1+s)·(s+5)/(expected+5)',
+          parameters: [
+            { ...limitParam, schema: { ...limitParam.schema, default: 20 } },
+            { name: 'tag', in: 'query', schema: { type: 'string' }, description: 'only items with this tag' },
+            { name: 'window', in: 'query', schema: { type: 'string', default: '1d' }, description: 'a state window but the longest: 30m, 1d or 3d with the default `state.windows`' },
+          ],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: {
+                window: { type: 'string' },
+                tag: { type: 'string' },
+                items: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      id: { type: 'string' },
+                      score: { type: 'number' },
+                      count: { type: 'number', description: 'decayed positive engagements in the window' },
+                      expected: { type: 'number', description: 'the count a steady rate over the baseline window would give' },
+                      authorId: { type: 'string' },
+                      createdAt: { type: 'string', format: 'date-time' },
+                      tags: { type: 'array', items: { type: 'string' } },
+                      text: { type: 'string' },
+                    },
+                  },
+                },
+              },
+            }),
+            '400': errorResponse('bad parameter (`limit` or `window`)'),
+          },
+        },
+      },
       '/health': { get: { summary: 'Liveness and counts', responses: { '200': json({ type: 'object' }) } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain; version=0.0.4' } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } } },

@@ -76,6 +76,9 @@ export class OnlineState {
   private itemCreated = new Float64Array(1024).fill(NaN);
   private itemFirstSeen = new Float64Array(1024).fill(NaN);
   private itemIndexedUnder = new Int32Array(1024).fill(-1);
+  /** Per item, a bit per flag (an attribute that is `true`: see flagId); at most 32 distinct flag names. */
+  private itemFlags = new Uint32Array(1024);
+  private readonly flagIds = new Map<string, number>();
   private readonly itemTagIds: (Int32Array | undefined)[] = [];
   /** Distinct tag lists (joined tag ids → the shared array; see internTags). */
   private readonly tagLists = new Map<string, Int32Array>();
@@ -137,6 +140,40 @@ export class OnlineState {
     return this.itemTagIds[item];
   }
 
+  /**
+   * The bit of a flag name (an item attribute that is `true`), −1 when no item has it. Flags
+   * beyond the 32nd distinct name are not kept (reported once).
+   */
+  flagBit(name: string, create = false): number {
+    const known = this.flagIds.get(name);
+    if (known !== undefined || !create) return known ?? -1;
+    if (this.flagIds.size >= 32) {
+      if (!this.flagOverflow) process.stderr.write(`lenta: item attribute "${name}" not kept as a flag: at most 32 distinct true-valued attributes\n`);
+      this.flagOverflow = true;
+      return -1;
+    }
+    const bit = this.flagIds.size;
+    this.flagIds.set(name, bit);
+    return bit;
+  }
+
+  private flagOverflow = false;
+
+  /** True when the item has any of the flags in `mask` (bits from flagBit). */
+  hasFlags(item: number, mask: number): boolean {
+    return item < this.itemCount && (this.itemFlags[item]! & mask) !== 0;
+  }
+
+  /** The mask of these flag names (names no item has are left out). */
+  flagMask(names: readonly string[]): number {
+    let mask = 0;
+    for (const n of names) {
+      const bit = this.flagBit(n);
+      if (bit >= 0) mask |= 1 << bit;
+    }
+    return mask >>> 0;
+  }
+
   private ensureItems(n: number): void {
     if (n <= this.itemAuthor.length) {
       if (n > this.itemCount) this.itemCount = n;
@@ -144,7 +181,7 @@ export class OnlineState {
     }
     let cap = this.itemAuthor.length;
     while (cap < n) cap *= 2;
-    const grow = <T extends Int32Array | Float64Array>(old: T, fill: number): T => {
+    const grow = <T extends Int32Array | Uint32Array | Float64Array>(old: T, fill: number): T => {
       const next = new (old.constructor as { new (n: number): T })(cap);
       next.fill(fill);
       next.set(old);
@@ -154,6 +191,7 @@ export class OnlineState {
     this.itemCreated = grow(this.itemCreated, NaN);
     this.itemFirstSeen = grow(this.itemFirstSeen, NaN);
     this.itemIndexedUnder = grow(this.itemIndexedUnder, -1);
+    this.itemFlags = grow(this.itemFlags, 0);
     this.itemCount = n;
   }
 
@@ -193,6 +231,14 @@ export class OnlineState {
       if (it.tags.length > 0) {
         if (it.index < known) this.tagEdits++;
         this.itemTagIds[it.index] = this.internTags(it.tags);
+      }
+      if (it.flags) {
+        let mask = 0;
+        for (const f of it.flags) {
+          const bit = this.flagBit(f, true);
+          if (bit >= 0) mask |= 1 << bit;
+        }
+        this.itemFlags[it.index] = mask >>> 0;
       }
       if (it.author >= 0 && this.itemIndexedUnder[it.index] !== it.author) {
         this.itemIndexedUnder[it.index] = it.author;

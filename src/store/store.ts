@@ -42,6 +42,8 @@ export interface ItemRecord {
   /** Creation time (ms); NaN when unknown. */
   createdAt: number;
   tags: string[];
+  /** Names of the item's attributes whose value is `true` (e.g. `unsafe`, `verified`): what the mixer's rules read. */
+  flags?: string[];
 }
 
 export interface AppendResult {

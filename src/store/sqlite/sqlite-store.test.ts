@@ -82,7 +82,7 @@ test('items: upserts keep earlier fields, stubs are created for events on unknow
     const r1 = await store.append([ev('u', 'post1'), { kind: 'item', item: { id: 'post1', authorId: 'alice', createdAt: 50, tags: ['a'] } }]);
     assert.deepEqual(r1.items.map((i) => [i.index, i.author, i.tags]), [[0, -1, []], [0, 1, ['a']]]);
     const r2 = await store.append([{ kind: 'item', item: { id: 'post1', text: 'hello' } }]);
-    assert.deepEqual(r2.items[0], { index: 0, author: 1, createdAt: 50, tags: ['a'] });
+    assert.deepEqual(r2.items[0], { index: 0, author: 1, createdAt: 50, tags: ['a'], flags: [] });
     await store.append([1, 2, 3].map((k) => ({ kind: 'item' as const, item: { id: `p${k}`, authorId: 'alice', createdAt: 50 + k } })));
     const items = await store.getItems([0, 2]);
     assert.deepEqual(items.get(0), { id: 'post1', authorId: 'alice', createdAt: 50, tags: ['a'], text: 'hello' });

@@ -122,13 +122,13 @@ export class SqliteStore implements Store {
       insertItem: db.prepare('INSERT INTO items (iid, ext, author, created, tags, text, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       updateItem: db.prepare(
         `UPDATE items SET author = coalesce(?, author), created = coalesce(?, created), tags = coalesce(?, tags),
-         text = coalesce(?, text), attrs = coalesce(?, attrs) WHERE iid = ? RETURNING author, created, tags`,
+         text = coalesce(?, text), attrs = coalesce(?, attrs) WHERE iid = ? RETURNING author, created, tags, attrs`,
       ),
       insertLog: db.prepare('INSERT OR IGNORE INTO log (seq, kind, user, target, type, ts, value, eid, ctx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       insertType: db.prepare('INSERT INTO event_types (code, name) VALUES (?, ?)'),
       readLog: db.prepare('SELECT seq, kind, user, target, type, ts, value, ctx FROM log WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
       readLogNoContext: db.prepare('SELECT seq, kind, user, target, type, ts, value, NULL FROM log WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
-      readItems: db.prepare('SELECT iid, author, created, tags FROM items WHERE iid >= ? ORDER BY iid LIMIT ?').raw(),
+      readItems: db.prepare('SELECT iid, author, created, tags, attrs FROM items WHERE iid >= ? ORDER BY iid LIMIT ?').raw(),
       getItems: db.prepare(
         `SELECT i.iid, i.ext, u.ext, i.created, i.tags, i.text, i.attrs FROM items i LEFT JOIN users u ON u.uid = i.author
          WHERE i.iid IN (SELECT value FROM json_each(?))`,
@@ -259,9 +259,11 @@ export class SqliteStore implements Store {
             this.itemIds.push(it.id);
             this.itemMap.set(it.id, iid);
             record = { index: iid, author: author ?? -1, createdAt: it.createdAt ?? NaN, tags: it.tags ?? [] };
+            const flags = trueAttributes(it.attributes);
+            if (flags) record.flags = flags;
           } else {
             const row = this.stmts.updateItem.get(author, it.createdAt ?? null, tags, it.text ?? null, attrs, iid) as
-              | { author: number | null; created: number | null; tags: string | null }
+              | { author: number | null; created: number | null; tags: string | null; attrs: string | null }
               | undefined;
             record = {
               index: iid,
@@ -269,6 +271,8 @@ export class SqliteStore implements Store {
               createdAt: row?.created ?? NaN,
               tags: row?.tags ? (JSON.parse(row.tags) as string[]) : [],
             };
+            // Always set on an update, so that an attribute turned false clears its flag.
+            record.flags = (row?.attrs ? trueAttributes(JSON.parse(row.attrs) as Record<string, unknown>) : undefined) ?? [];
           }
           out.items.push(record);
           break;
@@ -459,14 +463,14 @@ export class SqliteStore implements Store {
   async *readItems(chunkSize = 65536): AsyncIterable<ItemRecord[]> {
     let from = 0;
     for (;;) {
-      const rows = this.stmts.readItems.all(from, chunkSize) as [number, number | null, number | null, string | null][];
+      const rows = this.stmts.readItems.all(from, chunkSize) as [number, number | null, number | null, string | null, string | null][];
       if (rows.length === 0) return;
-      yield rows.map(([iid, author, created, tags]) => ({
-        index: iid,
-        author: author ?? -1,
-        createdAt: created ?? NaN,
-        tags: tags ? (JSON.parse(tags) as string[]) : [],
-      }));
+      yield rows.map(([iid, author, created, tags, attrs]) => {
+        const record: ItemRecord = { index: iid, author: author ?? -1, createdAt: created ?? NaN, tags: tags ? (JSON.parse(tags) as string[]) : [] };
+        const flags = attrs ? trueAttributes(JSON.parse(attrs) as Record<string, unknown>) : undefined;
+        if (flags) record.flags = flags;
+        return record;
+      });
       from = rows[rows.length - 1][0] + 1;
       if (rows.length < chunkSize) return;
     }
@@ -577,4 +581,12 @@ class WriteSink implements RecordSink {
       items: this.items,
     };
   }
+}
+
+/** The names of the attributes whose value is `true`, or undefined when there are none. */
+function trueAttributes(attributes: Record<string, unknown> | undefined): string[] | undefined {
+  if (!attributes) return undefined;
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(attributes)) if (v === true) out.push(k);
+  return out.length > 0 ? out : undefined;
 }
