@@ -105,7 +105,7 @@ export async function candidatesBench(argv: string[]): Promise<void> {
     const user = engine.store.userIndex(userId)!;
     const seen = new Set<number>();
     engine.state.seen.forEachRecent(user, (item) => void seen.add(item));
-    return { user, userId, limit: 20, now, requestId: 'bench', variant: 'default', served: new Set(), seen, exclude: new Set(), state: engine.state };
+    return { user, userId, limit: 20, now, requestId: 'bench', variant: 'default', served: new Set(), seen, exclude: new Set(), state: engine.state, mix: engine.config.mix, feed: engine.config.feed };
   };
   // GC pauses while requests run (a tail-latency cause: the online state keeps millions of small objects).
   const gc = { count: 0, ms: 0, max: 0, on: false, major: 0, majorMs: 0 };
@@ -247,7 +247,7 @@ async function annRecall(engine: Engine, models: string, users: string[], n: num
     if (!vector.some((v) => v !== 0)) continue;
     const seen = new Set<number>();
     engine.state.seen.forEachRecent(user, (item) => void seen.add(item));
-    const q: FeedQuery = { user, userId, limit: 20, now, requestId: 'ann', variant: 'default', served: new Set(), seen, exclude: new Set(), state: engine.state };
+    const q: FeedQuery = { user, userId, limit: 20, now, requestId: 'ann', variant: 'default', served: new Set(), seen, exclude: new Set(), state: engine.state, mix: engine.config.mix, feed: engine.config.feed };
     const lookups = requestLookups.forQuery(q);
     const skip = (item: number) => lookups.inHistory(item) || seen.has(item);
     const hint = lookups.historySize() + seen.size;

@@ -97,6 +97,8 @@ export class Engine {
   /** The heavy ranker (gradient-boosted heads + score formula), on when a model is trained or loaded. */
   readonly ranker: HeavyRanker;
   private readonly sessions = new Map<string, Session>();
+  /** Request ids (random; an evaluation passes a counter, so that its exploration draws repeat). */
+  private newRequestId: () => string = randomUUID;
   /** The pipeline's settings per variant (experiments, and the built-in ones): see pipeline/variants.ts. */
   readonly variants: Map<string, VariantSettings>;
   /** Score terms of the variants whose `rank` section differs from the base (set with the ranker's model). */
@@ -134,12 +136,16 @@ export class Engine {
    * `logImpressions: false` serves without writing impressions (offline evaluation, where
    * one user's served pages must not change the next user's state).
    */
-  static async open(config: Config, options: { store?: Store; onReplay?: (rows: number) => void; logImpressions?: boolean } = {}): Promise<Engine> {
+  static async open(
+    config: Config,
+    options: { store?: Store; onReplay?: (rows: number) => void; logImpressions?: boolean; requestIds?: () => string } = {},
+  ): Promise<Engine> {
     const types = new EventTypeRegistry(config.eventTypes);
     const store =
       options.store ??
       SqliteStore.open({ path: config.store.db, types, synchronous: config.store.synchronous, groupCommitMs: config.store.groupCommitMs });
     const engine = new Engine(config, types, store, options.logImpressions ?? true);
+    if (options.requestIds) engine.newRequestId = options.requestIds;
     await engine.state.replay(store, options.onReplay);
     return engine;
   }
@@ -504,7 +510,7 @@ export class Engine {
       if (ix !== undefined) exclude.add(ix);
     }
     const variant = this.variantOf(userId, request.variant);
-    const q = this.query(user, userId, { limit, requestId: randomUUID(), variant, served: session.served, exclude });
+    const q = this.query(user, userId, { limit, requestId: this.newRequestId(), variant, served: session.served, exclude });
     let page: Candidate[];
     let timings: StageTiming[] = [];
     const reasons: string[] = [];

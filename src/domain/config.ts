@@ -220,8 +220,14 @@ export const configSchema = z
           .prefault({}),
         /** The k-th earlier post of the same author on the page multiplies a post's score by (1 − floor)·decayᵏ + floor. */
         authorDiversity: z.object({ enabled: z.boolean().default(true), decay: z.number().min(0).max(1).default(0.5), floor: z.number().min(0).max(1).default(0.25) }).prefault({}),
-        /** In-network share near `feed.inNetworkShare`, and at most `maxOutOfNetworkRun` out-of-network posts in a row (0: no limit). */
-        balance: z.object({ enabled: z.boolean().default(true), maxOutOfNetworkRun: z.number().int().min(0).default(3) }).prefault({}),
+        /**
+         * Every prefix of the page keeps its in-network count within `tolerance` posts of
+         * `feed.inNetworkShare` × its length, and at most `maxOutOfNetworkRun` out-of-network posts
+         * come in a row (0: no limit).
+         */
+        balance: z
+          .object({ enabled: z.boolean().default(true), tolerance: z.number().min(0.5).default(1), maxOutOfNetworkRun: z.number().int().min(0).default(3) })
+          .prefault({}),
         /**
          * Marginal relevance: each slot takes the candidate maximising
          * λ·relevance − (1 − λ)·(its mean similarity to the posts above it), similarity by

@@ -26,7 +26,7 @@ export class LentaRecommender implements Recommender {
 
   /**
    * The serving defaults, adapted to a static catalogue: no post-age limit or recency decay,
-   * and an extra all-time counter window (≈ 300 years) that the popular source counts over.
+   * no content-diversity re-order or exploration, and an extra all-time counter window (≈ 300 years) that the popular source counts over.
    * The learned fusion holds out items like the evaluation protocol does (random or latest).
    * `given` (the user's config as written: `lenta eval --config`) goes on top of all that.
    */
@@ -36,6 +36,9 @@ export class LentaRecommender implements Recommender {
     const base = {
       state: { windows: [...defaults.state.windows, allTime], historyLength: 2000 },
       feed: { maxPostAge: 0, clock: 'log', popularWindow: allTime, fusion: { ...fusion, holdout: fusion.holdout ?? 'latest' } },
+      // The protocols measure relevance: no diversity re-order and no exploration (a random
+      // share of slots) unless the given config turns them on.
+      mix: { contentDiversity: { enabled: false }, exploration: { enabled: false } },
     };
     return parseConfig(mergeDeep(base, given));
   }

@@ -11,8 +11,10 @@
  *     posts of the candidate window, and `expected_value@k` = mean true value per slot;
  *   - for the platform: in-network share of all served slots, author exposure Gini over all
  *     served slots, coverage of the candidate window, list fill (a chronological feed of a
- *     user with few follows has fewer than k posts).
- * Algorithms: `lenta` (the For You pipeline), `lenta-light` (the same pipeline without the
+ *     user with few follows has fewer than k posts), intra-list diversity `ild@k` (the mean
+ *     tag dissimilarity, 1 − Jaccard, over the pairs of a list).
+ * Algorithms: `lenta` (the For You pipeline), `lenta-relevance` (the same with every mixer
+ * rule that re-scores or re-orders off: the rankers' order), `lenta-light` (the same pipeline without the
  * heavy ranker: the light ranker's candidate order), `popular` (engagement in the last day),
  * `following` (chronological feed of follows), `random` (uniform over the window).
  */
@@ -25,11 +27,14 @@ import { createSimulation, type SimOptions } from '../sim/index.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EventTypeRegistry } from '../domain/event-types.js';
 import { LIGHT_RANKER_VARIANT } from '../rank/heavy-ranker.js';
+import { RELEVANCE_ONLY_VARIANT } from '../pipeline/variants.js';
+import { tagJaccard } from '../mix/content-diversity.js';
 
 const DAY = 86_400_000;
 
-export const REPLAY_ALGORITHMS = ['lenta', 'lenta-light', 'popular', 'following', 'random'] as const;
-export type ReplayAlgorithm = (typeof REPLAY_ALGORITHMS)[number];
+export const REPLAY_ALGORITHMS = ['lenta', 'lenta-relevance', 'lenta-light', 'popular', 'following', 'random'] as const;
+/** A built-in algorithm, or `variant:<name>`: the For You feed of that experiment variant (config `experiments.variants`). */
+export type ReplayAlgorithm = (typeof REPLAY_ALGORITHMS)[number] | `variant:${string}`;
 
 export interface ReplayOptions {
   sim: SimOptions;
@@ -73,7 +78,13 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
   const config = options.config ?? parseConfig({});
   const types = new EventTypeRegistry(config.eventTypes);
   const store = SqliteStore.open({ path: ':memory:', types, synchronous: 'OFF' });
-  const engine = await Engine.open(config, { store, logImpressions: false });
+  let requests = 0;
+  const engine = await Engine.open(config, { store, logImpressions: false, requestIds: () => `replay-${++requests}` });
+  for (const a of algorithms) {
+    if (a.startsWith('variant:') && !engine.variants.has(a.slice(8))) {
+      throw new RangeError(`algorithm ${a}: no such variant (configured: ${config.experiments.variants.map((v) => v.name).join(', ') || 'none'})`);
+    }
+  }
 
   // Split the stream at the cut: training records go to the engine, day d+1's positive
   // engagements are the test set.
@@ -189,6 +200,16 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
         add(a, `in_network_slots@${k}`, inNet);
         add(a, `slots@${k}`, top.length);
         add(a, `list_fill@${k}`, top.length / k);
+        // Intra-list diversity: mean dissimilarity (1 − tag Jaccard) over the list's pairs.
+        let pairs = 0;
+        let dissimilar = 0;
+        for (let x = 0; x < top.length; x++) {
+          for (let y = x + 1; y < top.length; y++) {
+            pairs++;
+            dissimilar += 1 - tagJaccard(state.tags(top[x]!), state.tags(top[y]!));
+          }
+        }
+        add(a, `ild@${k}`, pairs > 0 ? dissimilar / pairs : 0);
       }
       for (const i of list.slice(0, kMax)) {
         const author = state.author(i);
@@ -231,9 +252,12 @@ export async function replayEvaluation(options: ReplayOptions): Promise<ReplayRe
 
 async function serve(algorithm: ReplayAlgorithm, engine: Engine, userId: string, k: number, eligible: number[], rng: () => number): Promise<number[]> {
   const ids = (list: { id: string }[]) => list.map((it) => engine.store.itemIndex(it.id)!);
+  if (algorithm.startsWith('variant:')) return ids((await engine.forYouFeed(userId, { limit: k, variant: algorithm.slice(8) })).items);
   switch (algorithm) {
     case 'lenta':
       return ids((await engine.forYouFeed(userId, { limit: k })).items);
+    case 'lenta-relevance':
+      return ids((await engine.forYouFeed(userId, { limit: k, variant: RELEVANCE_ONLY_VARIANT })).items);
     case 'lenta-light':
       return ids((await engine.forYouFeed(userId, { limit: k, variant: LIGHT_RANKER_VARIANT })).items);
     case 'following':
@@ -260,6 +284,7 @@ async function serve(algorithm: ReplayAlgorithm, engine: Engine, userId: string,
       return out;
     }
   }
+  throw new RangeError(`unknown algorithm ${algorithm}`);
 }
 
 function trueValue(truth: { expectedValue: (u: string, i: string, w: Record<string, number>, o?: { follows?: boolean }) => number }, engine: Engine, userId: string, user: number, item: number, weights: Record<string, number>): number {

@@ -83,9 +83,9 @@ export class PageBuilder implements CandidateSelector {
       let side: 'in' | 'out' | undefined;
       let sideReason = '';
       if (balance) {
-        const b = balanceSide(bs, q.feed.inNetworkShare, mix.balance.maxOutOfNetworkRun, bestIn >= 0, bestOut >= 0, bestIn >= 0 ? values[bestIn]! : -Infinity, bestOut >= 0 ? values[bestOut]! : -Infinity);
-        side = b.side;
-        sideReason = b.reason;
+        const b = balanceSide(bs, q.feed.inNetworkShare, mix.balance.tolerance, mix.balance.maxOutOfNetworkRun, bestIn >= 0, bestOut >= 0);
+        side = b?.side;
+        sideReason = b?.reason ?? '';
       }
       // The slot's eligible candidates, best first (ties by item id).
       order.length = 0;

@@ -52,34 +52,27 @@ export class FeedPipeline {
     const candidates = retrieved;
     const d = this.definition;
 
-    // Scorers.
-    let rankingFailed: string | undefined;
-    for (const scorer of d.scorers) {
-      if (!scorer.enabled(q)) continue;
+    // Scorers, then the rescoring heuristics: each fails open, timed.
+    const step = (stage: string, name: string, work: () => void): string | undefined => {
       const start = performance.now();
       try {
-        scorer.score(q, candidates);
-        timings.push({ stage: 'scorer', component: scorer.name, ms: performance.now() - start, count: candidates.length });
+        work();
+        timings.push({ stage, component: name, ms: performance.now() - start, count: candidates.length });
+        return undefined;
       } catch (err) {
-        degraded.push(scorer.name);
-        rankingFailed ??= `${scorer.name}: ${String(err)}`;
-        timings.push({ stage: 'scorer', component: scorer.name, ms: performance.now() - start, count: 0, error: String(err) });
+        degraded.push(name);
+        timings.push({ stage, component: name, ms: performance.now() - start, count: 0, error: String(err) });
+        return `${name}: ${String(err)}`;
       }
+    };
+    let rankingFailed: string | undefined;
+    for (const scorer of d.scorers) {
+      if (scorer.enabled(q)) rankingFailed ??= step('scorer', scorer.name, () => scorer.score(q, candidates));
     }
     if (rankingFailed) return { page: [], timings, degraded, rankingFailed };
     for (let i = 0; i < candidates.length; i++) candidates[i]!.rankScore = candidates[i]!.score;
-
-    // Rescoring heuristics.
     for (const rescorer of d.rescorers ?? []) {
-      if (!rescorer.enabled(q)) continue;
-      const start = performance.now();
-      try {
-        rescorer.rescore(q, candidates);
-        timings.push({ stage: 'rescorer', component: rescorer.name, ms: performance.now() - start, count: candidates.length });
-      } catch (err) {
-        degraded.push(rescorer.name);
-        timings.push({ stage: 'rescorer', component: rescorer.name, ms: performance.now() - start, count: 0, error: String(err) });
-      }
+      if (rescorer.enabled(q)) step('rescorer', rescorer.name, () => rescorer.rescore(q, candidates));
     }
 
     const start = performance.now();

@@ -9,19 +9,22 @@ export const replayCommand: CliCommand = {
   name: 'replay',
   summary: 'replay evaluation on the synthetic platform: serve day d+1 after training on days 1..d',
   usage: `
-lenta replay [--preset tiny|demo|medium] [--train-days D] [--k 10,20] [--algos lenta,lenta-light,popular,following,random]
+lenta replay [--preset tiny|demo|medium] [--train-days D] [--k 10,20] [--algos lenta,lenta-relevance,lenta-light,popular,following,random]
              [--users N] [--seed S] [--candidates N] [--config FILE] [--json]
 
 Generates the synthetic platform (with its known ground-truth engagement model), writes days
 1..D into a fresh engine (same store, state and pipeline as the API), then asks for the feed of
 every user who engaged on day D+1. Reports, per algorithm and k: recall/ndcg against what the
 users engaged with on day D+1, truth_ndcg and expected_value against the true engagement
-model, in-network share, author exposure Gini and coverage. Default: demo, D = days − 1.
+model, in-network share, author exposure Gini, coverage and intra-list diversity (ild: mean
+tag dissimilarity of a list's pairs). \`lenta-relevance\` is the same feed with the mixer's
+re-scoring and re-ordering rules off (the rankers' order). Default: demo, D = days − 1.
 --candidates N also reports each candidate source's recall@N of the day-(D+1) engagements,
 the union's, each source's marginal gain and the recall of its own first k.
 --config FILE serves \`lenta\` with that configuration (e.g. {"rank": {"learn": false}} to
 compare the whole feed without the heavy ranker; \`lenta-light\` is the same engine's feed without
-the heavy ranker); the store settings are the replay's own.`,
+the heavy ranker); the store settings are the replay's own. \`variant:<name>\` in --algos serves
+the feed of that experiment variant of the config (experiments.variants): compare settings in one run.`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       preset: { type: 'string' },
@@ -42,7 +45,11 @@ the heavy ranker); the store settings are the replay's own.`,
       return k;
     });
     const algorithms = ((values.algos as string | undefined) ?? REPLAY_ALGORITHMS.join(',')).split(',') as ReplayAlgorithm[];
-    for (const a of algorithms) if (!REPLAY_ALGORITHMS.includes(a)) throw new UsageError(`--algos: unknown "${a}" (known: ${REPLAY_ALGORITHMS.join(', ')})`);
+    for (const a of algorithms) {
+      if (!(REPLAY_ALGORITHMS as readonly string[]).includes(a) && !/^variant:[A-Za-z0-9_-]+$/.test(a)) {
+        throw new UsageError(`--algos: unknown "${a}" (known: ${REPLAY_ALGORITHMS.join(', ')}, or variant:<name> of the config's experiments)`);
+      }
+    }
     const sim = { ...SIM_PRESETS[preset] };
     if (values.seed !== undefined) sim.seed = intFlag(values.seed as string, 'seed', sim.seed, 0);
     const bars = new Map<string, ProgressBar>();
