@@ -165,12 +165,26 @@ export class Engine {
 
   /** Writes a batch durably (all-or-nothing), then applies it to the online state. */
   async ingest(records: readonly LogRecord[]): Promise<{ accepted: number; duplicates: number }> {
-    const result = await this.store.append(records);
+    const result = await this.store.append(this.tagVariants(records));
     this.state.apply(result.items, result.log);
     for (const { source } of this.sources) {
       if (isTrainable(source) && source.update) source.update(this.state, result.items, result.log);
     }
     return { accepted: result.accepted, duplicates: result.duplicates };
+  }
+
+  /**
+   * While experiments run, an event that does not say which variant it belongs to is tagged
+   * with its user's (`context.variant`), so that engagements in the log carry their arm like
+   * the impressions do. The caller's records are not changed (tagged copies are written).
+   */
+  private tagVariants(records: readonly LogRecord[]): readonly LogRecord[] {
+    const e = this.config.experiments;
+    if (e.variants.length === 0 && e.holdout.share === 0) return records;
+    return records.map((r) => {
+      if (r.kind !== 'event' || typeof r.event.context?.variant === 'string') return r;
+      return { kind: 'event', event: { ...r.event, context: { ...r.event.context, variant: assignVariant(r.event.userId, e).variant } } };
+    });
   }
 
   /** Imports a stream in one transaction, then folds what was written into the state. */

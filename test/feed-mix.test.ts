@@ -202,6 +202,28 @@ test('experiments: users get their assigned variant, its settings apply, the hol
     assert.ok(contexts.length >= users.length * 10);
     assert.ok(contexts.every((c) => typeof c.variant === 'string' && c.propensity! > 0 && c.propensity! <= 1 && typeof c.inNetwork === 'boolean'));
     assert.deepEqual(new Set(contexts.map((c) => c.variant)), new Set(['default', 'holdout', 'no_oon_penalty', 'relevance-only']));
+
+    // Engagements are tagged with their user's variant too (unless they say one themselves).
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      payload: {
+        events: [
+          { id: 'e1', userId: 'crowd3', itemId: 'o1-p1', type: 'like', timestamp: T0 },
+          { id: 'e2', userId: 'crowd4', itemId: 'o1-p1', type: 'like', timestamp: T0, context: { variant: 'mine' } },
+        ],
+      },
+    });
+    assert.equal(res.statusCode, 200);
+    const tagged = new Map<string, string>();
+    for await (const chunk of engine.store.readLog(0, 100_000, true)) {
+      for (let r = 0; r < chunk.length; r++) {
+        if (chunk.kind[r] === LOG_EVENT && chunk.type[r] === engine.types.code('like') && chunk.ts[r] === T0) {
+          tagged.set(engine.store.userIds[chunk.user[r]]!, (JSON.parse(chunk.context[r]!) as { variant: string }).variant);
+        }
+      }
+    }
+    assert.deepEqual(Object.fromEntries(tagged), { crowd3: assignVariant('crowd3', engine.config.experiments).variant, crowd4: 'mine' });
   } finally {
     await engine.close();
     cleanup();
