@@ -503,6 +503,7 @@ export class Engine {
   async forYouFeed(userId: string, request: FeedRequest = {}): Promise<FeedResponse> {
     const limit = request.limit ?? this.config.feed.pageSize;
     const user = this.store.userIndex(userId) ?? -1;
+    const variant = this.variantOf(userId, request.variant);
     let sessionId: string;
     let session: Session;
     if (request.cursor) {
@@ -523,7 +524,6 @@ export class Engine {
       const ix = this.store.itemIndex(id);
       if (ix !== undefined) exclude.add(ix);
     }
-    const variant = this.variantOf(userId, request.variant);
     const q = this.query(user, userId, { limit, requestId: this.newRequestId(), variant, served: session.served, exclude });
     let page: Candidate[];
     let timings: StageTiming[] = [];

@@ -17,29 +17,47 @@ export interface ItemVectors {
 export class ItemSimilarity {
   constructor(private readonly vectors?: ItemVectors) {}
 
-  /** The unit vectors of these items (undefined where an item has none), to pass to `similarity`. */
-  unitVectors(items: readonly number[]): (Float32Array | undefined)[] {
-    return items.map((i) => {
-      const v = this.vectors?.itemVector(i);
-      if (!v) return undefined;
+  /** The unit vectors of these items, row j for items[j] (`has[j]` = 0 where an item has none). */
+  unitVectors(items: readonly number[]): UnitVectors {
+    const has = new Uint8Array(items.length);
+    let dims = 0;
+    let units = new Float32Array(0);
+    if (!this.vectors) return { dims, units, has };
+    for (let j = 0; j < items.length; j++) {
+      const v = this.vectors.itemVector(items[j]!);
+      if (!v) continue;
       let n = 0;
       for (let k = 0; k < v.length; k++) n += v[k]! * v[k]!;
-      if (n === 0) return undefined;
+      if (n === 0) continue;
+      if (dims === 0) {
+        dims = v.length;
+        units = new Float32Array(items.length * dims);
+      }
       const inv = 1 / Math.sqrt(n);
-      const out = new Float32Array(v.length);
-      for (let k = 0; k < v.length; k++) out[k] = v[k]! * inv;
-      return out;
-    });
+      for (let k = 0, o = j * dims; k < dims; k++) units[o + k] = v[k]! * inv;
+      has[j] = 1;
+    }
+    return { dims, units, has };
   }
 
-  similarity(state: OnlineState, a: number, b: number, va: Float32Array | undefined, vb: Float32Array | undefined): number {
-    if (va && vb) {
+  /** Similarity of rows a and b of `u` (items ia and ib): the cosine clamped at 0 when both have vectors, else tag Jaccard. */
+  similarity(state: OnlineState, u: UnitVectors, a: number, b: number, ia: number, ib: number): number {
+    if (u.has[a] === 1 && u.has[b] === 1) {
+      const d = u.dims;
+      const x = u.units;
       let dot = 0;
-      for (let k = 0; k < va.length; k++) dot += va[k]! * vb[k]!;
+      for (let k = 0, oa = a * d, ob = b * d; k < d; k++) dot += x[oa + k]! * x[ob + k]!;
       return dot > 0 ? Math.min(1, dot) : 0;
     }
-    return tagJaccard(state.tags(a), state.tags(b));
+    return tagJaccard(state.tags(ia), state.tags(ib));
   }
+}
+
+export interface UnitVectors {
+  dims: number;
+  /** Row-major unit vectors (rows without a vector are zeros). */
+  units: Float32Array;
+  has: Uint8Array;
 }
 
 export function tagJaccard(x: Int32Array | undefined, y: Int32Array | undefined): number {

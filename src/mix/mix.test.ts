@@ -200,3 +200,16 @@ test('rescorers: out-of-network multiplier and boosts by tag, author and attribu
   assert.ok(Math.abs(cands[2]!.score - -1 / 0.75 / 3) < 1e-12, String(cands[2]!.score));
   assert.deepEqual(cands[1]!.rules, [{ rule: 'out_of_network', factor: 0.75 }, { rule: 'boost', factor: 2 }]);
 });
+
+test('page pool: the k-th largest score by selection equals the sorted order’s, ties included', async () => {
+  const { kthLargest } = await import('./page-builder.js');
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rand() * 300);
+    const x = Float64Array.from({ length: n }, () => Math.floor(rand() * 20) - 5);
+    const sorted = Array.from(x).sort((a, b) => b - a);
+    const k = 1 + Math.floor(rand() * n);
+    assert.equal(kthLargest(x.slice(), k), sorted[k - 1]);
+  }
+});

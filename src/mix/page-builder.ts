@@ -8,7 +8,8 @@
  *   exploration.ts        with a small probability the slot is sampled; every slot's propensity
  *
  * Relevance is the candidate's score after the rescorers (and the author factor) over the pool's
- * best score (the pool: the best `poolSize` candidates), so that MMR's λ means the same for any
+ * best score (the pool: the best `max(3 × limit, exploration.topM)` candidates of each side, in
+ * and out of network, so that the balance has both to choose from), so that MMR's λ means the same for any
  * score scale. Each
  * rule that changed a served candidate's score or position is recorded in its `rules`.
  */
@@ -28,8 +29,8 @@ export class PageBuilder implements CandidateSelector {
   select(q: FeedQuery, candidates: Candidate[], limit: number): Candidate[] {
     const mix = q.mix;
     const byScore = (a: Candidate, b: Candidate) => b.score - a.score || a.item - b.item;
-    const poolSize = Math.min(candidates.length, Math.max(limit * 10, mix.exploration.enabled ? mix.exploration.topM * 2 : 0, 200));
-    const pool = topByScore(candidates, poolSize, byScore);
+    const perSide = Math.max(limit * 3, mix.exploration.enabled ? mix.exploration.topM : 0);
+    const pool = poolOf(candidates, perSide, byScore);
     const n = pool.length;
     if (n === 0) return [];
 
@@ -61,10 +62,9 @@ export class PageBuilder implements CandidateSelector {
       const a = pool[i]!.author;
       return ad && a >= 0 ? authorDiversityFactor(perAuthor.get(a) ?? 0, ad.decay, ad.floor) : 1;
     };
-    const value = (i: number): number => {
-      const r = relOf(scaled(pool[i]!.score, authorFactor(i)));
-      return mmr === undefined ? r : mmr * r - (1 - mmr) * meanSim(i);
-    };
+    // Relevance × author factor per candidate, updated for the picked post's author only.
+    const rel = Float64Array.from(pool, (c) => relOf(c.score));
+    const value = (i: number): number => (mmr === undefined ? rel[i]! : mmr * rel[i]! - (1 - mmr) * meanSim(i));
     const values = new Float64Array(n);
     const order: number[] = [];
 
@@ -106,7 +106,12 @@ export class PageBuilder implements CandidateSelector {
       // Explanations: what moved this candidate.
       const af = authorFactor(pick);
       if (af < 1) noteRule(c, { rule: 'author_diversity', factor: round(af) });
-      if (mmr !== undefined && sumSim[pick]! > 0) noteRule(c, { rule: 'content_diversity', lambda: mmr, similarity: round(meanSim(pick)) });
+      // Content diversity moved this post up when, by relevance alone, another would have taken the slot.
+      if (mmr !== undefined && !explored) {
+        let byRelevance = greedy;
+        for (const i of order) if (rel[i]! > rel[byRelevance]!) byRelevance = i;
+        if (byRelevance !== pick) noteRule(c, { rule: 'content_diversity', lambda: mmr, similarity: round(meanSim(pick)), instead_of_similarity: round(meanSim(byRelevance)) });
+      }
       if (side !== undefined && sideReason !== 'only_side') {
         const globalBest = bestIn >= 0 && (bestOut < 0 || values[bestIn]! >= values[bestOut]!) ? bestIn : bestOut;
         if ((pool[globalBest]!.inNetwork ? 'in' : 'out') !== side) noteRule(c, { rule: 'network_balance', reason: sideReason });
@@ -122,12 +127,14 @@ export class PageBuilder implements CandidateSelector {
         bs.inCount++;
         bs.outRun = 0;
       } else bs.outRun++;
-      if (c.author >= 0) perAuthor.set(c.author, (perAuthor.get(c.author) ?? 0) + 1);
+      if (c.author >= 0) {
+        perAuthor.set(c.author, (perAuthor.get(c.author) ?? 0) + 1);
+        if (ad) for (let i = 0; i < n; i++) if (!used[i] && pool[i]!.author === c.author) rel[i] = relOf(scaled(pool[i]!.score, authorFactor(i)));
+      }
       if (mmr !== undefined) {
-        const vp = vectors![pick];
         for (let i = 0; i < n; i++) {
           if (used[i]) continue;
-          sumSim[i] = sumSim[i]! + this.similarity.similarity(q.state, pool[i]!.item, c.item, vectors![i], vp);
+          sumSim[i] = sumSim[i]! + this.similarity.similarity(q.state, vectors!, i, pick, pool[i]!.item, c.item);
         }
       }
     }
@@ -135,21 +142,67 @@ export class PageBuilder implements CandidateSelector {
   }
 }
 
-/** The best `k` candidates by `cmp` order (a partial selection, then a sort of the k). */
-function topByScore(candidates: Candidate[], k: number, cmp: (a: Candidate, b: Candidate) => number): Candidate[] {
-  if (k >= candidates.length) return candidates.slice().sort(cmp);
-  // Threshold by a sample-free approach: sort a copy of scores once (n log n on ≤ ~1,500 numbers).
-  const scores = Float64Array.from(candidates, (c) => c.score).sort();
-  const threshold = scores[scores.length - k]!;
-  const above: Candidate[] = [];
-  const at: Candidate[] = [];
-  for (const c of candidates) {
-    if (c.score > threshold) above.push(c);
-    else if (c.score === threshold) at.push(c);
+/**
+ * The best `k` candidates of each side (in / out of network) by score, in `cmp` order: the k-th
+ * best score of each side by selection, then one pass and a sort of at most 2k.
+ */
+function poolOf(candidates: Candidate[], k: number, cmp: (a: Candidate, b: Candidate) => number): Candidate[] {
+  const n = candidates.length;
+  const scores = [new Float64Array(n), new Float64Array(n)];
+  const counts = [0, 0];
+  for (let i = 0; i < n; i++) {
+    const c = candidates[i]!;
+    const side = c.inNetwork ? 1 : 0;
+    scores[side]![counts[side]!++] = c.score;
   }
-  at.sort(cmp);
-  for (let i = 0; above.length < k && i < at.length; i++) above.push(at[i]!);
-  return above.sort(cmp);
+  const threshold = [0, 1].map((side) => (counts[side]! > k ? kthLargest(scores[side]!.subarray(0, counts[side]!), k) : -Infinity));
+  const out: Candidate[] = [];
+  const ties: Candidate[] = [];
+  const taken = [0, 0];
+  for (let i = 0; i < n; i++) {
+    const c = candidates[i]!;
+    const side = c.inNetwork ? 1 : 0;
+    if (c.score > threshold[side]!) {
+      out.push(c);
+      taken[side]!++;
+    } else if (c.score === threshold[side]) ties.push(c);
+  }
+  ties.sort(cmp);
+  for (const c of ties) {
+    const side = c.inNetwork ? 1 : 0;
+    if (taken[side]! < k) {
+      out.push(c);
+      taken[side]!++;
+    }
+  }
+  return out.sort(cmp);
+}
+
+/** The k-th largest value (1-based) of `x` by quickselect (reorders `x`); O(n) on average. */
+export function kthLargest(x: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = x.length - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const pivot = x[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (x[i]! > pivot) i++;
+      while (x[j]! < pivot) j--;
+      if (i <= j) {
+        const t = x[i]!;
+        x[i] = x[j]!;
+        x[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return x[target]!;
+  }
+  return x[target]!;
 }
 
 function hashString(s: string): number {
