@@ -1,97 +1,547 @@
 /**
- * For You feed latency at the demo size, over real HTTP (the server listening on loopback):
- *   baseline  GET /health (the HTTP floor of this machine and framework)
- *   feed      GET /v1/users/:id/feed?limit=20 for N requests over distinct users, sequential
- *   page 2    the same with the cursor of page 1
- * Prints p50/p99/mean and requests/s, and the process memory.
+ * The full For You request at scale, over real HTTP: `lenta serve` in its own process on a
+ * synthetic platform (default 100k users / 1M posts / 10M events — the candidates bench's
+ * `bench` platform, same database file), loaded by a concurrent closed-loop client
+ * (node:http, keep-alive, `--concurrency` connections, `--requests` timed requests after a
+ * warm-up) asking `GET /v1/users/:id/feed?limit=20&explain=false` for random active users.
+ * Baseline in the same run: `GET /health` with the same client and concurrency (the HTTP
+ * floor of this machine and framework). Prints p50/p99/mean latency, requests/s, the
+ * server's RSS, the candidates entering scoring per request (from a separate `explain=true`
+ * sample, not timed) and that sample's per-stage times; `--json` ends the output with one
+ * JSON line {p50_ms, p99_ms, rps, rss_mb, candidates_per_request, requests}.
+ *
+ * The database (and its trained source indexes, `<db>.models/`) is built once per scale and
+ * reused; each run serves a throwaway copy of it, so the impressions the run logs never change
+ * the shared file. `--db F` serves a copy of an existing database instead.
+ *
+ * Flags: --users/--posts/--events (the scale; other than the default, the simulator's volume
+ * knobs are fitted to it), --requests (10,000), --concurrency (32), --warmup (500), --sample
+ * (200 explain=true requests), --dir (.bench), --db, --json, --cpu-prof DIR (the server's CPU
+ * profile, written when it exits).
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/domain/config.js';
+import { EventTypeRegistry } from '../src/domain/event-types.js';
 import { Engine } from '../src/engine.js';
-import { spawn } from 'node:child_process';
-import { SIM_PRESETS, simulate } from '../src/sim/index.js';
+import { SIM_PRESETS, simulate, type SimOptions } from '../src/sim/index.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { EDGE_KIND_CODES, LOG_EDGE, LOG_EVENT, type StoreCounts } from '../src/store/store.js';
 import { mb, percentile, table } from './report.js';
 
+/** The issue's scale; at exactly these numbers the platform is the `bench` preset (shared with `npm run bench -- candidates`). */
+const DEFAULT_SCALE = { users: 100_000, posts: 1_000_000, events: 10_000_000 };
+
 export async function feedBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, db: { type: 'string' } } });
-  const n = Number(values.requests);
-  mkdirSync(values.dir!, { recursive: true });
-  const db = values.db ?? join(values.dir!, 'feed-demo.db');
-  const config = parseConfig({ store: { db } });
-  if (!values.db && !existsSync(db)) {
-    const engine = await Engine.open(config);
-    await engine.importStream(simulate({ ...SIM_PRESETS.demo }));
-    await engine.close();
-  }
-  // Users with follows, read from the store itself.
-  const reader = await Engine.open(config);
-  const users = reader.store.userIds.filter((_, u) => reader.state.following.size(u) > 0);
-  await reader.close();
-
-  // The server runs in its own process (`lenta serve`), as in production; its RSS is its own.
-  const t = performance.now();
-  const script = `import { main } from ${JSON.stringify(new URL('../src/cli/main.js', import.meta.url).href)}; process.exitCode = await main(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', 'serve', '--db', db, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = / at (http:\/\/[^\s]+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`lenta serve exited with ${code}`)));
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      users: { type: 'string', default: String(DEFAULT_SCALE.users) },
+      posts: { type: 'string', default: String(DEFAULT_SCALE.posts) },
+      events: { type: 'string', default: String(DEFAULT_SCALE.events) },
+      requests: { type: 'string', default: '10000' },
+      concurrency: { type: 'string', default: '32' },
+      warmup: { type: 'string', default: '500' },
+      sample: { type: 'string', default: '200' },
+      dir: { type: 'string', default: '.bench' },
+      db: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+    },
   });
-  const startSeconds = (performance.now() - t) / 1000;
+  const int = (name: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: an integer ≥ ${min} expected, got ${v}`);
+    return n;
+  };
+  const scale = { users: int('users', values.users, 2), posts: int('posts', values.posts, 1), events: int('events', values.events, 1) };
+  const requests = int('requests', values.requests, 1);
+  const concurrency = int('concurrency', values.concurrency, 1);
+  const warmup = int('warmup', values.warmup, 0);
+  const sampleSize = int('sample', values.sample, 0);
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  mkdirSync(values.dir!, { recursive: true });
 
-  async function measure(label: string, urls: (i: number) => Promise<string> | string): Promise<Record<string, string | number>> {
-    const times: number[] = [];
-    let items = 0;
-    const started = performance.now();
-    for (let i = 0; i < n; i++) {
-      const url = await urls(i);
-      const t0 = performance.now();
-      const res = await fetch(`${base}${url}`);
-      const body = (await res.json()) as { items?: unknown[] };
-      times.push(performance.now() - t0);
-      items += body.items?.length ?? 0;
+  // 1. The platform: built once per scale (generate + import + train the sources), then reused.
+  let db: string;
+  let platformNote: string;
+  let buildNote = '';
+  if (values.db) {
+    db = values.db;
+    if (!existsSync(db)) throw new Error(`--db ${db}: no such database`);
+    platformNote = `existing database ${db}`;
+  } else {
+    const isDefault = scale.users === DEFAULT_SCALE.users && scale.posts === DEFAULT_SCALE.posts && scale.events === DEFAULT_SCALE.events;
+    // The default scale is the candidates bench's platform, the very same file (bench/candidates.ts: `platform-bench.db`).
+    db = join(values.dir!, isDefault ? 'platform-bench.db' : `platform-u${scale.users}-p${scale.posts}-e${scale.events}.db`);
+    platformNote = isDefault ? `the \`bench\` preset (${db}, shared with \`npm run bench -- candidates\`)` : `derived from the \`bench\` preset for this scale (${db})`;
+    if (!existsSync(db)) {
+      const sim = isDefault ? { ...SIM_PRESETS.bench } : calibrate(scale, log);
+      buildNote = await buildPlatform(db, sim, log);
     }
-    const total = (performance.now() - started) / 1000;
-    times.sort((a, b) => a - b);
-    return {
-      request: label,
-      'p50 ms': percentile(times, 50),
-      'p99 ms': percentile(times, 99),
-      'mean ms': times.reduce((a, b) => a + b, 0) / n,
-      'req/s': Math.round(n / total),
-      'items/req': Math.round((items / n) * 10) / 10,
-    };
+    const simFile = `${db}.sim.json`;
+    if (existsSync(simFile)) {
+      const sim = JSON.parse(readFileSync(simFile, 'utf8')) as SimOptions;
+      platformNote += `; sim: ${sim.users.toLocaleString('en-US')} users, ${sim.days} days, ${round(sim.postsPerCreatorPerDay ?? NaN, 3)} posts/creator/day, ${round(sim.sessionsPerDay ?? NaN, 4)} sessions/user/day`;
+    }
   }
 
-  const rows = [];
-  rows.push(await measure('baseline: GET /health', () => '/health'));
-  rows.push(await measure('GET /v1/users/:id/feed (page 1)', (i) => `/v1/users/${encodeURIComponent(users[i % users.length]!)}/feed?limit=20`));
-  rows.push(
-    await measure('GET /v1/users/:id/feed (page 2, cursor)', async (i) => {
-      const user = encodeURIComponent(users[(i + 7) % users.length]!);
-      const first = (await (await fetch(`${base}/v1/users/${user}/feed?limit=20`)).json()) as { nextCursor: string };
-      return `/v1/users/${user}/feed?limit=20&cursor=${encodeURIComponent(first.nextCursor)}`;
-    }),
-  );
-  const metrics = await (await fetch(`${base}/metrics`)).text();
-  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
-  const stateBytes = [...metrics.matchAll(/^lenta_state_bytes\{[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
-  const health = (await (await fetch(`${base}/health`)).json()) as { users: number; items: number; events: number };
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  process.stdout.write(
-    `\nfeed benchmark: \`lenta serve\` on the demo store — ${health.users.toLocaleString('en-US')} users, ${health.items.toLocaleString('en-US')} items, ${health.events.toLocaleString('en-US')} events at the end; ${n} sequential requests per row over HTTP (node ${process.version})\n\n` +
-      `${table(rows)}\n\n(page 2 rows time the page-2 request only; req/s there includes fetching page 1)\n` +
-      `server: ready in ${startSeconds.toFixed(2)} s (process start + replay); RSS ${mb(gauge('process_resident_memory_bytes'))}, V8 heap ${mb(gauge('nodejs_heap_used_bytes'))}, online state ${mb(stateBytes)}\n`,
-  );
-  if (!values.db) {
-    for (const s of ['', '-wal', '-shm']) rmSync(db + s, { force: true });
-    rmSync(`${db}.models`, { recursive: true, force: true });
+  // 2. A throwaway copy to serve (the run logs ~20 impressions per request), with the shared indexes.
+  const run = join(values.dir!, `feed-run-${process.pid}.db`);
+  let child: ChildProcess | undefined;
+  const cleanup = () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const s of ['', '-wal', '-shm', '-journal']) rmSync(run + s, { force: true });
+    rmSync(`${run}.models`, { force: true, recursive: true });
+  };
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    let t = performance.now();
+    for (const s of ['', '-wal']) if (existsSync(db + s)) copyFileSync(db + s, run + s);
+    const models = `${db}.models`;
+    mkdirSync(models, { recursive: true }); // the server trains into it what is missing (first run on a `--db`)
+    symlinkSync(resolve(models), `${run}.models`, 'dir');
+    const copySeconds = (performance.now() - t) / 1000;
+
+    // 3. What is in the store, and the active users (follows or engagement history), from the log.
+    t = performance.now();
+    const { counts, active } = await readPlatform(run, join(values.dir!, `${basename(db)}.active-users.json`));
+    log(`store: ${fmt(counts.users)} users, ${fmt(counts.items)} posts, ${fmt(counts.events)} events, ${fmt(counts.edges)} edges; ${fmt(active.length)} active users (read in ${((performance.now() - t) / 1000).toFixed(1)} s; copy ${copySeconds.toFixed(1)} s)`);
+    if (active.length === 0) throw new Error('no active users in the store');
+
+    // 4. The server, in its own process (`lenta serve`), as in production: its RSS is its own.
+    t = performance.now();
+    // Started like `bin/lenta.js serve`: no --input-type, which the server's worker threads would
+    // inherit and refuse (the embedding source would then search its graph on the main thread).
+    const main = JSON.stringify(new URL('../src/cli/main.js', import.meta.url).href);
+    const script = `import(${main}).then((m) => m.main(process.argv.slice(1))).then((code) => { process.exitCode = code; }, (err) => { console.error(err); process.exitCode = 1; });`;
+    // `--cpu-prof DIR`: the server's CPU profile (start to exit, replay included) written to DIR.
+    const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
+    const server = spawn(process.execPath, [...prof, '-e', script, '--', 'serve', '--db', run, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = server;
+    let serverErr = '';
+    let modelsLine = '';
+    let replayLine = '';
+    let partial = '';
+    const warnings: string[] = [];
+    server.stderr!.on('data', (d: Buffer) => {
+      partial += d.toString();
+      const lines = partial.split(/\r?\n|\r/);
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        serverErr = `${serverErr}${line}\n`.slice(-4000);
+        if (line.startsWith('lenta: models ')) modelsLine = line.slice('lenta: models '.length);
+        if (line.startsWith('replay log') && / events, /.test(line)) replayLine = line;
+        if (/error|fail|warn/i.test(line) && warnings.length < 10) warnings.push(line);
+        log(`  [server] ${line}`);
+      }
+    });
+    const base = await new Promise<string>((ok, fail) => {
+      let out = '';
+      server.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = / at (http:\/\/[^\s]+)/.exec(out);
+        if (m) ok(m[1]!);
+      });
+      server.once('exit', (code, signal) => fail(new Error(`lenta serve exited (${code ?? signal}) before serving:\n${serverErr}`)));
+    });
+    const startSeconds = (performance.now() - t) / 1000;
+    const trainedAtStart = /\(trained now\)/.test(modelsLine);
+    const rssReady = procStatus(server.pid!, 'VmRSS');
+    log(`server ready in ${startSeconds.toFixed(1)} s at ${base}; models: ${modelsLine || 'none'}`);
+
+    const url = new URL(base);
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+    const client = new Client(url.hostname, Number(url.port), agent);
+
+    // Random active users from one seeded generator (warm-up, timed run and explain sample draw in turn).
+    const rng = mulberry32(7);
+    const pick = () => encodeURIComponent(active[Math.floor(rng() * active.length)]!);
+    const feedPaths = (n: number, explain: boolean) => Array.from({ length: n }, () => `/v1/users/${pick()}/feed?limit=20&explain=${explain}`);
+
+    // 5. Baseline: /health with the same client and concurrency.
+    log(`baseline: GET /health, ${warmup} warm-up + ${requests} requests at concurrency ${concurrency}`);
+    await client.load(Array(warmup).fill('/health'), concurrency);
+    const health = await client.load(Array(requests).fill('/health'), concurrency);
+
+    // 6. The feed: warm-up, then the timed run (explain=false: the fast path).
+    log(`feed: ${warmup} warm-up + ${requests} requests at concurrency ${concurrency}`);
+    await client.load(feedPaths(warmup, false), concurrency);
+    const before = parseMetrics(await client.text('/metrics'));
+    const feed = await client.load(feedPaths(requests, false), concurrency, (done, s) => log(`  ${fmt(done)}/${fmt(requests)} requests, ${s.toFixed(0)} s`));
+    const after = parseMetrics(await client.text('/metrics'));
+    const rssLoaded = procStatus(server.pid!, 'VmRSS');
+    const rssPeak = procStatus(server.pid!, 'VmHWM');
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+
+    // 7. Candidates per request and stage times: a separate explain=true sample, one request at a time.
+    log(`explain sample: ${sampleSize} requests one at a time`);
+    const sample = await client.load(feedPaths(sampleSize, true), 1, undefined, true);
+    const stages = new Map<string, number[]>();
+    const merged: number[] = [];
+    const scored: number[] = [];
+    for (const body of sample.bodies) {
+      const timings = findTimings(body);
+      if (!timings) continue;
+      const sources = timings.find((x) => x.stage === 'sources');
+      if (sources) merged.push(sources.count);
+      // Entering scoring: what the first scorer saw (else the merge minus what the filters removed).
+      const firstScorer = timings.find((x) => x.stage === 'scorer');
+      if (firstScorer && !firstScorer.error) scored.push(firstScorer.count);
+      else if (sources) scored.push(sources.count - timings.filter((x) => x.stage === 'filter').reduce((a, x) => a + x.count, 0));
+      for (const x of timings) {
+        const key = x.component ? `${x.stage} ${x.component}` : x.stage;
+        if (!stages.has(key)) stages.set(key, []);
+        stages.get(key)!.push(x.ms);
+      }
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    let candidates = scored.length > 0 ? mean(scored) : NaN;
+    let candidatesNote = `${scored.length} explain=true requests: ${round(candidates, 1)} entering scoring, ${round(mean(merged), 1)} merged from the sources`;
+    if (scored.length === 0) {
+      // No timings in the explain answers: the sources' yields from /metrics (before merging: overlaps counted twice).
+      candidates = delta('lenta_source_candidates_total') / feed.completed;
+      candidatesNote = `no stage timings in explain=true answers; /metrics lenta_source_candidates_total per timed request (before merging, overlaps counted per source): ${round(candidates, 1)}`;
+    }
+
+    const serverMetrics = parseMetrics(await client.text('/metrics'));
+    const stateBytes = serverMetrics.get('lenta_state_bytes') ?? NaN;
+    const healthBody = JSON.parse(await client.text('/health')) as Partial<StoreCounts>;
+    agent.destroy();
+    server.kill('SIGTERM');
+    await new Promise<void>((ok) => {
+      const timer = setTimeout(() => (server.kill('SIGKILL'), ok()), 30_000);
+      server.once('exit', () => (clearTimeout(timer), ok()));
+      if (server.exitCode !== null) (clearTimeout(timer), ok());
+    });
+
+    // 8. Report.
+    const row = (label: string, r: LoadResult, c: number) => ({
+      request: label,
+      requests: r.completed,
+      concurrency: c,
+      'p50 ms': percentile(r.sorted, 50),
+      'p99 ms': percentile(r.sorted, 99),
+      'mean ms': mean(r.sorted),
+      'req/s': r.rps.toFixed(1),
+      errors: r.errors,
+    });
+    const rows = [row('baseline: GET /health', health, concurrency), row('GET /v1/users/:id/feed?limit=20&explain=false', feed, concurrency)];
+    if (sample.completed > 0) rows.push(row('  unloaded: the same, one at a time (explain=true sample)', sample, 1));
+    const stageRows = [...stages]
+      .map(([stage, ms]) => {
+        const s = [...ms].sort((a, b) => a - b);
+        return { stage, 'p50 ms': percentile(s, 50), 'p99 ms': percentile(s, 99), 'mean ms': mean(s) };
+      })
+      .sort((a, b) => b['mean ms'] - a['mean ms']);
+    const errors = feed.errors;
+    const errorShare = errors / Math.max(1, feed.completed);
+    const p50 = percentile(feed.sorted, 50);
+    const p99 = percentile(feed.sorted, 99);
+    const ready = trainedAtStart ? `trained at start: ${modelsLine}` : `loaded the saved models (${modelsLine || 'none'})`;
+    const text =
+      `\nfeed benchmark: \`lenta serve\` (own process) on ${platformNote}\n` +
+      `store: ${fmt(counts.users)} users, ${fmt(counts.items)} posts, ${fmt(counts.events)} events, ${fmt(counts.edges)} follow/mute/block edges; requests over ${fmt(active.length)} active users (follows or engagements), seeded; closed loop, ${concurrency} keep-alive connections, ${warmup} warm-up requests per row (node ${process.version}, ${process.platform}/${process.arch})\n\n` +
+      `${table(rows)}\n\n` +
+      `feed / health: p50 ×${round(p50 / percentile(health.sorted, 50), 1)}, p99 ×${round(p99 / percentile(health.sorted, 99), 1)}, req/s ×${round(feed.rps / health.rps, 3)}; closed loop, so mean latency ≈ concurrency / req/s (${round((concurrency / feed.rps) * 1000, 1)} ms)\n` +
+      `errors: ${errors} of ${fmt(feed.completed)} feed requests (${(errorShare * 100).toFixed(2)}%)${feed.errorSamples.length ? `: ${feed.errorSamples.join('; ')}` : ''}; degraded answers (a source failed or timed out): ${feed.degraded}; empty feeds: ${feed.empty}; source failures in /metrics: ${delta('lenta_source_failures_total')}${delta('lenta_source_failures_total') > 0 ? ` (${bySource(before, after, 'lenta_source_failures_total')}; feed.sourceTimeoutMs drops a source that has not answered in time)` : ''}; impression-log errors: ${delta('lenta_side_effect_errors_total')}\n` +
+      `candidates per request: ${candidatesNote}\n` +
+      `server: ready in ${startSeconds.toFixed(1)} s — ${ready}${replayLine ? `; ${replayLine.replace(/\s+/g, ' ')}` : ''}${buildNote ? `\nplatform built in this run: ${buildNote}` : ''}\n` +
+      (warnings.length > 0 ? `server warnings: ${warnings.join(' | ')}\n` : '') +
+      `server memory: RSS ${mb(rssLoaded)} after the load (${mb(rssReady)} when ready, peak ${mb(rssPeak)}); online state ${mb(stateBytes)}${healthBody.events !== undefined ? `; store after the run: ${fmt(healthBody.events)} events (the run's impressions included; the copy is deleted)` : ''}\n` +
+      (stageRows.length > 0 ? `\nstages of the explain=true sample (one request at a time, server-side ms, by mean):\n\n${table(stageRows)}\n` : '');
+    process.stdout.write(text);
+    if (feed.completed === 0 || errorShare > 0.01) {
+      throw new Error(`feed benchmark failed: ${errors} of ${feed.completed} feed requests were errors (> 1%)${feed.errorSamples.length ? `, e.g. ${feed.errorSamples[0]}` : ''}`);
+    }
+    if (values.json) {
+      const json = { p50_ms: round(p50, 3), p99_ms: round(p99, 3), rps: round(feed.rps, 1), rss_mb: Math.round(rssLoaded / (1 << 20)), candidates_per_request: round(candidates, 1), requests: feed.completed };
+      process.stdout.write(`${JSON.stringify(json)}\n`);
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    cleanup();
   }
+}
+
+/**
+ * Simulator options for a scale: the `bench` preset with the number of users, and the two
+ * volume knobs the simulator has — posts per creator per day (posts) and feed sessions per
+ * user per day (events: impressions and the reactions to them) — fitted by counting passes of
+ * the (seeded, deterministic) record stream, without storing anything, until both counts are
+ * within 3% of the request.
+ */
+function calibrate(scale: { users: number; posts: number; events: number }, log: (s: string) => void): SimOptions {
+  const base = SIM_PRESETS.bench;
+  const days = base.days;
+  const creators = scale.users * (base.creatorShare ?? 0.1);
+  // Starting point: the preset's measured volume (100k users: ~1.03M posts, ~11.1M events at 0.3 sessions/user/day).
+  let posts = scale.posts / (creators * days * 1.02);
+  let sessions = (scale.events / (scale.users * days * 26.4));
+  for (let pass = 1; ; pass++) {
+    const options: SimOptions = { ...base, users: scale.users, postsPerCreatorPerDay: posts, sessionsPerDay: sessions };
+    const t = performance.now();
+    let items = 0;
+    let events = 0;
+    for (const r of simulate(options)) {
+      if (r.kind === 'event') events++;
+      else if (r.kind === 'item') items++;
+    }
+    log(`calibration pass ${pass}: ${round(posts, 3)} posts/creator/day, ${round(sessions, 4)} sessions/user/day → ${fmt(items)} posts, ${fmt(events)} events (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    const ok = Math.abs(items / scale.posts - 1) <= 0.03 && Math.abs(events / scale.events - 1) <= 0.03;
+    if (ok || pass === 4) return options;
+    if (items > 0) posts *= scale.posts / items;
+    if (events > 0) sessions *= scale.events / events;
+  }
+}
+
+/**
+ * Builds the platform as bench/candidates.ts does — the simulator's stream imported into the
+ * embedded store (synchronous NORMAL, no impression logging), then every source trained and
+ * saved next to it (`loadSources`) — under a temporary name, renamed when complete, so a
+ * half-built database is never taken for a finished one.
+ */
+async function buildPlatform(db: string, sim: SimOptions, log: (s: string) => void): Promise<string> {
+  const tmp = `${db}.building-${process.pid}`;
+  const t = performance.now();
+  const config = parseConfig({ store: { db: tmp, synchronous: 'NORMAL' } });
+  const engine = await Engine.open(config, { logImpressions: false });
+  let ok = false;
+  try {
+    let last = 0;
+    log(`generating ${sim.users.toLocaleString('en-US')} users × ${sim.days} days into ${db} (once for this scale)`);
+    await engine.importStream(simulate(sim), (records) => {
+      if (records - last >= 1_000_000) {
+        last = records;
+        log(`  imported ${fmt(records)} records, ${((performance.now() - t) / 1000).toFixed(0)} s`);
+      }
+    });
+    const importSeconds = (performance.now() - t) / 1000;
+    log(`generated + imported + replayed in ${importSeconds.toFixed(1)} s: ${fmt(engine.state.events)} events`);
+    const t1 = performance.now();
+    let lastSource = '';
+    let lastPrint = 0;
+    const { trained } = await engine.loadSources(engine.artifactsDir()!, (source, done, total, note) => {
+      const now = performance.now();
+      if (source === lastSource && done < total && now - lastPrint < 15_000) return;
+      lastSource = source;
+      lastPrint = now;
+      log(`  training ${source}: ${Math.floor(done)}/${total}${note ? ` ${note}` : ''}, ${((now - t1) / 1000).toFixed(0)} s`);
+    });
+    const trainSeconds = (performance.now() - t1) / 1000;
+    await engine.close();
+    writeFileSync(`${tmp}.sim.json`, `${JSON.stringify(sim)}\n`);
+    for (const s of ['', '-wal', '-shm']) if (existsSync(tmp + s)) renameSync(tmp + s, db + s);
+    renameSync(`${tmp}.models`, `${db}.models`);
+    renameSync(`${tmp}.sim.json`, `${db}.sim.json`);
+    ok = true;
+    return `generated + imported ${importSeconds.toFixed(0)} s, sources trained ${trainSeconds.toFixed(0)} s (${trained.join(', ')})`;
+  } finally {
+    if (!ok) {
+      await engine.close().catch(() => undefined);
+      for (const s of ['', '-wal', '-shm', '.sim.json']) rmSync(tmp + s, { force: true });
+      rmSync(`${tmp}.models`, { force: true, recursive: true });
+    }
+  }
+}
+
+/**
+ * The store's counts and its active users (a follow, or an event other than an impression),
+ * read from the log — ~1 min at 15M rows, so kept in `cache` for a store with the same counts.
+ */
+async function readPlatform(db: string, cache: string): Promise<{ counts: StoreCounts; active: string[] }> {
+  const types = new EventTypeRegistry(parseConfig({}).eventTypes);
+  const store = SqliteStore.open({ path: db, types, synchronous: 'NORMAL' });
+  try {
+    const counts = await store.counts();
+    const key = JSON.stringify(counts);
+    if (existsSync(cache)) {
+      const saved = JSON.parse(readFileSync(cache, 'utf8')) as { key: string; active: string[] };
+      if (saved.key === key) return { counts, active: saved.active };
+    }
+    const impression = types.code('impression');
+    const follow = EDGE_KIND_CODES.follow;
+    const flag = new Uint8Array(store.userIds.length);
+    for await (const c of store.readLog(0, 262_144, false)) {
+      for (let i = 0; i < c.length; i++) {
+        if (c.kind[i] === LOG_EVENT ? c.type[i] !== impression : c.kind[i] === LOG_EDGE && c.type[i] === follow && c.value[i] === 1) flag[c.user[i]!] = 1;
+      }
+    }
+    const active: string[] = [];
+    for (let u = 0; u < flag.length; u++) if (flag[u]) active.push(store.userIds[u]!);
+    writeFileSync(cache, JSON.stringify({ key, active }));
+    return { counts, active };
+  } finally {
+    await store.close();
+  }
+}
+
+interface LoadResult {
+  completed: number;
+  /** Latencies (ms) of every request, sorted. */
+  sorted: number[];
+  rps: number;
+  errors: number;
+  errorSamples: string[];
+  degraded: number;
+  empty: number;
+  bodies: string[];
+}
+
+/** A closed-loop HTTP client: `concurrency` workers, each sending its next request when the previous one has answered. */
+class Client {
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly agent: Agent,
+  ) {}
+
+  get(path: string): Promise<{ status: number; body: Buffer }> {
+    return new Promise((ok) => {
+      const req = httpRequest({ host: this.host, port: this.port, path, agent: this.agent, method: 'GET' }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
+        res.on('error', (err) => ok({ status: 0, body: Buffer.from(String(err)) }));
+      });
+      req.on('error', (err) => ok({ status: 0, body: Buffer.from(String(err)) }));
+      req.end();
+    });
+  }
+
+  async text(path: string): Promise<string> {
+    const { status, body } = await this.get(path);
+    if (status !== 200) throw new Error(`GET ${path}: ${status} ${body.toString().slice(0, 300)}`);
+    return body.toString();
+  }
+
+  async load(paths: string[], concurrency: number, progress?: (done: number, seconds: number) => void, keepBodies = false): Promise<LoadResult> {
+    const times = new Float64Array(paths.length);
+    const bodies: string[] = [];
+    const errorSamples: string[] = [];
+    let next = 0;
+    let errors = 0;
+    let degraded = 0;
+    let empty = 0;
+    let lastReport = performance.now();
+    const started = performance.now();
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= paths.length) return;
+        const t0 = performance.now();
+        const { status, body } = await this.get(paths[i]!);
+        times[i] = performance.now() - t0;
+        if (status !== 200) {
+          errors++;
+          if (errorSamples.length < 5) errorSamples.push(`${status} ${paths[i]} ${body.toString().slice(0, 200)}`);
+          continue;
+        }
+        // Cheap checks on the bytes (no JSON parse on the timed path).
+        if (body.includes('"degraded":true')) degraded++;
+        if (body.includes('"items":[]')) empty++;
+        if (keepBodies) bodies.push(body.toString());
+        if (progress && performance.now() - lastReport > 15_000) {
+          lastReport = performance.now();
+          progress(i, (lastReport - started) / 1000);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
+    const seconds = (performance.now() - started) / 1000;
+    return { completed: paths.length, sorted: Array.from(times).sort((a, b) => a - b), rps: paths.length / seconds, errors, errorSamples, degraded, empty, bodies };
+  }
+}
+
+interface Timing {
+  stage: string;
+  component?: string;
+  ms: number;
+  count: number;
+  error?: string;
+}
+
+/** The stage timings of a feed answer, wherever the answer puts them (top-level `timings`, or nested). */
+function findTimings(body: string): Timing[] | undefined {
+  let found: Timing[] | undefined;
+  const visit = (v: unknown, depth: number): void => {
+    if (found || depth > 4 || v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'timings' && Array.isArray(x) && x.length > 0 && typeof (x[0] as Timing).stage === 'string') {
+        found = x as Timing[];
+        return;
+      }
+      if (k !== 'items') visit(x, depth + 1);
+    }
+  };
+  try {
+    visit(JSON.parse(body), 0);
+  } catch {
+    return undefined;
+  }
+  return found;
+}
+
+/** Prometheus text → metric name → sum over its label sets; also each series as `name{labels}`. */
+function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/gm)) {
+    const v = Number(m[3]);
+    if (!Number.isFinite(v)) continue;
+    out.set(m[1]!, (out.get(m[1]!) ?? 0) + v);
+    if (m[2]) out.set(m[1]! + m[2], v);
+  }
+  return out;
+}
+
+/** The per-source increments of a labelled counter between two scrapes, e.g. "embedding 12, popular 1". */
+function bySource(before: Map<string, number>, after: Map<string, number>, name: string): string {
+  const parts: string[] = [];
+  for (const [k, v] of after) {
+    const m = new RegExp(`^${name}\\{.*source="([^"]+)".*\\}$`).exec(k);
+    const d = v - (before.get(k) ?? 0);
+    if (m && d > 0) parts.push(`${m[1]} ${d}`);
+  }
+  return parts.join(', ');
+}
+
+/** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM); NaN when unavailable. */
+function procStatus(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
 }

@@ -13,7 +13,7 @@ const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promis
   candidates: { summary: 'candidate stage p50/p99 at 100k users / 1M posts (synthetic bench platform), training time, memory', run: candidatesBench },
   gbdt: { summary: 'histogram GBDT fit time and validation AUC vs LightGBM on a training-set CSV (--file; default synthetic 500k × 60)', run: gbdtBench },
   ranker: { summary: 'heavy ranker stage latency p50/p99 for 1,000 candidates on the demo platform, against the light ranker', run: rankerBench },
-  feed: { summary: 'For You feed latency p50/p99 and requests/s over HTTP at the demo size, memory', run: feedBench },
+  feed: { summary: 'full For You request p50/p99 and requests/s over HTTP under a concurrent client at 100k users / 1M posts / 10M events (--users/--posts/--events), server RSS, candidates per request', run: feedBench },
 };
 
 const [name, ...rest] = process.argv.slice(2);

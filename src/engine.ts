@@ -629,18 +629,21 @@ export class Engine {
     const entities = await this.store.getItems(page.map((c) => c.item));
     return page.map((c) => {
       const item: Item = entities.get(c.item) ?? { id: this.store.itemIds[c.item] ?? String(c.item) };
-      const out: FeedItem = { id: item.id, score: round(c.score), inNetwork: c.inNetwork };
-      if (explain) {
-        out.sources = c.sources.map((s) => ({ ...s, score: round(s.score) }));
-        if (c.rankScore !== undefined) out.weightedScore = round(c.rankScore);
-        if (c.predicted) out.predicted = Object.fromEntries(Object.entries(c.predicted).map(([h, p]) => [h, round(p)]));
-        if (c.rules) out.rules = c.rules;
-        if (c.propensity !== undefined) out.propensity = round(c.propensity);
-      }
+      // The post first, then its explanation.
+      const out = { id: item.id } as FeedItem;
       if (item.authorId !== undefined) out.authorId = item.authorId;
       if (item.createdAt !== undefined) out.createdAt = new Date(item.createdAt).toISOString();
       if (item.tags) out.tags = item.tags;
       if (item.text !== undefined) out.text = item.text;
+      out.inNetwork = c.inNetwork;
+      out.score = round(c.score);
+      if (explain) {
+        if (c.rankScore !== undefined) out.weightedScore = round(c.rankScore);
+        out.sources = c.sources.map((s) => ({ ...s, score: round(s.score) }));
+        if (c.predicted) out.predicted = Object.fromEntries(Object.entries(c.predicted).map(([h, p]) => [h, round(p)]));
+        if (c.rules) out.rules = c.rules;
+        if (c.propensity !== undefined) out.propensity = round(c.propensity);
+      }
       return out;
     });
   }
