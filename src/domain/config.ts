@@ -218,6 +218,10 @@ export const configSchema = z
             attributes: z.record(z.string(), z.number().min(0)).default({}),
           })
           .prefault({}),
+        /** Posts by authors shown fewer than `maxImpressions` times (decayed, longest window) are multiplied by `factor`. */
+        newAuthors: z
+          .object({ enabled: z.boolean().default(false), maxImpressions: z.number().min(0).default(100), factor: z.number().min(0).default(1.25) })
+          .prefault({}),
         /** The k-th earlier post of the same author on the page multiplies a post's score by (1 − floor)·decayᵏ + floor. */
         authorDiversity: z.object({ enabled: z.boolean().default(true), decay: z.number().min(0).max(1).default(0.5), floor: z.number().min(0).max(1).default(0.25) }).prefault({}),
         /**

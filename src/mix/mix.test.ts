@@ -18,6 +18,7 @@ import { socialProofFilter } from './social-proof-filter.js';
 import { outOfNetworkRescorer } from './out-of-network.js';
 import { BoostsRescorer } from './boosts.js';
 import { samplingProbabilities } from './exploration.js';
+import { newAuthorsRescorer } from './new-authors.js';
 
 const T0 = 1_700_000_000_000;
 const DAY = 86_400_000;
@@ -212,4 +213,20 @@ test('page pool: the k-th largest score by selection equals the sorted order’s
     const k = 1 + Math.floor(rand() * n);
     assert.equal(kthLargest(x.slice(), k), sorted[k - 1]);
   }
+});
+
+test('new-author boost: authors shown fewer than maxImpressions times are lifted, established ones are not', async (t) => {
+  const records: LogRecord[] = [post('new', 'newbie', T0), post('old', 'veteran', T0), post('old2', 'veteran', T0)];
+  for (let u = 0; u < 30; u++) records.push(event(`u${u}`, u % 2 ? 'old' : 'old2', 'impression', T0 + u * 1000));
+  records.push(event('u0', 'new', 'impression', T0 + 40_000));
+  const p = await openPlatform(t, records);
+  const mix = mixOf(['newAuthors'], { newAuthors: { maxImpressions: 10, factor: 1.5 } });
+  const query = q(p, 'viewer', mix, { now: T0 + 60_000 });
+  assert.equal(newAuthorsRescorer.enabled(query), true);
+  assert.equal(newAuthorsRescorer.enabled(q(p, 'viewer', parseConfig({}).mix)), false, 'off by default');
+  const cands = [cand(p, 'viewer', 'new', 2), cand(p, 'viewer', 'old', 2)];
+  newAuthorsRescorer.rescore(query, cands);
+  assert.equal(cands[0]!.score, 3);
+  assert.deepEqual(cands[0]!.rules, [{ rule: 'new_author', factor: 1.5, impressions: 1 }]);
+  assert.equal(cands[1]!.score, 2, 'the veteran has 30 impressions');
 });

@@ -7,7 +7,7 @@
  *              max age · unsafe · social proof (off by default)
  *   scorers    light ranker: source fusion (weighted reciprocal ranks, learned) → heavy ranker: gradient-boosted heads
  *              over the feature registry, calibrated, combined by the score formula (when trained)
- *   rescorers  feedback fatigue (recovering multiplier) · out-of-network multiplier · boosts
+ *   rescorers  feedback fatigue (recovering multiplier) · out-of-network multiplier · boosts · new authors (off by default)
  *   selector   page builder: network balance · author diversity · content diversity (MMR) · exploration
  *   effects    impressions logged to the event log, with their propensities
  *
@@ -26,6 +26,7 @@ import { unsafeFilter } from '../mix/unsafe-filter.js';
 import { socialProofFilter } from '../mix/social-proof-filter.js';
 import { outOfNetworkRescorer } from '../mix/out-of-network.js';
 import { BoostsRescorer } from '../mix/boosts.js';
+import { newAuthorsRescorer } from '../mix/new-authors.js';
 import { ItemSimilarity } from '../mix/content-diversity.js';
 import { PageBuilder } from '../mix/page-builder.js';
 import { SourceFusion } from '../rank/source-fusion.js';
@@ -49,7 +50,7 @@ export function createForYouPipeline(
     sourceTimeoutMs: config.feed.sourceTimeoutMs,
     filters: [seenFilter, authorVisibilityFilter, hiddenPostsFilter, feedbackFatigueFilter, maxAgeFilter, unsafeFilter, socialProofFilter],
     scorers: [fusion, ranker],
-    rescorers: [feedbackFatigueRescorer, outOfNetworkRescorer, new BoostsRescorer(authorIndex)],
+    rescorers: [feedbackFatigueRescorer, outOfNetworkRescorer, new BoostsRescorer(authorIndex), newAuthorsRescorer],
     selector: new PageBuilder(new ItemSimilarity(embedding)),
     sideEffects,
   });
