@@ -660,7 +660,16 @@ export class Engine {
         type: 'impression',
         timestamp: q.now,
         // The page builder's propensity (below 1 where exploration could have put another item here).
-        context: { requestId: q.requestId, position, propensity: c.propensity ?? 1, variant: q.variant, source: c.sources[0]?.source ?? 'unknown', inNetwork: c.inNetwork },
+        context: {
+          requestId: q.requestId,
+          position,
+          propensity: c.propensity ?? 1,
+          // Whether exploration put this item here instead of the best candidate (lenta ope --db).
+          explored: c.rules?.some((r) => r.rule === 'exploration') ?? false,
+          variant: q.variant,
+          source: c.sources[0]?.source ?? 'unknown',
+          inNetwork: c.inNetwork,
+        },
       },
     }));
     await this.ingest(records);

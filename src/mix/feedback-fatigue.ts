@@ -20,6 +20,10 @@ export function fatigueFactors(q: FeedQuery, candidates: readonly Candidate[]): 
   }
   const out = new Map<number, number>();
   if (codes.length === 0) return out;
+  // Most users never said any of this: their own counters tell at once (no per-author lookups).
+  let last = -Infinity;
+  for (const code of codes) last = Math.max(last, q.state.userCounts.lastUpdate(q.user, 0, code));
+  if (last === -Infinity || q.now - last >= s.filterMs + s.recoverMs) return out;
   const counts = q.state.userAuthorCounts;
   for (const c of candidates) {
     if (c.author < 0 || out.has(c.author)) continue;

@@ -110,7 +110,10 @@ export class FeedPipeline {
           ? await Promise.race([
               fetched,
               new Promise<never>((_, reject) => {
-                timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), Math.max(0, timeoutMs - (performance.now() - t0)));
+                // The rejection waits for the event loop's next check phase: an answer that has
+                // already arrived (a worker's message, in the poll phase) is taken first, so a busy
+                // main thread does not drop an off-thread source that did answer in time.
+                timer = setTimeout(() => setImmediate(() => reject(new Error(`no answer within ${timeoutMs} ms`))), Math.max(0, timeoutMs - (performance.now() - t0)));
               }),
             ])
           : await fetched;

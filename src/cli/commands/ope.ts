@@ -12,6 +12,9 @@ import { getImporter, IMPORTERS } from '../../ingest/importers/index.js';
 import { ActionSpace, empiricalPolicy, estimatePolicyValue, observedCtr, readBanditLog, uniformPolicy, type BanditLog, type Estimate } from '../../eval/ope.js';
 import { intFlag, parseFlags, requireFlag, UsageError, type CliCommand } from '../command.js';
 import { progressBar } from '../progress.js';
+import { Engine } from '../../engine.js';
+import { greedyPolicyEstimate, type LoggedTrafficEstimate } from '../../eval/ope-log.js';
+import { durationFlag } from './report.js';
 
 export const opeCommand: CliCommand = {
   name: 'ope',
@@ -19,6 +22,7 @@ export const opeCommand: CliCommand = {
   usage: `
 lenta ope --format obd --logs PATH --target bts|uniform [--target-logs PATH]
           [--bootstrap 1000] [--seed 42] [--json]
+lenta ope --db FILE [--window 1d] [--variant NAME] [--json]
 
 Estimates the CTR of --target from the behaviour logs (impressions with position and
 propensity, plus clicks) with IPS, SNIPS and doubly-robust estimators, 95% percentile
@@ -27,6 +31,12 @@ bootstrap intervals. --target uniform is uniform over the campaign's items per p
 policy: its per-position action distribution is read from its own logs (--target-logs,
 default: the sibling folder named like the target, e.g. random/men → bts/men), and its
 observed CTR there is printed next to the estimates with the relative error.
+
+--db: the engine's own traffic. Estimates the engagement rate per slot of the For You feed
+without exploration (every slot the best candidate) from impressions served with exploration:
+each impression's logged propensity and whether its slot was explored give IPS and SNIPS
+(95% normal intervals), next to the rate of what was served. An engagement is a positive event
+of the user on the item within --window of the impression; --variant restricts to one arm.
 
 Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
   async run(argv) {
@@ -38,10 +48,14 @@ Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
       bootstrap: { type: 'string' },
       seed: { type: 'string' },
       config: { type: 'string' },
+      db: { type: 'string' },
+      window: { type: 'string' },
+      variant: { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
     });
     const s = (name: string): string | undefined => values[name] as string | undefined;
+    if (s('db') !== undefined) return engineTraffic(s('db')!, s('config'), s('window'), s('variant'), Boolean(values.json));
     const format = requireFlag(s('format'), 'format');
     const logsPath = requireFlag(s('logs'), 'logs');
     const target = requireFlag(s('target'), 'target');
@@ -142,6 +156,34 @@ Formats: ${IMPORTERS.map((i) => i.format).join(', ')}`,
     return 0;
   },
 };
+
+/** `lenta ope --db`: the greedy policy's rate estimated from the engine's logged traffic. */
+async function engineTraffic(db: string, configFile: string | undefined, window: string | undefined, variant: string | undefined, json: boolean): Promise<number> {
+  exists(db, 'db');
+  const config = loadConfig({ file: configFile, overrides: { store: { db } } });
+  const engine = await Engine.open(config, { logImpressions: false });
+  let e: LoggedTrafficEstimate;
+  try {
+    e = await greedyPolicyEstimate(engine.store, engine.state, { windowMs: window !== undefined ? durationFlag(window, 'window') : undefined, variant });
+  } finally {
+    await engine.close();
+  }
+  if (e.impressions === 0) throw new Error(`${db}: no impressions with a propensity and an exploration flag${variant ? ` in variant ${variant}` : ''}`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(e)}\n`);
+    return 0;
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  process.stdout.write(
+    [
+      `${e.impressions.toLocaleString('en-US')} impressions${e.variant ? ` of variant ${e.variant}` : ''}, ${e.explored.toLocaleString('en-US')} in explored slots; engagement within ${window ?? '1d'}`,
+      `served (with exploration)   ${pct(e.logged.rate)}  [${pct(e.logged.ci95[0])}, ${pct(e.logged.ci95[1])}]`,
+      `greedy (no exploration)     SNIPS ${pct(e.greedy.snips)}  [${pct(e.greedy.ci95[0])}, ${pct(e.greedy.ci95[1])}]  IPS ${pct(e.greedy.ips)}  (effective samples ${Math.round(e.greedy.effectiveSamples).toLocaleString('en-US')})`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}
 
 function exists(path: string, flag: string): void {
   try {
