@@ -4,17 +4,27 @@
  * (the source fusion: the baseline, measured in the same run) and then by the heavy ranker
  * (features of the light ranker's best `rank.maxCandidates`, every head's trees, calibration,
  * score formula). Prints p50/p99 of each part and the candidates scored per request.
+ *
+ * `--compare`: on every request's feature rows, the trees are also predicted by both kernels,
+ * alternately first — each head's own WebAssembly walk (GbdtModel.predictRaw, the ranker's path
+ * before the compiled forest) and the compiled forest of all heads (models/gbdt/forest.ts) —
+ * for the heads the ranker predicts on all rows (weight ≠ 0) and, on 200 rows, the silent ones;
+ * prints both distributions, their ratio, and how many scores differ (must be 0).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/domain/config.js';
+import { GbdtForest } from '../src/models/gbdt/forest.js';
+import { GbdtModel } from '../src/models/gbdt/model.js';
+import { EXPLAINED_CANDIDATES } from '../src/rank/heavy-ranker.js';
+import { scoreTerms } from '../src/rank/score-formula.js';
 import { Engine } from '../src/engine.js';
 import { SIM_PRESETS, simulate } from '../src/sim/index.js';
 import { mb, percentile, table } from './report.js';
 
 export async function rankerBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, candidates: { type: 'string', default: '1000' } } });
+  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, candidates: { type: 'string', default: '1000' }, compare: { type: 'boolean', default: false } } });
   const n = Number(values.requests);
   mkdirSync(values.dir!, { recursive: true });
   const db = join(values.dir!, 'ranker-demo.db');
@@ -38,6 +48,47 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const light: number[] = [];
   const heavy: number[] = [];
   const features: number[] = [];
+  // --compare: both tree kernels on the same rows.
+  const boosters = model.heads.map((h) => GbdtModel.fromJSON(h.model));
+  const weights = scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id)).weights;
+  const loud = boosters.map((_, k) => k).filter((k) => weights[k] !== 0);
+  const silent = boosters.map((_, k) => k).filter((k) => weights[k] === 0);
+  const forest = values.compare ? GbdtForest.create(boosters) : undefined;
+  if (values.compare && !forest) throw new Error('--compare: the compiled forest is unavailable (no WebAssembly)');
+  const perHead: number[] = [];
+  const fused: number[] = [];
+  let differ = 0;
+  let compared = 0;
+  let raw = new Float64Array(0);
+  let fusedRaw = new Float64Array(0);
+  const perHeadKernel = (X: Float32Array, n: number, heads: number[], into: Float64Array) => {
+    for (let j = 0; j < heads.length; j++) boosters[heads[j]!]!.predictRaw(X, n, into.subarray(j * n, (j + 1) * n));
+  };
+  const both = (X: Float32Array, n: number, first: 'old' | 'new') => {
+    const m = Math.min(n, EXPLAINED_CANDIDATES);
+    if (raw.length < n * boosters.length) {
+      raw = new Float64Array(n * boosters.length);
+      fusedRaw = new Float64Array(n * boosters.length);
+    }
+    let old = 0;
+    let neu = 0;
+    for (const which of first === 'old' ? ['old', 'new'] : ['new', 'old']) {
+      const t = performance.now();
+      if (which === 'old') {
+        perHeadKernel(X, n, loud, raw);
+        perHeadKernel(X, m, silent, raw.subarray(n * loud.length));
+        old = performance.now() - t;
+      } else {
+        forest!.predictRaw(X, n, loud, fusedRaw);
+        forest!.predictRaw(X, m, silent, fusedRaw.subarray(n * loud.length));
+        neu = performance.now() - t;
+      }
+    }
+    const total = n * loud.length + m * silent.length;
+    for (let i = 0; i < total; i++) if (!Object.is(raw[i], fusedRaw[i])) differ++;
+    compared += total;
+    return [old, neu] as const;
+  };
   let scored = 0;
   let retrieved = 0;
   let buf = new Float32Array(0);
@@ -56,7 +107,12 @@ export async function rankerBench(argv: string[]): Promise<void> {
     const t3 = performance.now();
     registry.compute(q, top, buf);
     const t4 = performance.now();
+    const kernels = forest ? both(buf, top.length, i % 2 === 0 ? 'old' : 'new') : undefined;
     if (i < 20) continue; // warm-up
+    if (kernels) {
+      perHead.push(kernels[0]);
+      fused.push(kernels[1]);
+    }
     light.push(t1 - t0);
     heavy.push(t2 - t1);
     features.push(t4 - t3);
@@ -74,5 +130,13 @@ export async function rankerBench(argv: string[]): Promise<void> {
       `candidates per request: ${(retrieved / n).toFixed(0)} retrieved, ${(scored / n).toFixed(0)} scored by the heavy ranker (rank.maxCandidates ${config.rank.maxCandidates}); ` +
       `heavy / light p50: ${(p50(heavy) / p50(light)).toFixed(1)}×; RSS ${mb(process.memoryUsage().rss)}\n`,
   );
+  if (forest) {
+    const p99 = (x: number[]) => percentile([...x].sort((a, b) => a - b), 99);
+    process.stdout.write(
+      `\ntree kernels on the same feature rows, alternately first (${loud.length} heads with weight ≠ 0 on all rows: ${loud.map((k) => `${model.heads[k]!.name} ${boosters[k]!.numTrees}`).join(', ')} trees; ${silent.length ? `${silent.map((k) => model.heads[k]!.name).join(', ')} on ${EXPLAINED_CANDIDATES} rows` : 'no silent heads'}):\n\n` +
+        `${table([row('per-head WebAssembly walk (GbdtModel.predictRaw)', perHead), row(`compiled forest, all heads in one pass (${forest.kernel})`, fused)].map(({ stage, ...rest }) => ({ kernel: stage, ...rest })))}\n\n` +
+        `per-head / forest: p50 ${(p50(perHead) / p50(fused)).toFixed(2)}×, p99 ${(p99(perHead) / p99(fused)).toFixed(2)}×; scores that differ: ${differ} of ${compared.toLocaleString('en-US')}\n`,
+    );
+  }
   await engine.close();
 }

@@ -11,6 +11,7 @@
  */
 import type { Config } from '../domain/config.js';
 import type { FeatureRegistry } from '../features/registry.js';
+import { GbdtForest } from '../models/gbdt/forest.js';
 import { GbdtModel, type GbdtModelJson } from '../models/gbdt/model.js';
 import { TopK } from '../models/top-k.js';
 import type { Candidate, CandidateScorer, FeedQuery } from '../pipeline/types.js';
@@ -120,6 +121,8 @@ export class HeavyRanker implements CandidateScorer {
   private raw = new Float64Array(0);
   private probs = new Float64Array(0);
   private explainRows = new Float32Array(0);
+  /** Every head's trees compiled together when the model is set (undefined: unavailable). */
+  private forest: GbdtForest | undefined;
   /** The best EXPLAINED_CANDIDATES by score (indices into the scored candidates). */
   private readonly best = new TopK(EXPLAINED_CANDIDATES, -Infinity);
 
@@ -142,6 +145,7 @@ export class HeavyRanker implements CandidateScorer {
     if (!file) {
       this.file = undefined;
       this.heads = [];
+      this.forest = undefined;
       return;
     }
     if (file.format !== RANKER_FORMAT) throw new Error(`ranker model: format must be ${RANKER_FORMAT}, got ${String(file.format)}`);
@@ -149,6 +153,8 @@ export class HeavyRanker implements CandidateScorer {
     const mismatch = featureMismatch(file.features, registry.names);
     if (mismatch) throw new Error(`ranker model: ${mismatch}`);
     this.heads = file.heads.map((h) => ({ name: h.name, booster: GbdtModel.fromJSON(h.model), calibrator: calibratorFromJson(h.calibration) }));
+    // All heads' trees compiled once per model (undefined where WebAssembly is unavailable).
+    this.forest = GbdtForest.create(this.heads.map((hd) => hd.booster));
     this.registry = registry;
     this.terms = terms;
     this.file = file;
@@ -174,10 +180,12 @@ export class HeavyRanker implements CandidateScorer {
     // Heads that weigh 0 in the formula (e.g. `engaged` beside typed heads) do not move the
     // score: they are predicted below only for the best candidates, whose explanations show them.
     const w = terms.weights;
+    const scoredHeads: number[] = [];
     for (let k = 0; k < h; k++) {
-      if (w[k] !== 0) this.predictHead(k, X, n, (i, v) => (p[i * h + k] = v));
+      if (w[k] !== 0) scoredHeads.push(k);
       else for (let i = 0; i < n; i++) p[i * h + k] = 0;
     }
+    this.predictHeads(scoredHeads, X, n, (i) => i * h);
     let min = Infinity;
     for (let i = 0; i < n; i++) {
       const c = scored[i]!;
@@ -199,7 +207,9 @@ export class HeavyRanker implements CandidateScorer {
       if (this.explainRows.length < m * d) this.explainRows = new Float32Array(m * d);
       const Xe = this.explainRows;
       for (let r = 0; r < m; r++) Xe.set(X.subarray(best[r]! * d, (best[r]! + 1) * d), r * d);
-      for (let k = 0; k < h; k++) if (w[k] === 0) this.predictHead(k, Xe, m, (r, v) => (p[best[r]! * h + k] = v));
+      const silent: number[] = [];
+      for (let k = 0; k < h; k++) if (w[k] === 0) silent.push(k);
+      this.predictHeads(silent, Xe, m, (r) => best[r]! * h);
     }
     for (let r = 0; r < m; r++) {
       const i = best[r]!;
@@ -211,11 +221,31 @@ export class HeavyRanker implements CandidateScorer {
     for (let r = n; r < order.length; r++) candidates[order[r]!]!.score = min - 1 - (r - n);
   }
 
-  /** Head `k`'s calibrated probability for each of the `n` rows of X, passed to `put(row, p)`. */
-  private predictHead(k: number, X: Float32Array, n: number, put: (row: number, p: number) => void): void {
-    const head = this.heads[k]!;
-    head.booster.predictRaw(X, n, this.raw);
-    for (let i = 0; i < n; i++) put(i, head.calibrator.apply(this.raw[i]!));
+  /**
+   * The calibrated probability of each head in `ks` for each of the `n` rows of X, written to
+   * probs[at(row) + k]: all heads in one pass of the compiled forest (models/gbdt/forest.ts),
+   * or head by head when it is unavailable. Both give the models' exact raw scores.
+   */
+  private predictHeads(ks: readonly number[], X: Float32Array, n: number, at: (row: number) => number): void {
+    if (ks.length === 0 || n === 0) return;
+    const p = this.probs;
+    const forest = this.forest;
+    if (forest) {
+      if (this.raw.length < n * ks.length) this.raw = new Float64Array(n * ks.length);
+      const raw = forest.predictRaw(X, n, ks, this.raw);
+      for (let j = 0; j < ks.length; j++) {
+        const k = ks[j]!;
+        const calibrator = this.heads[k]!.calibrator;
+        for (let i = 0; i < n; i++) p[at(i) + k] = calibrator.apply(raw[j * n + i]!);
+      }
+      return;
+    }
+    if (this.raw.length < n) this.raw = new Float64Array(n);
+    for (const k of ks) {
+      const head = this.heads[k]!;
+      head.booster.predictRaw(X, n, this.raw);
+      for (let i = 0; i < n; i++) p[at(i) + k] = head.calibrator.apply(this.raw[i]!);
+    }
   }
 }
 
