@@ -277,6 +277,22 @@ export const configSchema = z
             authors: z.record(z.string(), z.number()).default({}),
           })
           .prefault({}),
+        /**
+         * Business value terms on numeric item attributes: each adds weight · value(attribute),
+         * times p(head) when a head is named (e.g. price × p(click): expected revenue of the
+         * impression). Items without the attribute get no term.
+         */
+        valueTerms: z
+          .array(
+            z
+              .object({
+                attribute: z.string().min(1),
+                weight: z.number().refine(Number.isFinite, 'must be a finite number'),
+                head: z.string().min(1).optional(),
+              })
+              .strict(),
+          )
+          .default([]),
         /** The heavy ranker scores at most this many candidates: the light ranker's (fusion's) best. */
         maxCandidates: z.number().int().min(1).default(1000),
         /**

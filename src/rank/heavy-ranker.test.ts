@@ -205,3 +205,66 @@ test('heavy ranker: garbage features (NaN, ±Infinity, huge values) still give f
     await engine.close();
   }
 });
+
+test('score formula: value terms on numeric item attributes (price × p(head), margin) add exactly their value, follow attribute updates, and a head the model lacks is left out', async () => {
+  const config = parseConfig({
+    store: { db: ':memory:' },
+    feed: { fusion: { users: 120 } },
+    rank: {
+      minPositives: 10,
+      trees: 40,
+      gateTolerance: 1,
+      gateMinPositives: 0,
+      valueTerms: [
+        { attribute: 'price', weight: 3, head: 'engaged' },
+        { attribute: 'margin', weight: 0.5 },
+        { attribute: 'price', weight: 100, head: 'no_such_head' },
+      ],
+    },
+  });
+  const engine = await platform(config, 'tiny');
+  try {
+    await engine.trainSources();
+    const file = engine.ranker.trained;
+    assert.ok(file && engine.ranker.enabled(), engine.rankerNote);
+    const names = file.heads.map((h) => h.name);
+    const formula = (predicted: Record<string, number>) =>
+      file.heads.reduce((s, h) => s + headWeight(h.name, config.rank, engine.types, names, h.weight) * predicted[h.name]!, 0);
+    let user = '';
+    let before: Awaited<ReturnType<Engine['forYouFeed']>> | undefined;
+    for (let u = 0; u < engine.store.userIds.length && !(before && before.items.length === 10); u++) {
+      if (engine.state.history.size(u) < 5) continue;
+      user = engine.store.userIds[u]!;
+      before = await engine.forYouFeed(user, { limit: 10 });
+    }
+    assert.ok(before && before.items.length === 10, 'a user with a full page');
+    // No item has a price or a margin yet: the weighted score is the heads' formula alone.
+    for (const item of before!.items) assert.ok(Math.abs(item.weightedScore! - formula(item.predicted!)) < 1e-3, `${item.id}: ${item.weightedScore} vs ${formula(item.predicted!)} ${JSON.stringify(item)}`);
+
+    // A price on the last item of the page, a margin on the one above it (and a non-numeric price elsewhere).
+    const [priced, margined, other] = [before.items[9]!, before.items[8]!, before.items[0]!];
+    await engine.ingest([
+      { kind: 'item', item: { id: priced.id, attributes: { price: 40 } } },
+      { kind: 'item', item: { id: margined.id, attributes: { margin: 6 } } },
+      { kind: 'item', item: { id: other.id, attributes: { price: 'cheap' } } },
+    ]);
+    const after = await engine.forYouFeed(user, { limit: 30 });
+    const byId = new Map(after.items.map((i) => [i.id, i]));
+    const p = byId.get(priced.id);
+    assert.ok(p, 'the priced item is on the page');
+    assert.ok(Math.abs(p.weightedScore! - (formula(p.predicted!) + 3 * 40 * p.predicted!.engaged!)) < 1e-3, `${p.weightedScore} vs ${formula(p.predicted!)} + 120·${p.predicted!.engaged}`);
+    const m = byId.get(margined.id)!;
+    assert.ok(Math.abs(m.weightedScore! - (formula(m.predicted!) + 0.5 * 6)) < 1e-3, `${m.weightedScore}`);
+    const o = byId.get(other.id)!;
+    assert.ok(Math.abs(o.weightedScore! - formula(o.predicted!)) < 1e-3, 'a non-numeric price is no price');
+    // Worth it: the priced item moves up from the last place of the page.
+    assert.ok(after.items.findIndex((i) => i.id === priced.id) < 9, after.items.map((i) => i.id).join(','));
+
+    // An update without the attribute clears it.
+    await engine.ingest([{ kind: 'item', item: { id: priced.id, attributes: { color: 'red' } } }]);
+    const cleared = (await engine.forYouFeed(user, { limit: 30 })).items.find((i) => i.id === priced.id)!;
+    assert.ok(Math.abs(cleared.weightedScore! - formula(cleared.predicted!)) < 1e-3);
+  } finally {
+    await engine.close();
+  }
+});

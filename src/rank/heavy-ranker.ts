@@ -16,7 +16,7 @@ import { GbdtModel, type GbdtModelJson } from '../models/gbdt/model.js';
 import { TopK } from '../models/top-k.js';
 import type { Candidate, CandidateScorer, FeedQuery } from '../pipeline/types.js';
 import { calibratorFromJson, type Calibrator, type CalibratorJson } from './calibration.js';
-import { boostOf, scoreTerms, weightedScore, type ScoreTerms } from './score-formula.js';
+import { boostOf, scoreTerms, valueOf, weightedScore, type ScoreTerms } from './score-formula.js';
 
 export const RANKER_FORMAT = 'lenta.ranker.v1';
 
@@ -182,7 +182,7 @@ export class HeavyRanker implements CandidateScorer {
     const w = terms.weights;
     const scoredHeads: number[] = [];
     for (let k = 0; k < h; k++) {
-      if (w[k] !== 0) scoredHeads.push(k);
+      if (w[k] !== 0 || terms.values.some((t) => t.head === k)) scoredHeads.push(k);
       else for (let i = 0; i < n; i++) p[i * h + k] = 0;
     }
     this.predictHeads(scoredHeads, X, n, (i) => i * h);
@@ -191,7 +191,8 @@ export class HeavyRanker implements CandidateScorer {
       const c = scored[i]!;
       // Trees give equal scores to many candidates: ties keep the light ranker's order (a nudge
       // far below any meaningful difference of probabilities).
-      const s = weightedScore(terms, p, i) + boostOf(terms, q.state, c.item, c.author) + 1e-9 * (1 - i / n);
+      let s = weightedScore(terms, p, i) + boostOf(terms, q.state, c.item, c.author) + 1e-9 * (1 - i / n);
+      if (terms.values.length > 0) s += valueOf(terms, q.state, p, i, c.item);
       c.score = Number.isFinite(s) ? s : 0;
       if (c.score < min) min = c.score;
     }
@@ -203,12 +204,12 @@ export class HeavyRanker implements CandidateScorer {
     for (let i = 0; i < n; i++) top.push(i, scored[i]!.score);
     const m = top.drainSorted();
     const best = top.outItems;
-    if (w.includes(0)) {
+    if (scoredHeads.length < h) {
       if (this.explainRows.length < m * d) this.explainRows = new Float32Array(m * d);
       const Xe = this.explainRows;
       for (let r = 0; r < m; r++) Xe.set(X.subarray(best[r]! * d, (best[r]! + 1) * d), r * d);
       const silent: number[] = [];
-      for (let k = 0; k < h; k++) if (w[k] === 0) silent.push(k);
+      for (let k = 0; k < h; k++) if (!scoredHeads.includes(k)) silent.push(k);
       this.predictHeads(silent, Xe, m, (r) => best[r]! * h);
     }
     for (let r = 0; r < m; r++) {

@@ -7,7 +7,10 @@
  * published For You weights: like 0.5, reply 13.5, profile_click 12, click 11, not_interested
  * −74, report −369, …); the `engaged` head (any positive engagement) defaults to 1 when it is the
  * only head (a catalogue with one event type), else 0. Boosts are
- * additive value terms from the config (`rank.boosts.tags`, `rank.boosts.authors`).
+ * additive value terms from the config (`rank.boosts.tags`, `rank.boosts.authors`), and
+ * `rank.valueTerms` add business value from numeric item attributes:
+ *
+ *   + Σ weight · value(item, attribute) · (p(head) when the term names a head, else 1)
  */
 import type { Config } from '../domain/config.js';
 import type { EventTypeRegistry } from '../domain/event-types.js';
@@ -19,6 +22,8 @@ export interface ScoreTerms {
   /** Boost per tag id of the state (0 when none), and per dense author id. */
   tagBoost: Map<number, number>;
   authorBoost: Map<number, number>;
+  /** Value terms: state column of the attribute, weight, head index (−1: none). */
+  values: { column: number; weight: number; head: number }[];
 }
 
 /**
@@ -46,7 +51,43 @@ export function scoreTerms(heads: readonly { name: string; weight?: number }[], 
     const a = authorIndex(id);
     if (a !== undefined && b !== 0) authorBoost.set(a, b);
   }
-  return { weights, tagBoost, authorBoost };
+  const values: ScoreTerms['values'] = [];
+  for (const t of rank.valueTerms) {
+    const column = state.numberColumn(t.attribute);
+    const head = t.head === undefined ? -1 : names.indexOf(t.head);
+    if (column < 0) throw new Error(`rank.valueTerms: attribute "${t.attribute}" is not kept by the state (the engine keeps the attributes its configuration names)`);
+    if (t.head !== undefined && head < 0) {
+      // Heads depend on the data (a type needs rank.minPositives labels): a missing one is not a config error.
+      warnOnce(`rank.valueTerms: the model has no "${t.head}" head (heads: ${names.join(', ')}); the term on "${t.attribute}" is left out`);
+      continue;
+    }
+    if (t.weight !== 0) values.push({ column, weight: t.weight, head });
+  }
+  return { weights, tagBoost, authorBoost, values };
+}
+
+const warned = new Set<string>();
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.stderr.write(`lenta: ${message}\n`);
+}
+
+/** The numeric attributes a configuration's value terms read (the state keeps these). */
+export function valueAttributes(ranks: readonly Config['rank'][]): string[] {
+  return [...new Set(ranks.flatMap((r) => r.valueTerms.map((t) => t.attribute)))];
+}
+
+/** Σ weight · value · p(head) of the value terms for candidate i (p row-major as in weightedScore). */
+export function valueOf(terms: ScoreTerms, state: OnlineState, p: Float64Array, i: number, item: number): number {
+  let s = 0;
+  const h = terms.weights.length;
+  for (const t of terms.values) {
+    const v = state.numberAt(t.column, item);
+    if (Number.isNaN(v)) continue;
+    s += t.weight * v * (t.head >= 0 ? p[i * h + t.head]! : 1);
+  }
+  return s;
 }
 
 /** Σ weight · p over heads (p row-major: candidate i's heads at [i·h, (i+1)·h)). */

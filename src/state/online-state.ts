@@ -24,6 +24,8 @@ export interface StateOptions {
   engagersPerItem: number;
   seenPerUser: number;
   postsPerAuthor: number;
+  /** Numeric item attributes kept per item (e.g. `price`, `margin`: the score formula's value terms). */
+  numericAttributes?: readonly string[];
 }
 
 export const DEFAULT_STATE_OPTIONS: StateOptions = {
@@ -79,6 +81,9 @@ export class OnlineState {
   /** Per item, a bit per flag (an attribute that is `true`: see flagId); at most 32 distinct flag names. */
   private itemFlags = new Uint32Array(1024);
   private readonly flagIds = new Map<string, number>();
+  /** Per kept numeric attribute (StateOptions.numericAttributes), its value per item (NaN: none). */
+  private numberColumns: Float64Array[] = [];
+  private readonly numberNames: string[] = [];
   private readonly itemTagIds: (Int32Array | undefined)[] = [];
   /** Distinct tag lists (joined tag ids → the shared array; see internTags). */
   private readonly tagLists = new Map<string, Int32Array>();
@@ -102,6 +107,10 @@ export class OnlineState {
   constructor(types: EventTypeRegistry, options: Partial<StateOptions> = {}) {
     this.types = types;
     this.options = { ...DEFAULT_STATE_OPTIONS, ...options };
+    for (const name of new Set(this.options.numericAttributes ?? [])) {
+      this.numberNames.push(name);
+      this.numberColumns.push(new Float64Array(this.itemAuthor.length).fill(NaN));
+    }
     const w = this.options.windowsMs;
     this.ENGAGED = types.size;
     this.impressionType = types.code('impression');
@@ -159,6 +168,16 @@ export class OnlineState {
 
   private flagOverflow = false;
 
+  /** The column of a kept numeric attribute (for numberAt), −1 when it is not kept. */
+  numberColumn(name: string): number {
+    return this.numberNames.indexOf(name);
+  }
+
+  /** The item's value of a kept numeric attribute (numberColumn), NaN when it has none. */
+  numberAt(column: number, item: number): number {
+    return item < this.itemCount ? this.numberColumns[column]![item]! : NaN;
+  }
+
   /** True when the item has any of the flags in `mask` (bits from flagBit). */
   hasFlags(item: number, mask: number): boolean {
     return item < this.itemCount && (this.itemFlags[item]! & mask) !== 0;
@@ -192,6 +211,7 @@ export class OnlineState {
     this.itemFirstSeen = grow(this.itemFirstSeen, NaN);
     this.itemIndexedUnder = grow(this.itemIndexedUnder, -1);
     this.itemFlags = grow(this.itemFlags, 0);
+    this.numberColumns = this.numberColumns.map((c) => grow(c, NaN));
     this.itemCount = n;
   }
 
@@ -239,6 +259,9 @@ export class OnlineState {
           if (bit >= 0) mask |= 1 << bit;
         }
         this.itemFlags[it.index] = mask >>> 0;
+      }
+      if (it.numbers) {
+        for (let k = 0; k < this.numberNames.length; k++) this.numberColumns[k]![it.index] = it.numbers[this.numberNames[k]!] ?? NaN;
       }
       if (it.author >= 0 && this.itemIndexedUnder[it.index] !== it.author) {
         this.itemIndexedUnder[it.index] = it.author;

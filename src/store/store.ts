@@ -44,6 +44,8 @@ export interface ItemRecord {
   tags: string[];
   /** Names of the item's attributes whose value is `true` (e.g. `unsafe`, `verified`): what the mixer's rules read. */
   flags?: string[];
+  /** The item's numeric attributes (finite numbers, e.g. `price`); on an update, all of them (absent ones are cleared). */
+  numbers?: Record<string, number>;
 }
 
 export interface AppendResult {

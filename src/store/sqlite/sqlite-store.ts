@@ -261,6 +261,8 @@ export class SqliteStore implements Store {
             record = { index: iid, author: author ?? -1, createdAt: it.createdAt ?? NaN, tags: it.tags ?? [] };
             const flags = trueAttributes(it.attributes);
             if (flags) record.flags = flags;
+            const numbers = numericAttributes(it.attributes);
+            if (numbers) record.numbers = numbers;
           } else {
             const row = this.stmts.updateItem.get(author, it.createdAt ?? null, tags, it.text ?? null, attrs, iid) as
               | { author: number | null; created: number | null; tags: string | null; attrs: string | null }
@@ -272,7 +274,9 @@ export class SqliteStore implements Store {
               tags: row?.tags ? (JSON.parse(row.tags) as string[]) : [],
             };
             // Always set on an update, so that an attribute turned false clears its flag.
-            record.flags = (row?.attrs ? trueAttributes(JSON.parse(row.attrs) as Record<string, unknown>) : undefined) ?? [];
+            const stored = row?.attrs ? (JSON.parse(row.attrs) as Record<string, unknown>) : undefined;
+            record.flags = trueAttributes(stored) ?? [];
+            record.numbers = numericAttributes(stored) ?? {};
           }
           out.items.push(record);
           break;
@@ -467,8 +471,13 @@ export class SqliteStore implements Store {
       if (rows.length === 0) return;
       yield rows.map(([iid, author, created, tags, attrs]) => {
         const record: ItemRecord = { index: iid, author: author ?? -1, createdAt: created ?? NaN, tags: tags ? (JSON.parse(tags) as string[]) : [] };
-        const flags = attrs ? trueAttributes(JSON.parse(attrs) as Record<string, unknown>) : undefined;
-        if (flags) record.flags = flags;
+        if (attrs) {
+          const parsed = JSON.parse(attrs) as Record<string, unknown>;
+          const flags = trueAttributes(parsed);
+          if (flags) record.flags = flags;
+          const numbers = numericAttributes(parsed);
+          if (numbers) record.numbers = numbers;
+        }
         return record;
       });
       from = rows[rows.length - 1][0] + 1;
@@ -589,4 +598,11 @@ function trueAttributes(attributes: Record<string, unknown> | undefined): string
   const out: string[] = [];
   for (const [k, v] of Object.entries(attributes)) if (v === true) out.push(k);
   return out.length > 0 ? out : undefined;
+}
+
+function numericAttributes(attributes: Record<string, unknown> | undefined): Record<string, number> | undefined {
+  if (!attributes) return undefined;
+  let out: Record<string, number> | undefined;
+  for (const [k, v] of Object.entries(attributes)) if (typeof v === 'number' && Number.isFinite(v)) (out ??= {})[k] = v;
+  return out;
 }
