@@ -3,7 +3,7 @@
  * (folds over the log) and the feed pipelines together. The HTTP server, the CLI and the
  * evaluation harness all go through this one object.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './domain/config.js';
@@ -26,7 +26,8 @@ import { FeatureRegistry, isFeatureProvider } from './features/registry.js';
 import { collectHoldoutExamples, type HoldoutExamples, type HoldoutOptions } from './train/holdout.js';
 import { trainRanker } from './train/ranker-training.js';
 import { buildRankerDataset, writeRankerCsv, type RankerDataset } from './train/ranker-dataset.js';
-import type { Store } from './store/store.js';
+import { emptyLogChunk, type AppendResult, type Store } from './store/store.js';
+import { isReplicated } from './store/replica-store.js';
 import { hydrateRelated, relatedItems, type RelatedItemView } from './discovery/related.js';
 import { hydrateWhoToFollow, whoToFollow, type FollowSuggestionView } from './discovery/who-to-follow.js';
 import { hydrateTrending, trendingItems, type TrendingItemView } from './discovery/trending.js';
@@ -75,13 +76,9 @@ export interface FeedRequest {
   explain?: boolean;
 }
 
-interface Session {
-  user: number;
-  served: Set<number>;
-  page: number;
-}
 
-const MAX_SESSIONS = 50_000;
+/** Posts a feed cursor remembers (the latest): ~50 pages of 20; older ones stay excluded as impressions (seen). */
+const CURSOR_MAX_SERVED = 1000;
 
 export class Engine {
   readonly config: Config;
@@ -96,7 +93,6 @@ export class Engine {
   readonly fusion: SourceFusion;
   /** The heavy ranker (gradient-boosted heads + score formula), on when a model is trained or loaded. */
   readonly ranker: HeavyRanker;
-  private readonly sessions = new Map<string, Session>();
   /** Request ids (random; an evaluation passes a counter, so that its exploration draws repeat). */
   private newRequestId: () => string = randomUUID;
   /** The pipeline's settings per variant (experiments, and the built-in ones): see pipeline/variants.ts. */
@@ -146,6 +142,7 @@ export class Engine {
       options.store ??
       SqliteStore.open({ path: config.store.db, types, synchronous: config.store.synchronous, groupCommitMs: config.store.groupCommitMs });
     const engine = new Engine(config, types, store, options.logImpressions ?? true);
+    if (isReplicated(store)) store.onCommit = (result) => engine.applyCommit(result);
     if (options.requestIds) engine.newRequestId = options.requestIds;
     await engine.state.replay(store, options.onReplay);
     return engine;
@@ -167,11 +164,22 @@ export class Engine {
   /** Writes a batch durably (all-or-nothing), then applies it to the online state. */
   async ingest(records: readonly LogRecord[]): Promise<{ accepted: number; duplicates: number }> {
     const result = await this.store.append(this.tagVariants(records));
-    this.state.apply(result.items, result.log);
-    for (const { source } of this.sources) {
-      if (isTrainable(source) && source.update) source.update(this.state, result.items, result.log);
-    }
+    // A replica's store has applied the commit already, through onCommit, in the log's order.
+    if (!isReplicated(this.store)) this.applyCommit(result);
     return { accepted: result.accepted, duplicates: result.duplicates };
+  }
+
+  /**
+   * Folds a committed write into the online state and the sources' online parts. Log rows the
+   * state already holds (a replica's commits that its replay also read) are left out; the
+   * item records are applied again, which changes nothing.
+   */
+  private applyCommit(result: AppendResult): void {
+    const log = result.log.length > 0 && result.log.seq[result.log.length - 1]! <= this.state.lastSeq ? emptyLogChunk(0) : result.log;
+    this.state.apply(result.items, log);
+    for (const { source } of this.sources) {
+      if (isTrainable(source) && source.update) source.update(this.state, result.items, log);
+    }
   }
 
   /**
@@ -505,27 +513,15 @@ export class Engine {
     const limit = request.limit ?? this.config.feed.pageSize;
     const user = this.store.userIndex(userId) ?? -1;
     const variant = this.variantOf(userId, request.variant);
-    let sessionId: string;
-    let session: Session;
-    if (request.cursor) {
-      sessionId = decodeFeedCursor(request.cursor);
-      const existing = this.sessions.get(sessionId);
-      // A cursor outlives its session after a restart: start an empty one; impressions still exclude.
-      session = existing && existing.user === user ? existing : { user, served: new Set(), page: 0 };
-      this.sessions.delete(sessionId);
-    } else {
-      sessionId = randomBytes(9).toString('base64url');
-      session = { user, served: new Set(), page: 0 };
-    }
-    this.sessions.set(sessionId, session);
-    if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
-
+    // The cursor carries the posts of the session's earlier pages (stateless: any process of
+    // the server can serve the next page, and a restart loses nothing).
+    const served = request.cursor ? decodeFeedCursor(request.cursor, userId, this.store.itemIds.length) : [];
     const exclude = new Set<number>();
     for (const id of request.exclude ?? []) {
       const ix = this.store.itemIndex(id);
       if (ix !== undefined) exclude.add(ix);
     }
-    const q = this.query(user, userId, { limit, requestId: this.newRequestId(), variant, served: session.served, exclude });
+    const q = this.query(user, userId, { limit, requestId: this.newRequestId(), variant, served: new Set(served), exclude });
     let page: Candidate[];
     let timings: StageTiming[] = [];
     const reasons: string[] = [];
@@ -549,12 +545,11 @@ export class Engine {
         page = await this.chronologicalPage(q);
       } else page = result.page;
     }
-    for (const c of page) session.served.add(c.item);
-    session.page++;
+    for (const c of page) served.push(c.item);
     const items = await this.hydrate(page, request.explain ?? true);
     const response: FeedResponse = {
       items,
-      nextCursor: page.length > 0 ? encodeFeedCursor(sessionId) : null,
+      nextCursor: page.length > 0 ? encodeFeedCursor(userId, served) : null,
       requestId: q.requestId,
       variant,
       timings,
@@ -728,14 +723,59 @@ function round(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }
 
-function encodeFeedCursor(sessionId: string): string {
-  return `f1.${sessionId}`;
+/**
+ * `f2.<user tag>.<served>`: the user's tag (FNV-1a of the id, so a cursor is only honoured for
+ * its user) and the dense ids of the posts served so far (the latest CURSOR_MAX_SERVED), sorted,
+ * delta-coded as LEB128 varints, base64url (~4 characters a post).
+ */
+function encodeFeedCursor(userId: string, served: readonly number[]): string {
+  const ids = served.slice(-CURSOR_MAX_SERVED).sort((a, b) => a - b);
+  const bytes: number[] = [];
+  let prev = 0;
+  for (const id of ids) {
+    let d = id - prev;
+    prev = id;
+    while (d >= 0x80) {
+      bytes.push((d & 0x7f) | 0x80);
+      d = Math.floor(d / 128);
+    }
+    bytes.push(d);
+  }
+  return `f2.${userTag(userId)}.${Buffer.from(bytes).toString('base64url')}`;
 }
 
-function decodeFeedCursor(cursor: string): string {
-  const m = /^f1\.([A-Za-z0-9_-]{1,64})$/.exec(cursor);
-  if (!m) throw new ValidationError('cursor', 'is not a feed cursor issued by this server (pass nextCursor unchanged)');
-  return m[1]!;
+/** The posts a cursor says were served; [] for another user's cursor or an older format's. */
+function decodeFeedCursor(cursor: string, userId: string, items: number): number[] {
+  const bad = (why: string) => new ValidationError('cursor', `${why} (pass nextCursor unchanged)`);
+  if (/^f1\.[A-Za-z0-9_-]{1,64}$/.test(cursor)) return []; // a session cursor of an earlier version: impressions still exclude
+  const m = /^f2\.([0-9a-z]{1,7})\.([A-Za-z0-9_-]*)$/.exec(cursor);
+  if (!m) throw bad('is not a feed cursor issued by this server');
+  if (m[1] !== userTag(userId)) return [];
+  const bytes = Buffer.from(m[2]!, 'base64url');
+  const out: number[] = [];
+  let prev = 0;
+  for (let k = 0; k < bytes.length; ) {
+    let d = 0;
+    let scale = 1;
+    for (;;) {
+      if (k >= bytes.length || scale > 2 ** 42) throw bad('is damaged');
+      const b = bytes[k++]!;
+      d += (b & 0x7f) * scale;
+      scale *= 128;
+      if (b < 0x80) break;
+    }
+    prev += d;
+    if (prev >= items) throw bad('names a post this server does not have');
+    out.push(prev);
+  }
+  if (out.length > CURSOR_MAX_SERVED) throw bad('is damaged');
+  return out;
+}
+
+function userTag(userId: string): string {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < userId.length; k++) h = Math.imul(h ^ userId.charCodeAt(k), 0x01000193);
+  return (h >>> 0).toString(36);
 }
 
 function encodeFollowingCursor(createdAt: number, index: number): string {

@@ -90,6 +90,12 @@ export const configSchema = z
         bodyLimit: z.number().int().positive().default(16 * 1024 * 1024),
         /** Largest number of records in one write batch. */
         maxBatch: z.number().int().positive().default(10_000),
+        /**
+         * Serving processes (`lenta serve`): 1 serves from this process; more start a writer
+         * process and this many serving replicas on the shared port (server/cluster.ts); `auto`:
+         * one per core.
+         */
+        workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
       })
       .prefault({}),
     store: z

@@ -3,6 +3,7 @@
  * the For You and the chronological feeds. Errors are always
  * `{"error":{"code","message","field"?}}` with a 4xx status for bad input.
  */
+import cluster from 'node:cluster';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Engine } from '../engine.js';
 import type { LogRecord } from '../domain/types.js';
@@ -61,6 +62,13 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     process.stderr.write(`lenta: ${effect} failed: ${String(err)}\n`);
   };
 
+  if (cluster.isWorker) {
+    // Several processes serve (`server.workers`): each answer says which one.
+    const worker = String(cluster.worker!.id);
+    app.addHook('onRequest', async (_req, reply) => {
+      reply.header('x-lenta-worker', worker);
+    });
+  }
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     requests.inc({ route, method: req.method, status: String(reply.statusCode) });
@@ -188,7 +196,16 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
 
   app.get('/health', async () => {
     const counts = await engine.store.counts();
-    return { status: 'ok', version: VERSION, store: engine.store.kind, ...counts, clock: new Date(engine.now()).toISOString() };
+    return {
+      status: 'ok',
+      version: VERSION,
+      store: engine.store.kind,
+      ...counts,
+      clock: new Date(engine.now()).toISOString(),
+      // Which process answered (several serve with `server.workers` > 1).
+      pid: process.pid,
+      ...(cluster.isWorker ? { worker: cluster.worker!.id } : {}),
+    };
   });
 
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));

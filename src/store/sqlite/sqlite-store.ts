@@ -186,6 +186,35 @@ export class SqliteStore implements Store {
     return this.itemMap.get(id);
   }
 
+  /**
+   * A replica's side of another process's commit (server/cluster.ts): the ids it interned,
+   * from the dense positions `usersFrom`/`itemsFrom` (ones this store already holds are checked,
+   * not added), and the log rows it wrote (for the counts). The rows themselves are already in
+   * the database file; this store never writes them.
+   */
+  adopt(usersFrom: number, users: readonly string[], itemsFrom: number, items: readonly string[], log: LogChunk): void {
+    const extend = (ids: string[], map: Map<string, number>, from: number, added: readonly string[], what: string) => {
+      if (from > ids.length) throw new Error(`store: ${what} from ${from} adopted with only ${ids.length} known (a commit was missed)`);
+      for (let k = 0; k < added.length; k++) {
+        const at = from + k;
+        if (at < ids.length) {
+          if (ids[at] !== added[k]) throw new Error(`store: ${what} ${at} is "${ids[at]}" here, "${added[k]}" in the commit`);
+          continue;
+        }
+        ids.push(added[k]!);
+        map.set(added[k]!, at);
+      }
+    };
+    extend(this.userIds, this.userMap, usersFrom, users, 'user');
+    extend(this.itemIds, this.itemMap, itemsFrom, items, 'item');
+    for (let r = 0; r < log.length; r++) {
+      if (log.seq[r]! <= this.lastSeq) continue;
+      if (log.kind[r] === LOG_EVENT) this.eventCount++;
+      else if (log.kind[r] === LOG_EDGE) this.edgeCount++;
+    }
+    if (log.length > 0) this.lastSeq = Math.max(this.lastSeq, log.seq[log.length - 1]!);
+  }
+
   // ---- writing ----------------------------------------------------------------------------
 
   private mark(): Mark {
