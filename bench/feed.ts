@@ -17,7 +17,8 @@
  * Flags: --users/--posts/--events (the scale; other than the default, the simulator's volume
  * knobs are fitted to it), --requests (10,000), --concurrency (32), --warmup (500), --sample
  * (200 explain=true requests), --dir (.bench), --db, --json, --cpu-prof DIR (the server's CPU
- * profile, written when it exits).
+ * profile, written when it exits), --workers N (`lenta serve --workers N`: the writer process and
+ * N serving processes; RSS is then their sum).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -50,6 +51,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       db: { type: 'string' },
       json: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
+      workers: { type: 'string', default: '1' },
     },
   });
   const int = (name: string, v: string | undefined, min: number): number => {
@@ -62,6 +64,7 @@ export async function feedBench(argv: string[]): Promise<void> {
   const concurrency = int('concurrency', values.concurrency, 1);
   const warmup = int('warmup', values.warmup, 0);
   const sampleSize = int('sample', values.sample, 0);
+  const workers = int('workers', values.workers, 1);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   mkdirSync(values.dir!, { recursive: true });
 
@@ -125,7 +128,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const script = `import(${main}).then((m) => m.main(process.argv.slice(1))).then((code) => { process.exitCode = code; }, (err) => { console.error(err); process.exitCode = 1; });`;
     // `--cpu-prof DIR`: the server's CPU profile (start to exit, replay included) written to DIR.
     const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
-    const server = spawn(process.execPath, [...prof, '-e', script, '--', 'serve', '--db', run, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn(process.execPath, [...prof, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = server;
     let serverErr = '';
     let modelsLine = '';
@@ -156,7 +159,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     });
     const startSeconds = (performance.now() - t) / 1000;
     const trainedAtStart = /\(trained now\)/.test(modelsLine);
-    const rssReady = procStatus(server.pid!, 'VmRSS');
+    const rssReady = treeStatus(server.pid!, 'VmRSS');
     log(`server ready in ${startSeconds.toFixed(1)} s at ${base}; models: ${modelsLine || 'none'}`);
 
     const url = new URL(base);
@@ -179,8 +182,8 @@ export async function feedBench(argv: string[]): Promise<void> {
     const before = parseMetrics(await client.text('/metrics'));
     const feed = await client.load(feedPaths(requests, false), concurrency, (done, s) => log(`  ${fmt(done)}/${fmt(requests)} requests, ${s.toFixed(0)} s`));
     const after = parseMetrics(await client.text('/metrics'));
-    const rssLoaded = procStatus(server.pid!, 'VmRSS');
-    const rssPeak = procStatus(server.pid!, 'VmHWM');
+    const rssLoaded = treeStatus(server.pid!, 'VmRSS');
+    const rssPeak = treeStatus(server.pid!, 'VmHWM');
     const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
 
     // 7. Candidates per request and stage times: a separate explain=true sample, one request at a time.
@@ -249,7 +252,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const p99 = percentile(feed.sorted, 99);
     const ready = trainedAtStart ? `trained at start: ${modelsLine}` : `loaded the saved models (${modelsLine || 'none'})`;
     const text =
-      `\nfeed benchmark: \`lenta serve\` (own process) on ${platformNote}\n` +
+      `\nfeed benchmark: \`lenta serve${workers > 1 ? ` --workers ${workers}` : ''}\` (${workers > 1 ? `a writer and ${workers} serving processes` : 'own process'}) on ${platformNote}\n` +
       `store: ${fmt(counts.users)} users, ${fmt(counts.items)} posts, ${fmt(counts.events)} events, ${fmt(counts.edges)} follow/mute/block edges; requests over ${fmt(active.length)} active users (follows or engagements), seeded; closed loop, ${concurrency} keep-alive connections, ${warmup} warm-up requests per row (node ${process.version}, ${process.platform}/${process.arch})\n\n` +
       `${table(rows)}\n\n` +
       `feed / health: p50 ×${round(p50 / percentile(health.sorted, 50), 1)}, p99 ×${round(p99 / percentile(health.sorted, 99), 1)}, req/s ×${round(feed.rps / health.rps, 3)}; closed loop, so mean latency ≈ concurrency / req/s (${round((concurrency / feed.rps) * 1000, 1)} ms)\n` +
@@ -307,14 +310,16 @@ function calibrate(scale: { users: number; posts: number; events: number }, log:
 
 /**
  * Builds the platform as bench/candidates.ts does — the simulator's stream imported into the
- * embedded store (synchronous NORMAL, no impression logging), then every source trained and
- * saved next to it (`loadSources`) — under a temporary name, renamed when complete, so a
+ * embedded store (synchronous NORMAL, no impression logging), then every source, the fusion and
+ * the heavy ranker trained and saved next to it (`loadSources`) — under a temporary name, renamed when complete, so a
  * half-built database is never taken for a finished one.
  */
 async function buildPlatform(db: string, sim: SimOptions, log: (s: string) => void): Promise<string> {
   const tmp = `${db}.building-${process.pid}`;
   const t = performance.now();
-  const config = parseConfig({ store: { db: tmp, synchronous: 'NORMAL' } });
+  // The rankers too (the full request is sources + light and heavy ranker + mixer): past the
+  // default feed.fusion.maxLogRows, which spares a server's start the shadow's second replay.
+  const config = parseConfig({ store: { db: tmp, synchronous: 'NORMAL' }, feed: { fusion: { maxLogRows: 100_000_000 } } });
   const engine = await Engine.open(config, { logImpressions: false });
   let ok = false;
   try {
@@ -517,6 +522,19 @@ function bySource(before: Map<string, number>, after: Map<string, number>, name:
 }
 
 /** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM); NaN when unavailable. */
+/** procStatus summed over the process and its children (`--workers` > 1: the writer and the serving processes). */
+function treeStatus(pid: number, field: string): number {
+  let total = procStatus(pid, field);
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // no children file: one process
+  }
+  for (const c of children) total += treeStatus(Number(c), field);
+  return total;
+}
+
 function procStatus(pid: number, field: string): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -7,7 +7,7 @@
  *
  * The user-independent part (recency × author quality) is computed for the newest `scan` posts
  * into a pool of the best `poolSize`, rebuilt at most every `refreshMs` of wall time, every
- * `refreshEvents` new events or `refreshItems` new posts; a request only applies the user's tag
+ * `refreshEvents` new positive engagements (impressions do not count) or `refreshItems` new posts; a request only applies the user's tag
  * affinity and filters to the pool. (Recency is relative to the pool's clock: a later request
  * clock scales every pooled score by the same factor, so the order is unchanged.)
  */

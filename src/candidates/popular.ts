@@ -2,7 +2,7 @@
  * Popular source: items with the most engagement recently (decayed counts over the one-day
  * window, smoothed by their engagement rate), fresh enough to serve, personalised lightly by
  * the user's tag affinity. The pool is recomputed from the platform's recent engagements at
- * most every `refreshMs` of wall time or every `refreshEvents` new events; it is also the
+ * most every `refreshMs` of wall time or every `refreshEvents` new positive engagements (impressions do not count); it is also the
  * feed of a user the engine has never seen (cold start).
  */
 import { itemEngagementRate, TagAffinityProfile } from '../features/affinity.js';

@@ -209,20 +209,21 @@ export function candidatesFromTopK(top: TopK, source: string, q: FeedQuery): Can
 /** When a source's shared pool (popular, fresh) was built, and its rebuild limits. */
 export interface PoolStamp {
   builtAt: number;
-  events: number;
+  /** Positive engagements the state had applied (impressions do not count: every served page logs ~20). */
+  engagements: number;
   itemCount: number;
   now: number;
 }
 
 export interface PoolLimits {
-  /** Wall time (ms), new events and new items after which the pool is rebuilt. */
+  /** Wall time (ms), new positive engagements and new items after which the pool is rebuilt. */
   refreshMs: number;
   refreshEvents: number;
   refreshItems: number;
 }
 
 export function poolStamp(state: OnlineState, now: number): PoolStamp {
-  return { builtAt: performance.now(), events: state.events, itemCount: state.items, now };
+  return { builtAt: performance.now(), engagements: state.engagements, itemCount: state.items, now };
 }
 
 /** The pool may still serve a request at `now` (a clock more than a minute away, or going back, rebuilds it). */
@@ -230,7 +231,7 @@ export function poolCurrent(p: PoolStamp | undefined, state: OnlineState, now: n
   return (
     p !== undefined &&
     performance.now() - p.builtAt < limits.refreshMs &&
-    state.events - p.events < limits.refreshEvents &&
+    state.engagements - p.engagements < limits.refreshEvents &&
     state.items - p.itemCount < limits.refreshItems &&
     now >= p.now &&
     now - p.now < 60_000

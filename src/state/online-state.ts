@@ -102,6 +102,8 @@ export class OnlineState {
   clock = -Infinity;
   lastSeq = 0;
   events = 0;
+  /** Positive engagements applied (events less impressions and negative or neutral ones). */
+  engagements = 0;
   edgeRecords = 0;
 
   constructor(types: EventTypeRegistry, options: Partial<StateOptions> = {}) {
@@ -300,6 +302,7 @@ export class OnlineState {
     if (polarity > 0) this.count(user, item, author, tags, this.ENGAGED, ts);
     if (polarity !== 0) this.history.push(user, item, type, ts);
     if (polarity > 0) {
+      this.engagements++;
       this.engagers.push(item, user, type, ts);
       this.recentEngagements.push(0, item);
     }
