@@ -82,11 +82,15 @@ test('items: upserts keep earlier fields, stubs are created for events on unknow
     const r1 = await store.append([ev('u', 'post1'), { kind: 'item', item: { id: 'post1', authorId: 'alice', createdAt: 50, tags: ['a'] } }]);
     assert.deepEqual(r1.items.map((i) => [i.index, i.author, i.tags]), [[0, -1, []], [0, 1, ['a']]]);
     const r2 = await store.append([{ kind: 'item', item: { id: 'post1', text: 'hello' } }]);
-    assert.deepEqual(r2.items[0], { index: 0, author: 1, createdAt: 50, tags: ['a'], flags: [] });
+    // An update carries every flag and numeric attribute, so that ones no longer there are cleared.
+    assert.deepEqual(r2.items[0], { index: 0, author: 1, createdAt: 50, tags: ['a'], flags: [], numbers: {} });
     await store.append([1, 2, 3].map((k) => ({ kind: 'item' as const, item: { id: `p${k}`, authorId: 'alice', createdAt: 50 + k } })));
     const items = await store.getItems([0, 2]);
     assert.deepEqual(items.get(0), { id: 'post1', authorId: 'alice', createdAt: 50, tags: ['a'], text: 'hello' });
     const alice = store.userIndex('alice')!;
+    // true attributes become flags, finite numbers numeric attributes (the score's value terms).
+    const r3 = await store.append([{ kind: 'item', item: { id: 'priced', attributes: { price: 3.5, verified: true, color: 'red' } } }]);
+    assert.deepEqual([r3.items[0]!.flags, r3.items[0]!.numbers], [['verified'], { price: 3.5 }]);
     const page1 = await store.postsByAuthors([alice], null, 2);
     assert.deepEqual(page1.map((p) => store.itemIds[p.index]), ['p3', 'p2']);
     const page2 = await store.postsByAuthors([alice], page1[1]!, 5);
