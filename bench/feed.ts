@@ -179,6 +179,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     // 6. The feed: warm-up, then the timed run (explain=false: the fast path).
     log(`feed: ${warmup} warm-up + ${requests} requests at concurrency ${concurrency}`);
     await client.load(feedPaths(warmup, false), concurrency);
+    // With several serving processes, /metrics holds every process's series (a `worker` label each): parseMetrics sums them.
     const before = parseMetrics(await client.text('/metrics'));
     const feed = await client.load(feedPaths(requests, false), concurrency, (done, s) => log(`  ${fmt(done)}/${fmt(requests)} requests, ${s.toFixed(0)} s`));
     const after = parseMetrics(await client.text('/metrics'));
@@ -260,7 +261,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       `candidates per request: ${candidatesNote}\n` +
       `server: ready in ${startSeconds.toFixed(1)} s — ${ready}${replayLine ? `; ${replayLine.replace(/\s+/g, ' ')}` : ''}${buildNote ? `\nplatform built in this run: ${buildNote}` : ''}\n` +
       (warnings.length > 0 ? `server warnings: ${warnings.join(' | ')}\n` : '') +
-      `server memory: RSS ${mb(rssLoaded)} after the load (${mb(rssReady)} when ready, peak ${mb(rssPeak)}); online state ${mb(stateBytes)}${healthBody.events !== undefined ? `; store after the run: ${fmt(healthBody.events)} events (the run's impressions included; the copy is deleted)` : ''}\n` +
+      `server memory: RSS ${mb(rssLoaded)} after the load (${mb(rssReady)} when ready, peak ${mb(rssPeak)}); online state ${mb(stateBytes)}${workers > 1 ? ' (summed over the serving processes)' : ''}${healthBody.events !== undefined ? `; store after the run: ${fmt(healthBody.events)} events (the run's impressions included; the copy is deleted)` : ''}\n` +
       (stageRows.length > 0 ? `\nstages of the explain=true sample (one request at a time, server-side ms, by mean):\n\n${table(stageRows)}\n` : '');
     process.stdout.write(text);
     if (feed.completed === 0 || errorShare > 0.01) {

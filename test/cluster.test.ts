@@ -99,6 +99,20 @@ test('serve --workers 2: two serving processes on one port, writes committed onc
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.field, 'events[0].type');
 
+    // /metrics on any process: every serving process's series, each with its `worker` label, one header per family.
+    const scrape = await new Promise<string>((resolve, reject) => {
+      httpRequest(`${base}/metrics`, { agent: false }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(text));
+      })
+        .on('error', reject)
+        .end();
+    });
+    const healthSeries = [...scrape.matchAll(/^lenta_http_requests_total\{worker="(\d+)",method="GET",route="\/health",status="200"\} (\d+)$/gm)];
+    assert.equal(new Set(healthSeries.map((m) => m[1])).size, 2, scrape.slice(0, 2000));
+    assert.equal(scrape.match(/^# TYPE lenta_http_requests_total counter$/gm)?.length, 1);
+
     // Events through both processes: committed once each, counted the same by both.
     const acked: string[] = [];
     for (let b = 0; b < 10; b++) {

@@ -15,6 +15,11 @@ import { openApiDocument } from './openapi.js';
 export interface ServerOptions {
   bodyLimit?: number;
   maxBatch?: number;
+  /**
+   * Several serving processes (server/cluster.ts): `register` receives this server's own
+   * metrics text; `/metrics` answers with `collect()`, every process's metrics (a `worker` label each).
+   */
+  metrics?: { register(render: () => string): void; collect(): Promise<string> };
 }
 
 class HttpError extends Error {
@@ -208,7 +213,8 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     };
   });
 
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
+  options.metrics?.register(() => metrics.render());
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(options.metrics ? await options.metrics.collect() : metrics.render()));
 
   const doc = openApiDocument(VERSION);
   app.get('/openapi.json', async () => doc);

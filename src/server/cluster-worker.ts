@@ -21,11 +21,29 @@ async function main(): Promise<void> {
   const quiet = self !== 1; // the first worker reports progress; the others would repeat it
 
   let replica: ReplicaStore | undefined;
+  // `/metrics`: this process's own text goes to the primary on request; a scrape asks it for everyone's.
+  let render: () => string = () => '';
+  let nextMetrics = 1;
+  const metricsWaiting = new Map<number, (text: string) => void>();
+  const metrics = {
+    register: (r: () => string) => void (render = r),
+    collect: () =>
+      new Promise<string>((resolve) => {
+        const id = nextMetrics++;
+        metricsWaiting.set(id, resolve);
+        send({ type: 'metrics-request', id });
+      }),
+  };
   let stop: (() => Promise<void>) | undefined;
   const welcome = new Promise<void>((resolve) => {
     process.on('message', (m: PrimaryMessage) => {
       if (m.type === 'welcome') resolve();
       else if (m.type === 'shutdown') void (stop ?? (async () => {}))().finally(() => process.exit(0));
+      else if (m.type === 'metrics-collect') send({ type: 'metrics-part', id: m.id, text: render() });
+      else if (m.type === 'metrics-result') {
+        metricsWaiting.get(m.id)?.(m.text);
+        metricsWaiting.delete(m.id);
+      }
       else replica?.receive(m);
     });
   });
@@ -51,7 +69,7 @@ async function main(): Promise<void> {
     await loadModels(engine, quiet);
     // Commits that arrived while the log replayed and the models loaded, in order.
     replica.release();
-    const app = buildServer(engine);
+    const app = buildServer(engine, { metrics });
     const address = await app.listen({ port: config.server.port, host: config.server.host });
     stop = async () => {
       await app.close();

@@ -22,12 +22,28 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../domain/config.js';
 import { EventTypeRegistry } from '../domain/event-types.js';
 import type { AppendFailure, AppendRequest, CommitMessage } from '../store/replica-store.js';
+import { mergeMetrics } from './metrics.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 /** Messages from a worker to the primary. */
-export type WorkerMessage = { type: 'hello' } | AppendRequest | { type: 'ready'; url: string } | { type: 'failed'; error: string };
+export type WorkerMessage =
+  | { type: 'hello' }
+  | AppendRequest
+  | { type: 'ready'; url: string }
+  | { type: 'failed'; error: string }
+  | { type: 'metrics-request'; id: number }
+  | { type: 'metrics-part'; id: number; text: string };
 /** Messages from the primary to a worker. */
-export type PrimaryMessage = { type: 'welcome'; worker: number } | CommitMessage | AppendFailure | { type: 'shutdown' };
+export type PrimaryMessage =
+  | { type: 'welcome'; worker: number }
+  | CommitMessage
+  | AppendFailure
+  | { type: 'shutdown' }
+  | { type: 'metrics-collect'; id: number }
+  | { type: 'metrics-result'; id: number; text: string };
+
+/** How long `/metrics` waits for every serving process's part (a busy or dying one is left out). */
+const METRICS_WAIT_MS = 2000;
 
 export const CONFIG_ENV = 'LENTA_CLUSTER_CONFIG';
 
@@ -76,6 +92,24 @@ export async function serveCluster(config: Config, workers: number, log: (line: 
     for (const w of subscribed) if (w.isConnected()) w.send(message);
   };
 
+  // `/metrics` on any process: the primary gathers every serving process's metrics and merges them.
+  let nextCollection = 1;
+  const collections = new Map<number, { parts: { worker: string; text: string }[]; waiting: Set<Worker>; finish: () => void }>();
+  const collectMetrics = (requester: Worker, requestId: number) => {
+    const id = nextCollection++;
+    const waiting = new Set([...serving].filter((w) => w.isConnected()));
+    const parts: { worker: string; text: string }[] = [];
+    const finish = () => {
+      if (!collections.delete(id)) return;
+      clearTimeout(timer);
+      if (requester.isConnected()) requester.send({ type: 'metrics-result', id: requestId, text: mergeMetrics(parts) } satisfies PrimaryMessage);
+    };
+    const timer = setTimeout(finish, METRICS_WAIT_MS);
+    collections.set(id, { parts, waiting, finish });
+    for (const w of waiting) w.send({ type: 'metrics-collect', id } satisfies PrimaryMessage);
+    if (waiting.size === 0) finish();
+  };
+
   let url = '';
   const started = new Map<Worker, { resolve: () => void; reject: (e: Error) => void }>();
   const fork = (): Promise<void> =>
@@ -103,6 +137,16 @@ export async function serveCluster(config: Config, workers: number, log: (line: 
             started.get(worker)?.resolve();
             started.delete(worker);
             break;
+          case 'metrics-request':
+            collectMetrics(worker, m.id);
+            break;
+          case 'metrics-part': {
+            const c = collections.get(m.id);
+            if (!c || !c.waiting.delete(worker)) break;
+            c.parts.push({ worker: String(worker.id), text: m.text });
+            if (c.waiting.size === 0) c.finish();
+            break;
+          }
           case 'failed':
             started.get(worker)?.reject(new Error(`worker ${worker.id} failed to start: ${m.error}`));
             started.delete(worker);

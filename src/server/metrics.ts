@@ -88,3 +88,35 @@ export class MetricsRegistry {
     return out;
   }
 }
+
+/**
+ * Several processes' metrics texts as one exposition: each sample gets a `worker` label with its
+ * process's id, and the samples of one metric family stay together under one HELP/TYPE header.
+ */
+export function mergeMetrics(parts: readonly { worker: string; text: string }[]): string {
+  const families = new Map<string, { headers: string[]; samples: string[] }>();
+  for (const { worker, text } of parts) {
+    const label = `worker="${worker.replace(/["\\\n]/g, '_')}"`;
+    let family: { headers: string[]; samples: string[] } | undefined;
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const header = /^# (HELP|TYPE) (\S+)/.exec(line);
+      if (header) {
+        const name = header[2]!;
+        family = families.get(name);
+        if (!family) families.set(name, (family = { headers: [], samples: [] }));
+        if (!family.headers.some((h) => h.startsWith(`# ${header[1]} `))) family.headers.push(line);
+        continue;
+      }
+      if (line.startsWith('#')) continue;
+      const brace = line.indexOf('{');
+      const space = line.indexOf(' ');
+      const sample = brace >= 0 && brace < space ? `${line.slice(0, brace + 1)}${label},${line.slice(brace + 1)}` : `${line.slice(0, space)}{${label}}${line.slice(space)}`;
+      if (!family) families.set('', (family = { headers: [], samples: [] }));
+      family.samples.push(sample);
+    }
+  }
+  let out = '';
+  for (const f of families.values()) out += `${f.headers.join('\n')}${f.headers.length ? '\n' : ''}${f.samples.join('\n')}\n`;
+  return out;
+}
