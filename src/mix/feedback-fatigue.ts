@@ -10,8 +10,22 @@
 import type { Candidate, CandidateFilter, CandidateRescorer, FeedQuery, FilterResult } from '../pipeline/types.js';
 import { applyFactor, partition } from './rule.js';
 
+/**
+ * The factors the filter worked out, for the rescorer of the same request (its candidates are
+ * a subset of the filter's: every author is in the map already).
+ */
+const perRequest = new WeakMap<FeedQuery, Map<number, number>>();
+
 /** Per author: the multiplier now (0 = filtered, 1 = no fatigue). */
 export function fatigueFactors(q: FeedQuery, candidates: readonly Candidate[]): Map<number, number> {
+  const known = perRequest.get(q);
+  if (known && candidates.every((c) => c.author < 0 || known.has(c.author))) return known;
+  const out = computeFactors(q, candidates);
+  perRequest.set(q, out);
+  return out;
+}
+
+function computeFactors(q: FeedQuery, candidates: readonly Candidate[]): Map<number, number> {
   const s = q.mix.feedbackFatigue;
   const codes: number[] = [];
   for (const t of s.types) {
