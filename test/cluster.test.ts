@@ -231,6 +231,7 @@ test('feed cursors carry the served posts: another engine on the same database s
       const withForeign = await first.forYouFeed(user, { limit: 8, cursor: foreign.nextCursor! });
       assert.ok(withForeign.items.some((i) => ids1.has(i.id)), 'a foreign cursor excluded this user\'s page 1');
       await assert.rejects(first.forYouFeed(user, { cursor: 'f2.zz.!!' }), (e: Error & { field?: string }) => e.field === 'cursor');
+      await assert.rejects(first.forYouFeed(user, { cursor: 'f2.zz.__8' }), (e: Error & { field?: string }) => e.field === 'cursor', 'a damaged cursor of another user is still damaged');
       await assert.rejects(first.forYouFeed(user, { cursor: `${page1.nextCursor!.split('.').slice(0, 2).join('.')}.__________8` }), (e: Error & { field?: string }) => e.field === 'cursor');
     } finally {
       await second.close();
