@@ -522,7 +522,6 @@ function bySource(before: Map<string, number>, after: Map<string, number>, name:
   return parts.join(', ');
 }
 
-/** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM); NaN when unavailable. */
 /** procStatus summed over the process and its children (`--workers` > 1: the writer and the serving processes). */
 function treeStatus(pid: number, field: string): number {
   let total = procStatus(pid, field);
@@ -536,6 +535,7 @@ function treeStatus(pid: number, field: string): number {
   return total;
 }
 
+/** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM); NaN when unavailable. */
 function procStatus(pid: number, field: string): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

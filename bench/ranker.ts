@@ -50,9 +50,8 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const features: number[] = [];
   // --compare: both tree kernels on the same rows.
   const boosters = model.heads.map((h) => GbdtModel.fromJSON(h.model));
-  const weights = scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id)).weights;
-  const loud = boosters.map((_, k) => k).filter((k) => weights[k] !== 0);
-  const silent = boosters.map((_, k) => k).filter((k) => weights[k] === 0);
+  // The heads the ranker predicts on all rows, and the silent ones (its explained candidates only).
+  const { scoredHeads: loud, silentHeads: silent } = scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id));
   const forest = values.compare ? GbdtForest.create(boosters) : undefined;
   if (values.compare && !forest) throw new Error('--compare: the compiled forest is unavailable (no WebAssembly)');
   const perHead: number[] = [];

@@ -109,6 +109,7 @@ export class Engine {
     this.config = config;
     this.types = types;
     this.store = store;
+    const variants = resolveVariants(config);
     const s = config.state;
     this.state = new OnlineState(types, {
       windowsMs: s.windows,
@@ -116,11 +117,11 @@ export class Engine {
       engagersPerItem: s.engagersPerItem,
       seenPerUser: s.seenPerUser,
       postsPerAuthor: s.postsPerAuthor,
-      numericAttributes: valueAttributes([config.rank, ...[...resolveVariants(config).values()].map((v) => v.config.rank)]),
+      numericAttributes: valueAttributes([config.rank, ...[...variants.values()].map((v) => v.config.rank)]),
     });
     const impressions: SideEffect = { name: 'impression_log', run: (q, page) => this.logImpressions(q, page) };
     const { pipeline, popular, sources, fusion, ranker } = createForYouPipeline(config, logImpressions ? [impressions] : [], (id) => this.store.userIndex(id));
-    this.variants = resolveVariants(config);
+    this.variants = variants;
     this.forYou = pipeline;
     this.fusion = fusion;
     this.ranker = ranker;

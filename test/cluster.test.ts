@@ -94,7 +94,7 @@ test('serve --workers 2: two serving processes on one port, writes committed onc
       if (related.status === 200) seenBy.add(related.worker);
       return seenBy.size === 2 ? true : undefined;
     });
-    // Bad input is still a 400 naming the field, from the writer's checks or the worker's.
+    // Bad input is still a 400 naming the field (the serving process validates before the writer sees it).
     const bad = await call(base, 'POST', '/v1/events', { events: [{ userId: 'u1', itemId: 'cluster-post', type: 'zap', timestamp: now }] });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.field, 'events[0].type');

@@ -7,7 +7,7 @@
  *
  * The user-independent part (recency × author quality) is computed for the newest `scan` posts
  * into a pool of the best `poolSize`, rebuilt at most every `refreshMs` of wall time, every
- * `refreshEvents` new positive engagements (impressions do not count) or `refreshItems` new posts; a request only applies the user's tag
+ * `refreshEngagements` new positive engagements (impressions do not count) or `refreshItems` new posts; a request only applies the user's tag
  * affinity and filters to the pool. (Recency is relative to the pool's clock: a later request
  * clock scales every pooled score by the same factor, so the order is unchanged.)
  */
@@ -25,7 +25,7 @@ export interface FreshOptions {
   scan?: number;
   poolSize?: number;
   refreshMs?: number;
-  refreshEvents?: number;
+  refreshEngagements?: number;
   refreshItems?: number;
 }
 
@@ -49,7 +49,7 @@ export class FreshSource implements CandidateSource {
 
   private currentPool(state: OnlineState, now: number): Pool {
     const o = this.options;
-    const limits = { refreshMs: o.refreshMs ?? 5000, refreshEvents: o.refreshEvents ?? 1000, refreshItems: o.refreshItems ?? 20 };
+    const limits = { refreshMs: o.refreshMs ?? 5000, refreshEngagements: o.refreshEngagements ?? 1000, refreshItems: o.refreshItems ?? 20 };
     if (!poolCurrent(this.pool, state, now, limits)) this.pool = this.build(state, now);
     return this.pool!;
   }

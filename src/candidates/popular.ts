@@ -2,7 +2,7 @@
  * Popular source: items with the most engagement recently (decayed counts over the one-day
  * window, smoothed by their engagement rate), fresh enough to serve, personalised lightly by
  * the user's tag affinity. The pool is recomputed from the platform's recent engagements at
- * most every `refreshMs` of wall time or every `refreshEvents` new positive engagements (impressions do not count); it is also the
+ * most every `refreshMs` of wall time or every `refreshEngagements` new positive engagements (impressions do not count); it is also the
  * feed of a user the engine has never seen (cold start).
  */
 import { itemEngagementRate, TagAffinityProfile } from '../features/affinity.js';
@@ -19,7 +19,7 @@ export interface PopularOptions {
   recencyHalfLife: number;
   poolSize?: number;
   refreshMs?: number;
-  refreshEvents?: number;
+  refreshEngagements?: number;
 }
 
 interface Pool extends PoolStamp {
@@ -43,7 +43,7 @@ export class PopularSource implements CandidateSource {
 
   /** The current pool (rebuilt when stale): items and their popularity, best first. */
   popularItems(state: OnlineState, now: number): Pool {
-    const limits = { refreshMs: this.options.refreshMs ?? 5000, refreshEvents: this.options.refreshEvents ?? 1000, refreshItems: Infinity };
+    const limits = { refreshMs: this.options.refreshMs ?? 5000, refreshEngagements: this.options.refreshEngagements ?? 1000, refreshItems: Infinity };
     if (!poolCurrent(this.pool, state, now, limits)) this.pool = this.build(state, now);
     return this.pool!;
   }

@@ -218,7 +218,7 @@ export interface PoolStamp {
 export interface PoolLimits {
   /** Wall time (ms), new positive engagements and new items after which the pool is rebuilt. */
   refreshMs: number;
-  refreshEvents: number;
+  refreshEngagements: number;
   refreshItems: number;
 }
 
@@ -231,7 +231,7 @@ export function poolCurrent(p: PoolStamp | undefined, state: OnlineState, now: n
   return (
     p !== undefined &&
     performance.now() - p.builtAt < limits.refreshMs &&
-    state.engagements - p.engagements < limits.refreshEvents &&
+    state.engagements - p.engagements < limits.refreshEngagements &&
     state.items - p.itemCount < limits.refreshItems &&
     now >= p.now &&
     now - p.now < 60_000

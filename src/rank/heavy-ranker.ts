@@ -179,13 +179,8 @@ export class HeavyRanker implements CandidateScorer {
     const p = this.probs;
     // Heads that weigh 0 in the formula (e.g. `engaged` beside typed heads) do not move the
     // score: they are predicted below only for the best candidates, whose explanations show them.
-    const w = terms.weights;
-    const scoredHeads: number[] = [];
-    for (let k = 0; k < h; k++) {
-      if (w[k] !== 0 || terms.values.some((t) => t.head === k)) scoredHeads.push(k);
-      else for (let i = 0; i < n; i++) p[i * h + k] = 0;
-    }
-    this.predictHeads(scoredHeads, X, n, (i) => i * h);
+    for (const k of terms.silentHeads) for (let i = 0; i < n; i++) p[i * h + k] = 0;
+    this.predictHeads(terms.scoredHeads, X, n, (i) => i * h);
     let min = Infinity;
     for (let i = 0; i < n; i++) {
       const c = scored[i]!;
@@ -204,13 +199,11 @@ export class HeavyRanker implements CandidateScorer {
     for (let i = 0; i < n; i++) top.push(i, scored[i]!.score);
     const m = top.drainSorted();
     const best = top.outItems;
-    if (scoredHeads.length < h) {
+    if (terms.silentHeads.length > 0) {
       if (this.explainRows.length < m * d) this.explainRows = new Float32Array(m * d);
       const Xe = this.explainRows;
       for (let r = 0; r < m; r++) Xe.set(X.subarray(best[r]! * d, (best[r]! + 1) * d), r * d);
-      const silent: number[] = [];
-      for (let k = 0; k < h; k++) if (!scoredHeads.includes(k)) silent.push(k);
-      this.predictHeads(silent, Xe, m, (r) => best[r]! * h);
+      this.predictHeads(terms.silentHeads, Xe, m, (r) => best[r]! * h);
     }
     for (let r = 0; r < m; r++) {
       const i = best[r]!;

@@ -24,6 +24,9 @@ export interface ScoreTerms {
   authorBoost: Map<number, number>;
   /** Value terms: state column of the attribute, weight, head index (−1: none). */
   values: { column: number; weight: number; head: number }[];
+  /** Heads the score reads (weight ≠ 0, or a value term's head), and the rest (explanations only). */
+  scoredHeads: number[];
+  silentHeads: number[];
 }
 
 /**
@@ -63,7 +66,10 @@ export function scoreTerms(heads: readonly { name: string; weight?: number }[], 
     }
     if (t.weight !== 0) values.push({ column, weight: t.weight, head });
   }
-  return { weights, tagBoost, authorBoost, values };
+  const scoredHeads: number[] = [];
+  const silentHeads: number[] = [];
+  for (let k = 0; k < weights.length; k++) (weights[k] !== 0 || values.some((t) => t.head === k) ? scoredHeads : silentHeads).push(k);
+  return { weights, tagBoost, authorBoost, values, scoredHeads, silentHeads };
 }
 
 const warned = new Set<string>();

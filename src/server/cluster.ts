@@ -35,7 +35,7 @@ export type WorkerMessage =
   | { type: 'metrics-part'; id: number; text: string };
 /** Messages from the primary to a worker. */
 export type PrimaryMessage =
-  | { type: 'welcome'; worker: number }
+  | { type: 'welcome' }
   | CommitMessage
   | AppendFailure
   | { type: 'shutdown' }
@@ -49,7 +49,6 @@ export const CONFIG_ENV = 'LENTA_CLUSTER_CONFIG';
 
 export interface ClusterServer {
   url: string;
-  workers: number;
   close(): Promise<void>;
 }
 
@@ -121,7 +120,7 @@ export async function serveCluster(config: Config, workers: number, log: (line: 
           case 'hello':
             // From now on every commit reaches this worker; what came before is in the file it opens next.
             subscribed.add(worker);
-            worker.send({ type: 'welcome', worker: worker.id } satisfies PrimaryMessage);
+            worker.send({ type: 'welcome' } satisfies PrimaryMessage);
             break;
           case 'append':
             store.append(m.records).then(
@@ -191,5 +190,5 @@ export async function serveCluster(config: Config, workers: number, log: (line: 
     await close();
     throw err;
   }
-  return { url, workers, close };
+  return { url, close };
 }

@@ -9,8 +9,8 @@
  * state follows the one log in the same order. A write resolves once the replica has applied
  * its own commit: a process reads its own writes.
  *
- * While `hold()` is in force (the start: replaying the log, loading models), commits are kept
- * and applied by `release()`, in order; the engine skips the log rows its replay already read.
+ * Until `release()` (the start: replaying the log, loading models), commits are kept, then
+ * applied in order; the engine skips the log rows its replay already read.
  */
 import type { LogRecord } from '../domain/types.js';
 import { ValidationError } from '../domain/validate.js';
@@ -88,11 +88,7 @@ export class ReplicaStore implements ReplicatedStore {
     return this.inner.itemIndex(id);
   }
 
-  /** Commits arrive but wait (the start); `release` applies them. Replicas start held. */
-  hold(): void {
-    this.held ??= [];
-  }
-
+  /** Replicas start held: commits arriving during the start wait; this applies them, and later ones as they come. */
   release(): void {
     const held = this.held;
     this.held = undefined;

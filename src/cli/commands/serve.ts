@@ -71,8 +71,8 @@ export async function loadModels(engine: Engine, quiet = false): Promise<void> {
   if (dir) {
     const bars = new Map<string, ProgressBar>();
     const { loaded, trained } = await engine.loadSources(dir, (source, done, total, note) => {
-      let bar = bars.get(source);
       if (quiet) return;
+      let bar = bars.get(source);
       if (!bar) bars.set(source, (bar = progressBar(`train ${source}`, { total, unit: 'steps' })));
       bar.update(done, note);
     });

@@ -288,10 +288,7 @@ export class SqliteStore implements Store {
             this.itemIds.push(it.id);
             this.itemMap.set(it.id, iid);
             record = { index: iid, author: author ?? -1, createdAt: it.createdAt ?? NaN, tags: it.tags ?? [] };
-            const flags = trueAttributes(it.attributes);
-            if (flags) record.flags = flags;
-            const numbers = numericAttributes(it.attributes);
-            if (numbers) record.numbers = numbers;
+            withAttributes(record, it.attributes, false);
           } else {
             const row = this.stmts.updateItem.get(author, it.createdAt ?? null, tags, it.text ?? null, attrs, iid) as
               | { author: number | null; created: number | null; tags: string | null; attrs: string | null }
@@ -302,10 +299,8 @@ export class SqliteStore implements Store {
               createdAt: row?.created ?? NaN,
               tags: row?.tags ? (JSON.parse(row.tags) as string[]) : [],
             };
-            // Always set on an update, so that an attribute turned false clears its flag.
-            const stored = row?.attrs ? (JSON.parse(row.attrs) as Record<string, unknown>) : undefined;
-            record.flags = trueAttributes(stored) ?? [];
-            record.numbers = numericAttributes(stored) ?? {};
+            // Always set on an update, so that an attribute turned false or removed is cleared.
+            withAttributes(record, row?.attrs ? (JSON.parse(row.attrs) as Record<string, unknown>) : undefined, true);
           }
           out.items.push(record);
           break;
@@ -500,13 +495,7 @@ export class SqliteStore implements Store {
       if (rows.length === 0) return;
       yield rows.map(([iid, author, created, tags, attrs]) => {
         const record: ItemRecord = { index: iid, author: author ?? -1, createdAt: created ?? NaN, tags: tags ? (JSON.parse(tags) as string[]) : [] };
-        if (attrs) {
-          const parsed = JSON.parse(attrs) as Record<string, unknown>;
-          const flags = trueAttributes(parsed);
-          if (flags) record.flags = flags;
-          const numbers = numericAttributes(parsed);
-          if (numbers) record.numbers = numbers;
-        }
+        if (attrs) withAttributes(record, JSON.parse(attrs) as Record<string, unknown>, false);
         return record;
       });
       from = rows[rows.length - 1][0] + 1;
@@ -622,16 +611,18 @@ class WriteSink implements RecordSink {
 }
 
 /** The names of the attributes whose value is `true`, or undefined when there are none. */
-function trueAttributes(attributes: Record<string, unknown> | undefined): string[] | undefined {
-  if (!attributes) return undefined;
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(attributes)) if (v === true) out.push(k);
-  return out.length > 0 ? out : undefined;
-}
-
-function numericAttributes(attributes: Record<string, unknown> | undefined): Record<string, number> | undefined {
-  if (!attributes) return undefined;
-  let out: Record<string, number> | undefined;
-  for (const [k, v] of Object.entries(attributes)) if (typeof v === 'number' && Number.isFinite(v)) (out ??= {})[k] = v;
-  return out;
+/**
+ * What the state reads of an item's attributes, in one pass: `flags`, the names whose value is
+ * `true` (the mixer's rules), and `numbers`, the finite numeric values (the score's value terms).
+ * `update`: both are always set (empty when none), so that the state clears what is gone.
+ */
+function withAttributes(record: ItemRecord, attributes: Record<string, unknown> | undefined, update: boolean): void {
+  const flags: string[] = [];
+  let numbers: Record<string, number> | undefined;
+  for (const [k, v] of Object.entries(attributes ?? {})) {
+    if (v === true) flags.push(k);
+    else if (typeof v === 'number' && Number.isFinite(v)) (numbers ??= {})[k] = v;
+  }
+  if (update || flags.length > 0) record.flags = flags;
+  if (update || numbers) record.numbers = numbers ?? {};
 }
