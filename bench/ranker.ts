@@ -10,6 +10,11 @@
  * before the compiled forest) and the compiled forest of all heads (models/gbdt/forest.ts) —
  * for the heads the ranker predicts on all rows (weight ≠ 0) and, on 200 rows, the silent ones;
  * prints both distributions, their ratio, and how many scores differ (must be 0).
+ *
+ * `--db F`: an existing platform instead of the demo (e.g. the feed bench's 100k-user
+ * `.bench/platform-bench.db`, whose `<db>.models/` hold its trained sources and rankers); the
+ * database is opened read-only in spirit (no impressions are logged). Also prints each feature
+ * family's share of the feature time.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,13 +29,15 @@ import { SIM_PRESETS, simulate } from '../src/sim/index.js';
 import { mb, percentile, table } from './report.js';
 
 export async function rankerBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, candidates: { type: 'string', default: '1000' }, compare: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, candidates: { type: 'string', default: '1000' }, compare: { type: 'boolean', default: false }, db: { type: 'string' } } });
   const n = Number(values.requests);
   mkdirSync(values.dir!, { recursive: true });
-  const db = join(values.dir!, 'ranker-demo.db');
+  const db = values.db ?? join(values.dir!, 'ranker-demo.db');
+  if (values.db && !existsSync(db)) throw new Error(`--db ${db}: no such database`);
+  const platform = values.db ? `platform ${db}` : 'demo platform';
   const config = parseConfig({ store: { db }, rank: { maxCandidates: Number(values.candidates) } });
   const engine = await Engine.open(config, { logImpressions: false });
-  if (!existsSync(`${db}.models`)) await engine.importStream(simulate({ ...SIM_PRESETS.demo }));
+  if (!values.db && !existsSync(`${db}.models`)) await engine.importStream(simulate({ ...SIM_PRESETS.demo }));
   const t = performance.now();
   const { loaded, trained } = await engine.loadSources(`${db}.models`);
   process.stderr.write(`models: ${loaded.map((s) => `${s} (loaded)`).concat(trained.map((s) => `${s} (trained)`)).join(', ')} in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
@@ -91,6 +98,7 @@ export async function rankerBench(argv: string[]): Promise<void> {
   let scored = 0;
   let retrieved = 0;
   let buf = new Float32Array(0);
+  const familyMs = new Float64Array(registry.layout.length);
   for (let i = 0; i < n + 20; i++) {
     const user = users[(i * 7919) % users.length]!;
     const q = engine.requestQuery(user);
@@ -104,7 +112,8 @@ export async function rankerBench(argv: string[]): Promise<void> {
     const top = candidates.filter((c) => c.lightRank !== undefined && c.lightRank <= config.rank.maxCandidates);
     if (buf.length < top.length * registry.width) buf = new Float32Array(top.length * registry.width);
     const t3 = performance.now();
-    registry.compute(q, top, buf);
+    if (i === 20) familyMs.fill(0);
+    registry.compute(q, top, buf, familyMs);
     const t4 = performance.now();
     const kernels = forest ? both(buf, top.length, i % 2 === 0 ? 'old' : 'new') : undefined;
     if (i < 20) continue; // warm-up
@@ -124,10 +133,12 @@ export async function rankerBench(argv: string[]): Promise<void> {
   };
   const p50 = (x: number[]) => percentile([...x].sort((a, b) => a - b), 50);
   process.stdout.write(
-    `\nheavy ranker: demo platform, ${n} requests (node ${process.version}); ${model.heads.length} heads (${model.heads.map((h) => `${h.name} ${h.model.trees.length}`).join(', ')} trees), ${registry.width} features\n\n` +
+    `\nheavy ranker: ${platform}, ${n} requests (node ${process.version}); ${model.heads.length} heads (${model.heads.map((h) => `${h.name} ${h.model.trees.length}`).join(', ')} trees), ${registry.width} features\n\n` +
       `${table([row('baseline: light ranker (source fusion), all candidates', light), row('heavy ranker (features + heads + formula)', heavy), row('  of which features', features)])}\n\n` +
       `candidates per request: ${(retrieved / n).toFixed(0)} retrieved, ${(scored / n).toFixed(0)} scored by the heavy ranker (rank.maxCandidates ${config.rank.maxCandidates}); ` +
-      `heavy / light p50: ${(p50(heavy) / p50(light)).toFixed(1)}×; RSS ${mb(process.memoryUsage().rss)}\n`,
+      `heavy / light p50: ${(p50(heavy) / p50(light)).toFixed(1)}×; RSS ${mb(process.memoryUsage().rss)}\n\n` +
+      `feature families (mean ms per request, share of the feature time):\n\n` +
+      `${table(registry.layout.map(({ family, width }, k) => ({ family: family.name, columns: width, 'mean ms': familyMs[k]! / n, share: `${((100 * familyMs[k]!) / Math.max(1e-9, familyMs.reduce((a, b) => a + b, 0))).toFixed(1)}%` })))}\n`,
   );
   if (forest) {
     const p99 = (x: number[]) => percentile([...x].sort((a, b) => a - b), 99);

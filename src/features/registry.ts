@@ -469,20 +469,23 @@ export class FeatureRegistry {
   /**
    * Features of the candidates, row-major (candidate i's features at [i·width, (i+1)·width)).
    * `out` is reused when large enough. Never throws for data: a family that fails leaves its
-   * columns missing.
+   * columns missing. `familyMs` (benchmarks): each family's time is added at its index in `layout`.
    */
-  compute(q: FeedQuery, candidates: readonly Candidate[], out?: Float32Array): Float32Array {
+  compute(q: FeedQuery, candidates: readonly Candidate[], out?: Float32Array, familyMs?: Float64Array): Float32Array {
     const d = this.names.length;
     const need = candidates.length * d;
     const buf = out && out.length >= need ? out.subarray(0, need) : new Float32Array(need);
     const r = this.request(q);
-    for (const { family, offset, width } of this.layout) {
+    for (let k = 0; k < this.layout.length; k++) {
+      const { family, offset, width } = this.layout[k]!;
       if (width === 0) continue;
+      const start = familyMs ? performance.now() : 0;
       try {
         family.fill(r, this.schema, candidates, buf, d, offset);
       } catch {
         for (let i = 0; i < candidates.length; i++) buf.fill(NaN, i * d + offset, i * d + offset + width);
       }
+      if (familyMs) familyMs[k]! += performance.now() - start;
     }
     this.sanitize(buf, candidates.length);
     return buf;
