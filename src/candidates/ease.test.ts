@@ -9,7 +9,7 @@ import type { LogRecord } from '../domain/types.js';
 import { Engine } from '../engine.js';
 import type { FeedQuery } from '../pipeline/types.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { EaseSource } from './ease.js';
+import { EaseSource, recencyWeights } from './ease.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -94,6 +94,13 @@ for (const [label, users, items, form] of [
         const history = new Set<number>();
         engine.state.history.forEachRecent(q.user, (item) => void history.add(item));
         assert.ok(got.every((c) => !history.has(c.item)));
+        // The recency-weighted list is EASE of the row h_i = 1 / (1 + k) for the k-th newest item.
+        const h = new Map<number, number>();
+        engine.state.history.forEachRecent(q.user, (item) => void (h.has(item) || h.set(item, 1 / (1 + h.size))));
+        const weighted = referenceWeightedScores(engine, 5, h);
+        const recent = source.recentSource().fetch(q, 1000);
+        assert.equal(recent.length, [...weighted.values()].filter((s) => s > 0).length, `${userId} recent`);
+        for (const c of recent) assert.ok(Math.abs(c.score - weighted.get(c.item)!) < 1e-6 * Math.max(1, Math.abs(c.score)), `${userId} recent item ${c.item}: ${c.score} vs ${weighted.get(c.item)}`);
       }
     } finally {
       await engine.close();
@@ -148,4 +155,107 @@ test('ease: save/load round trip gives the same candidates; too large a catalogu
     rmSync(dir, { recursive: true, force: true });
     await engine.close();
   }
+});
+
+/** EASE by the book for a weighted history row h (item → weight): score_j = Σ_i h_i · B_ij, B_ij = −P_ij / P_jj. */
+function referenceWeightedScores(engine: Engine, lambda: number, h: Map<number, number>): Map<number, number> {
+  const n = engine.state.items;
+  const users = engine.store.userIds.length;
+  const x: number[][] = Array.from({ length: users }, () => new Array<number>(n).fill(0));
+  for (let u = 0; u < users; u++) engine.state.history.forEachRecent(u, (item) => void (x[u]![item] = 1));
+  const a: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: 2 * n }, (_, j) => (j === n + i ? 1 : 0)));
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let u = 0; u < users; u++) a[i]![j]! += x[u]![i]! * x[u]![j]!;
+  for (let i = 0; i < n; i++) a[i]![i]! += lambda;
+  for (let c = 0; c < n; c++) {
+    const piv = a[c]![c]!;
+    for (let j = 0; j < 2 * n; j++) a[c]![j]! /= piv;
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = a[r]![c]!;
+      for (let j = 0; j < 2 * n; j++) a[r]![j]! -= f * a[c]![j]!;
+    }
+  }
+  const out = new Map<number, number>();
+  for (let j = 0; j < n; j++) {
+    if (h.has(j)) continue;
+    let s = 0;
+    for (const [i, w] of h) s += (w * -a[i]![n + j]!) / a[j]![n + j]!;
+    out.set(j, s);
+  }
+  return out;
+}
+
+/**
+ * Two neighbourhoods: `old` is co-liked with `oldMate` by 14 users, `new` with `newMate` by 8
+ * (plus shared background items); the user `t` liked `old`, then (later) `new`. As a set, the
+ * history favours the stronger pair; weighted by recency, the newest item's neighbour comes first.
+ */
+function twoNeighbourhoods(tTimes: [number, number]): LogRecord[] {
+  const out: LogRecord[] = [];
+  let ts = T0;
+  const like = (u: string, i: string, at = (ts += 1000)) => out.push({ kind: 'event', event: { userId: u, itemId: i, type: 'like', timestamp: at } });
+  for (let u = 0; u < 14; u++) for (const i of ['old', 'oldMate', `bg${u % 5}`]) like(`o${u}`, i);
+  for (let u = 0; u < 8; u++) for (const i of ['new', 'newMate', `bg${u % 5}`]) like(`n${u}`, i);
+  for (let u = 0; u < 6; u++) for (const i of [`bg${u % 5}`, `bg${(u + 1) % 5}`]) like(`x${u}`, i);
+  like('t', 'old', T0 + tTimes[0]);
+  like('t', 'new', T0 + tTimes[1]);
+  return out;
+}
+
+test('ease: recency weighting ranks a neighbour of the newest item above one of an older item (the set order is the other way)', async () => {
+  const engine = await engineWith(twoNeighbourhoods([1e6, 2e6]));
+  try {
+    const source = new EaseSource({ lambda: 2, recencyRank: 1 });
+    await source.train({ state: engine.state, store: engine.store, now: engine.now() });
+    const recent = source.recentSource();
+    assert.equal(recent.name, 'ease_recent');
+    const item = (id: string) => engine.store.itemIndex(id)!;
+    const q = query(engine, 't');
+    assert.ok(recent.enabled(q));
+    const set = source.fetch(q, 10).map((c) => c.item);
+    const byRecency = recent.fetch(q, 10);
+    assert.deepEqual(set.slice(0, 2), [item('oldMate'), item('newMate')], 'as a set: the stronger pair first');
+    assert.deepEqual(byRecency.slice(0, 2).map((c) => c.item), [item('newMate'), item('oldMate')], 'by recency: the newest item’s neighbour first');
+    assert.ok(byRecency.every((c, r) => c.sources[0]!.source === 'ease_recent' && c.sources[0]!.rank === r + 1));
+    // The numbers are EASE's of the weighted row h = (old: 1/2, new: 1), by the book.
+    const ref = referenceWeightedScores(engine, 2, new Map([[item('new'), 1], [item('old'), 0.5]]));
+    for (const c of byRecency) assert.ok(Math.abs(c.score - ref.get(c.item)!) < 1e-6, `${engine.store.itemIds[c.item]}: ${c.score} vs ${ref.get(c.item)}`);
+    // Features: the recent columns describe the same scores (rel = score / best).
+    assert.deepEqual([...source.featureNames()], ['score', 'rel', 'z', 'recent_score', 'recent_rel', 'recent_z']);
+    const out = new Float32Array(2 * 6);
+    source.candidateFeatures(q, byRecency.slice(0, 2), out, 6, 0);
+    assert.ok(Math.abs(out[3]! - byRecency[0]!.score) < 1e-4 && Math.abs(out[4]! - 1) < 1e-6 && Math.abs(out[6 + 4]! - byRecency[1]!.score / byRecency[0]!.score) < 1e-5);
+    assert.ok(out[3 + 2]! > out[6 + 3 + 2]!, 'recent_z follows the recent score');
+    // recencyRank 0: no recency list, the three set columns only.
+    const plain = new EaseSource({ lambda: 2, recencyRank: 0 });
+    await plain.train({ state: engine.state, store: engine.store, now: engine.now() });
+    assert.equal(plain.recentSource().enabled(q), false);
+    assert.deepEqual(plain.recentSource().fetch(q, 10), []);
+    assert.deepEqual([...plain.featureNames()], ['score', 'rel', 'z']);
+  } finally {
+    await engine.close();
+  }
+});
+
+test('ease: a history engaged all at one time has no order — no recency list, recent features missing', async () => {
+  const engine = await engineWith(twoNeighbourhoods([1e6, 1e6]));
+  try {
+    const source = new EaseSource({ lambda: 2 });
+    await source.train({ state: engine.state, store: engine.store, now: engine.now() });
+    const q = query(engine, 't');
+    assert.ok(source.fetch(q, 10).length > 0);
+    assert.deepEqual(source.recentSource().fetch(q, 10), []);
+    const out = new Float32Array(6);
+    source.candidateFeatures(q, source.fetch(q, 1), out, 6, 0);
+    assert.ok([0, 1, 2].every((j) => Number.isFinite(out[j]!)) && [3, 4, 5].every((j) => Number.isNaN(out[j]!)), String(out));
+  } finally {
+    await engine.close();
+  }
+});
+
+test('ease: recency weights count the items engaged strictly later (ties share a weight)', async () => {
+  assert.deepEqual(Array.from(recencyWeights([9, 7, 7, 3], 1)!), [1, 1 / 2, 1 / 2, 1 / 4]);
+  assert.deepEqual(Array.from(recencyWeights([9, 7, 3], 2)!), [1, 1 / 1.5, 1 / 2]);
+  assert.equal(recencyWeights([5, 5, 5], 1), undefined);
+  assert.equal(recencyWeights([5], 1), undefined);
 });

@@ -17,6 +17,17 @@
  * sides above it) the source trains to nothing and stays off (the other item-to-item and
  * embedding sources cover it). Items first engaged after training are not scored until the
  * next training.
+ *
+ * Recency: EASE scores the history as a set, but what a user engages with next is most like
+ * what they engaged with last. The same model also scores a recency-weighted history,
+ * h_i = 1 / (1 + k / recencyRank) for the k-th newest positive history item (k = 0 the newest),
+ * where k counts the history items engaged strictly later (items engaged at the same time are
+ * equally recent), which the formulas above take as they are (h P is linear in h): a second ranked list,
+ * proposed by the companion source `ease_recent` (EaseRecentSource, the learned fusion weighs
+ * it against the set scores), and three more feature columns for the heavy ranker. It costs
+ * the request a second pass of the same size. A history whose items all carry the same time has
+ * no order: its recency-weighted scores would be the set scores, so the list is empty and the
+ * features are missing.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,7 +35,7 @@ import { allocateDense, invertSpd } from '../models/linalg.js';
 import { csrFromCoordinates, mergeDuplicates, transpose, type Csr } from '../models/csr.js';
 import type { TopK } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor, servable } from './ranked.js';
-import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
+import type { Candidate, CandidateSource, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
 import { readPositives } from './communities.js';
 import type { CandidateFeatureProvider } from '../features/registry.js';
 import { fillMissing, RequestMemo } from './request-memo.js';
@@ -33,6 +44,12 @@ export interface EaseSourceOptions {
   lambda: number;
   /** Largest side of the dense matrix (users in the dual form, items in the primal form). */
   maxDim: number;
+  /**
+   * The recency-weighted scores weigh the k-th newest history item 1 / (1 + k / recencyRank)
+   * (the `ease_recent` list and the `recent_*` features); 0 turns them off. Not part of the
+   * trained model.
+   */
+  recencyRank: number;
 }
 
 const FORMAT = 'lenta-ease';
@@ -55,18 +72,29 @@ interface Model {
 
 /** The feature columns (CandidateFeatureProvider), fixed for every trained model. */
 const EASE_FEATURES: readonly string[] = Object.freeze(['score', 'rel', 'z']);
+const EASE_RECENT_FEATURES: readonly string[] = Object.freeze(['score', 'rel', 'z', 'recent_score', 'recent_rel', 'recent_z']);
+
+/** Outside the history: the best score, the mean and the standard deviation (when the features ask). */
+interface ScoreStats {
+  best: number;
+  mean: number;
+  sd: number;
+}
 
 /** One request's scores of every trained item. */
 interface UserScores {
   /** Per compact item. */
   scores: Float64Array;
+  /** The user's positive history items (compact ids, distinct), newest first, and when each was engaged. */
+  history: number[];
+  times: number[];
   inHistory: Uint8Array;
   /** Items in the history ring (any polarity): never proposed. */
   blocked: Set<number>;
-  /** Outside the history: the best score, the mean and the standard deviation (when the features ask). */
-  best?: number;
-  mean?: number;
-  sd?: number;
+  stats?: ScoreStats;
+  /** The recency-weighted scores (per compact item) and their statistics, when asked for; null: the history has no order. */
+  recent?: Float64Array | null;
+  recentStats?: ScoreStats;
 }
 
 export class EaseSource implements TrainableSource, CandidateFeatureProvider {
@@ -81,7 +109,12 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
   private readonly memo = new RequestMemo<UserScores | null>();
 
   constructor(options: Partial<EaseSourceOptions> = {}) {
-    this.options = { lambda: 500, maxDim: 3000, ...options };
+    this.options = { lambda: 500, maxDim: 3000, recencyRank: 1, ...options };
+  }
+
+  /** The companion source that proposes the recency-weighted list (`ease_recent`) from this source's model. */
+  recentSource(): EaseRecentSource {
+    return new EaseRecentSource(this);
   }
 
   /** The trained form (undefined when off). */
@@ -179,11 +212,27 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
   }
 
   fetch(q: FeedQuery, budget: number): Candidate[] {
+    return this.ranked(q, budget, false, this.name);
+  }
+
+  /** Whether the recency-weighted list can be asked for (the companion source's switch). */
+  recentEnabled(q: FeedQuery): boolean {
+    return this.options.recencyRank > 0 && this.enabled(q);
+  }
+
+  /** The recency-weighted list (EaseRecentSource.fetch). */
+  fetchRecent(q: FeedQuery, budget: number, name: string): Candidate[] {
+    return this.options.recencyRank > 0 ? this.ranked(q, budget, true, name) : [];
+  }
+
+  private ranked(q: FeedQuery, budget: number, recent: boolean, name: string): Candidate[] {
     const model = this.model;
     if (!model || q.user < 0 || budget <= 0) return [];
     const u = this.userScores(q, model);
     if (!u) return [];
-    const { scores, inHistory, blocked } = u;
+    const { inHistory, blocked } = u;
+    const scores = recent ? this.recentScores(u, model) : u.scores;
+    if (!scores) return [];
     const n = model.items.length;
     const top = (this.top = heapFor(this.top, budget));
     for (let j = 0; j < n; j++) {
@@ -194,62 +243,58 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
       if (blocked.has(item) || !top.accepts(item, s) || !servable(q, item)) continue;
       top.push(item, s);
     }
-    return candidatesFromTopK(top, this.name, q);
+    return candidatesFromTopK(top, name, q);
   }
 
   /**
    * Feature columns (CandidateFeatureProvider): for every candidate, its EASE score for the user
    * (`score`, the same number fetch() ranks by), that score over the user's best score outside
    * the history (`rel`), and its standard score among the user's scores of every item outside
-   * the history (`z`). `rel` and `z` do not depend on the scale of the scores, which grows with
+   * the history (`z`); with `recencyRank` > 0 the same three of the recency-weighted scores
+   * (`recent_score`, `recent_rel`, `recent_z`: how close the candidate is to what the user
+   * engaged with last). `rel` and `z` do not depend on the scale of the scores, which grows with
    * the size of the training data and of the history (the ranker learns on a shadow trained on
    * less). The scores come from fetch() when it ran in the same request; else the user is
    * scored here. NaN for a user without a trained history item and for items the model does
    * not know. Empty when the source is off.
    */
   featureNames(): readonly string[] {
-    return this.model ? EASE_FEATURES : [];
+    return this.model ? this.columns() : [];
+  }
+
+  private columns(): readonly string[] {
+    return this.options.recencyRank > 0 ? EASE_RECENT_FEATURES : EASE_FEATURES;
   }
 
   candidateFeatures(q: FeedQuery, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void {
     const model = this.model;
+    const width = this.columns().length;
     const u = model && q.user >= 0 ? this.userScores(q, model) : undefined;
-    if (!model || !u) return fillMissing(out, candidates.length, stride, offset, EASE_FEATURES.length);
+    if (!model || !u) return fillMissing(out, candidates.length, stride, offset, width);
     const { scores, inHistory } = u;
-    if (u.best === undefined) {
-      // One pass over the catalogue per request: the best score, mean and deviation outside the history.
-      let best = -Infinity;
-      let sum = 0;
-      let sq = 0;
-      let count = 0;
-      for (let j = 0; j < scores.length; j++) {
-        if (inHistory[j]) continue;
-        const x = scores[j]!;
-        if (x > best) best = x;
-        sum += x;
-        sq += x * x;
-        count++;
-      }
-      const mean = count > 0 ? sum / count : NaN;
-      u.best = best;
-      u.mean = mean;
-      u.sd = count > 1 ? Math.sqrt(Math.max(0, sq / count - mean * mean)) : NaN;
-    }
-    const { best, mean, sd } = u as Required<UserScores>;
+    const stats = (u.stats ??= scoreStats(scores, inHistory));
+    const recent = width > 3 ? this.recentScores(u, model) : undefined;
+    const recentStats = recent ? (u.recentStats ??= scoreStats(recent, inHistory)) : undefined;
     const compact = this.compactItemOf;
     for (let i = 0; i < candidates.length; i++) {
       const item = candidates[i]!.item;
       const row = i * stride + offset;
       const c = item >= 0 && item < compact.length ? compact[item]! : -1;
       if (c < 0) {
-        out[row] = out[row + 1] = out[row + 2] = NaN;
+        out.fill(NaN, row, row + width);
         continue;
       }
-      const x = scores[c]!;
-      out[row] = x;
-      out[row + 1] = best > 0 ? x / best : NaN;
-      out[row + 2] = sd > 0 ? (x - mean) / sd : NaN;
+      writeScore(out, row, scores[c]!, stats);
+      if (recent) writeScore(out, row + 3, recent[c]!, recentStats!);
+      else if (width > 3) out.fill(NaN, row + 3, row + 6);
     }
+  }
+
+  /** The request's recency-weighted scores (computed once per request); null when the history has no order. */
+  private recentScores(u: UserScores, model: Model): Float64Array | null {
+    if (u.recent !== undefined) return u.recent;
+    const weights = recencyWeights(u.times, this.options.recencyRank);
+    return (u.recent = weights ? scoreHistory(model, u.history, weights) : null);
   }
 
   /**
@@ -261,49 +306,23 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
     if (kept !== undefined) return kept ?? undefined;
     const state = q.state;
     const n = model.items.length;
-    // The user's positive history (compact ids, distinct); any history item is never proposed.
+    // The user's positive history (compact ids, distinct, newest first); any history item is never proposed.
     const history: number[] = [];
+    const times: number[] = [];
     const inHistory = new Uint8Array(n);
     const blocked = new Set<number>();
-    state.history.forEachRecent(q.user, (item, type) => {
+    state.history.forEachRecent(q.user, (item, type, ts) => {
       blocked.add(item);
       if (!(state.polarity[type]! > 0)) return;
       const c = item < this.compactItemOf.length ? this.compactItemOf[item]! : -1;
-      if (c >= 0 && !inHistory[c]) (inHistory[c] = 1), history.push(c);
+      if (c >= 0 && !inHistory[c]) (inHistory[c] = 1), history.push(c), times.push(ts);
     });
     if (history.length === 0) {
       this.memo.set(q, model, null);
       return undefined;
     }
-    const scores = new Float64Array(n);
-    if (model.form === 'dual') {
-      const m = model.users.length;
-      const { itemUsers, userItems, dense } = model;
-      // a = X h (overlap of every training user with the history), b = K⁻¹ a, c = Xᵀ b
-      const a = new Float64Array(m);
-      for (const i of history) for (let p = itemUsers.offsets[i]!; p < itemUsers.offsets[i + 1]!; p++) a[itemUsers.indices[p]!]! += 1;
-      const b = new Float64Array(m);
-      for (let v = 0; v < m; v++) {
-        const av = a[v]!;
-        if (av === 0) continue;
-        const row = v * m;
-        for (let w = 0; w < m; w++) b[w]! += av * dense[row + w]!;
-      }
-      for (let v = 0; v < m; v++) {
-        const bv = b[v]!;
-        for (let p = userItems.offsets[v]!; p < userItems.offsets[v + 1]!; p++) scores[userItems.indices[p]!]! += bv;
-      }
-      // score_j = −(h P)_j / P_jj = c_j / (1 − d_j) off the history
-      for (let j = 0; j < n; j++) scores[j] = model.diag[j]! > 0 ? scores[j]! / model.diag[j]! : 0;
-    } else {
-      const { dense, diag } = model;
-      for (const i of history) {
-        const row = i * n;
-        for (let j = 0; j < n; j++) scores[j]! += dense[row + j]!;
-      }
-      for (let j = 0; j < n; j++) scores[j] = -scores[j]! / diag[j]!;
-    }
-    return this.memo.set(q, model, { scores, inHistory, blocked }) ?? undefined;
+    const scores = scoreHistory(model, history, undefined);
+    return this.memo.set(q, model, { scores, history, times, inHistory, blocked }) ?? undefined;
   }
 
   async save(dir: string): Promise<void> {
@@ -333,7 +352,9 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
     } catch {
       return false;
     }
-    if (header.format !== FORMAT || header.version !== VERSION || JSON.stringify(header.options) !== JSON.stringify(this.options)) return false;
+    // recencyRank weighs the history at request time: not part of the trained model.
+    const trainedWith = (o: Partial<EaseSourceOptions> | undefined) => JSON.stringify([o?.lambda, o?.maxDim]);
+    if (header.format !== FORMAT || header.version !== VERSION || trainedWith(header.options) !== trainedWith(this.options)) return false;
     if (header.trainedAtSeq > ctx.state.lastSeq) return false;
     if (!header.form) {
       this.model = undefined;
@@ -373,6 +394,109 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * EASE scores of every trained item (compact ids) for a history row h: h_i = weights[p] for the
+ * p-th entry of `history` (1 for all when `weights` is undefined: the binary row), 0 elsewhere;
+ * score_j = −(h P)_j / P_jj (= (h B)_j off the history).
+ */
+function scoreHistory(model: Model, history: readonly number[], weights: Float64Array | undefined): Float64Array {
+  const n = model.items.length;
+  const scores = new Float64Array(n);
+  if (model.form === 'dual') {
+    const m = model.users.length;
+    const { itemUsers, userItems, dense } = model;
+    // a = X h (weighted overlap of every training user with the history), b = K⁻¹ a, c = Xᵀ b
+    const a = new Float64Array(m);
+    for (let p = 0; p < history.length; p++) {
+      const i = history[p]!;
+      const w = weights ? weights[p]! : 1;
+      for (let e = itemUsers.offsets[i]!; e < itemUsers.offsets[i + 1]!; e++) a[itemUsers.indices[e]!]! += w;
+    }
+    const b = new Float64Array(m);
+    for (let v = 0; v < m; v++) {
+      const av = a[v]!;
+      if (av === 0) continue;
+      const row = v * m;
+      for (let w = 0; w < m; w++) b[w]! += av * dense[row + w]!;
+    }
+    for (let v = 0; v < m; v++) {
+      const bv = b[v]!;
+      for (let p = userItems.offsets[v]!; p < userItems.offsets[v + 1]!; p++) scores[userItems.indices[p]!]! += bv;
+    }
+    // score_j = −(h P)_j / P_jj = c_j / (1 − d_j) off the history
+    for (let j = 0; j < n; j++) scores[j] = model.diag[j]! > 0 ? scores[j]! / model.diag[j]! : 0;
+  } else {
+    const { dense, diag } = model;
+    for (let p = 0; p < history.length; p++) {
+      const row = history[p]! * n;
+      const w = weights ? weights[p]! : 1;
+      if (w === 1) for (let j = 0; j < n; j++) scores[j]! += dense[row + j]!;
+      else for (let j = 0; j < n; j++) scores[j]! += w * dense[row + j]!;
+    }
+    for (let j = 0; j < n; j++) scores[j] = -scores[j]! / diag[j]!;
+  }
+  return scores;
+}
+
+/**
+ * Weights of a history newest first (`times` of engagement, non-increasing): 1 / (1 + k / r)
+ * where k is the number of items engaged strictly later (ties share the weight). Undefined when
+ * every item has the same time (no order: the weights would all be 1).
+ */
+export function recencyWeights(times: readonly number[], r: number): Float64Array | undefined {
+  const weights = new Float64Array(times.length);
+  let k = 0;
+  for (let p = 0; p < times.length; p++) {
+    if (p > 0 && times[p] !== times[p - 1]) k = p;
+    weights[p] = 1 / (1 + k / r);
+  }
+  return k > 0 ? weights : undefined;
+}
+
+/** One pass over the catalogue: the best score, mean and deviation outside the history. */
+function scoreStats(scores: Float64Array, inHistory: Uint8Array): ScoreStats {
+  let best = -Infinity;
+  let sum = 0;
+  let sq = 0;
+  let count = 0;
+  for (let j = 0; j < scores.length; j++) {
+    if (inHistory[j]) continue;
+    const x = scores[j]!;
+    if (x > best) best = x;
+    sum += x;
+    sq += x * x;
+    count++;
+  }
+  const mean = count > 0 ? sum / count : NaN;
+  return { best, mean, sd: count > 1 ? Math.sqrt(Math.max(0, sq / count - mean * mean)) : NaN };
+}
+
+/** score, score / best, standard score: three feature columns from `row` on. */
+function writeScore(out: Float32Array, row: number, x: number, s: ScoreStats): void {
+  out[row] = x;
+  out[row + 1] = s.best > 0 ? x / s.best : NaN;
+  out[row + 2] = s.sd > 0 ? (x - s.mean) / s.sd : NaN;
+}
+
+/**
+ * `ease_recent`: the EASE source's recency-weighted list as a candidate source of its own, so the
+ * learned fusion (and the heavy ranker's per-source features) weigh it apart from the set scores.
+ * It shares the EASE source's model and request memo (no training of its own), and is on exactly
+ * when the EASE source is trained and `recencyRank` > 0.
+ */
+export class EaseRecentSource implements CandidateSource {
+  readonly name = 'ease_recent';
+  constructor(private readonly ease: EaseSource) {}
+
+  enabled(q: FeedQuery): boolean {
+    return this.ease.recentEnabled(q);
+  }
+
+  fetch(q: FeedQuery, budget: number): Candidate[] {
+    return this.ease.fetchRecent(q, budget, this.name);
   }
 }
 

@@ -102,7 +102,7 @@ test('providers: names are [] before training, fixed after, and the registry pic
   for (const s of all) await s.train(p.ctx);
   const names = all.map((s) => [...s.featureNames()]);
   assert.deepEqual(names, [
-    ['score', 'rel', 'z'],
+    ['score', 'rel', 'z', 'recent_score', 'recent_rel', 'recent_z'],
     ['dot', 'cos'],
     ['score', 'max', 'rel', 'links'],
     ['score', 'overlap'],
@@ -116,7 +116,7 @@ test('providers: names are [] before training, fixed after, and the registry pic
   );
   const registry = new FeatureRegistry({ state: p.state, sources: all.map((s) => s.name), providers: all });
   const model = registry.describe().find((f) => f.family === 'model')!;
-  assert.deepEqual(model.names, ['ease_score', 'ease_rel', 'ease_z', 'embedding_dot', 'embedding_cos', 'item_to_item_score', 'item_to_item_max', 'item_to_item_rel', 'item_to_item_links', 'communities_score', 'communities_overlap']);
+  assert.deepEqual(model.names, ['ease_score', 'ease_rel', 'ease_z', 'ease_recent_score', 'ease_recent_rel', 'ease_recent_z', 'embedding_dot', 'embedding_cos', 'item_to_item_score', 'item_to_item_max', 'item_to_item_rel', 'item_to_item_links', 'communities_score', 'communities_overlap']);
   // The registry fills them for every candidate.
   const q = p.query('b4');
   const cands = [...unseen(p, 'b4', ids('A'), 1), ...unseen(p, 'b4', ids('B'), 1), ...unseen(p, 'b4', ids('C'), 1)];
@@ -142,6 +142,14 @@ test('providers: the values equal the source’s own scores for the items it ret
         close(score!, e[k]!.score, `${name} ease score`);
         close(rel!, e[k]!.score / e[0]!.score, `${name} ease rel`);
         if (k > 0) assert.ok(z! <= ez[k - 1]![2]!, `${name} ease z follows the score`);
+      });
+      // The recency-weighted columns describe the `ease_recent` list's scores the same way.
+      const r = ease.recentSource().fetch(q, 1000);
+      assert.ok(r.length > 10, `${name}: ease_recent candidates`);
+      provided(ease, fq, r).forEach(([, , , score, rel, z], k, rows) => {
+        close(score!, r[k]!.score, `${name} ease recent score`);
+        close(rel!, r[k]!.score / r[0]!.score, `${name} ease recent rel`);
+        if (k > 0) assert.ok(z! <= rows[k - 1]![5]!, `${name} ease recent z follows the score`);
       });
 
       const m = await embedding.fetch(q, 1000);

@@ -27,6 +27,7 @@ export interface CandidateSources {
 
 export function createCandidateSources(config: Config): CandidateSources {
   const feed = config.feed;
+  const ease = new EaseSource();
   const popular = new PopularSource({ maxPostAge: feed.maxPostAge, window: feed.popularWindow, recencyHalfLife: feed.recencyHalfLife });
   const entries: SourceEntry[] = [
     {
@@ -38,7 +39,9 @@ export function createCandidateSources(config: Config): CandidateSources {
     { source: new CommunitySource({ maxPostAge: feed.maxPostAge, halfLife: feed.maxPostAge > 0 ? feed.recencyHalfLife : 0 }), budget: 300 },
     { source: new EmbeddingSource({ factors: 64, iterations: 15, regularization: 20, alpha: 1 }), budget: 500 },
     { source: new ItemToItemSource(), budget: 500 },
-    { source: new EaseSource(), budget: 500 },
+    { source: ease, budget: 500 },
+    // The EASE model's recency-weighted list (shares the trained model above).
+    { source: ease.recentSource(), budget: 500 },
     { source: new SocialGraphSource({ recencyHalfLife: feed.maxPostAge > 0 ? feed.recencyHalfLife : 0 }), budget: 500 },
     // More sources: one line each, e.g. { source: new ItemToItemSource(...), budget: 300 },
   ];
