@@ -65,7 +65,7 @@ export async function candidatesBench(argv: string[]): Promise<void> {
     lastSource = source;
     lastPrint = now;
     process.stderr.write(`  training ${source}: ${Math.floor(done)}/${total}${note ? ` ${note}` : ''}, ${((now - t) / 1000).toFixed(0)} s\n`);
-  });
+  }, { rankers: false }); // the first stage only: the rankers are the feed bench's
   const sourcesSeconds = (performance.now() - t) / 1000;
   const rssSources = process.memoryUsage().rss;
   process.stderr.write(`sources: loaded [${loaded.join(', ')}], trained [${trained.join(', ')}] in ${sourcesSeconds.toFixed(1)} s\n`);
@@ -92,6 +92,11 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   const concurrent: number[] = [];
   const sequential: number[] = [];
   const popularOnly: number[] = [];
+  // With a learned fusion: the stage as served when the sources it weighs 0 are skipped
+  // (FeedQuery.unweighted, `feed.fusion.skipUnweighted`), a third run of each request.
+  const unweighted = engine.unweightedSources();
+  const skipping: number[] = [];
+  let unionSkipping = 0;
   let union = 0;
   const now = engine.now();
   const offThread = engine.sources.filter(({ source }) => (source as Partial<OffThreadSource>).offThread === true).map(({ source }) => source.name);
@@ -139,8 +144,21 @@ export async function candidatesBench(argv: string[]): Promise<void> {
       await post('HeapProfiler.enable');
       await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     }
-    // Each request twice, in alternating order: as served (concurrent) and one source after another.
-    for (const mode of i % 2 === 0 ? (['concurrent', 'sequential'] as const) : (['sequential', 'concurrent'] as const)) {
+    // Each request twice, in alternating order: as served (concurrent) and one source after
+    // another; then, with a learned fusion that weighs sources 0, as served without them.
+    const modes = i % 2 === 0 ? (['concurrent', 'sequential'] as const) : (['sequential', 'concurrent'] as const);
+    for (const mode of unweighted ? [...modes, 'skipping' as const] : modes) {
+      if (mode === 'skipping') {
+        const t0 = performance.now();
+        const q = hydrate(userId);
+        q.unweighted = unweighted;
+        const { candidates } = await stage.retrieve(q);
+        if (measured) {
+          skipping.push(performance.now() - t0);
+          unionSkipping += candidates.length;
+        }
+        continue;
+      }
       if (mode === 'concurrent') {
         const t0 = performance.now();
         const q = hydrate(userId);
@@ -200,11 +218,12 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   rows.push(row('candidate stage, sources one after another (hydrate + sources + merge)', sequential));
   if (offThread.length > 0) rows.push(row('  in it: the synchronous sources, added up (main thread)', mainThread));
   rows.push(row('candidate stage as served: sources side by side (hydrate + sources + merge)', concurrent));
+  if (unweighted) rows.push(row(`candidate stage as served, skipping the sources the learned fusion weighs 0 (${[...unweighted].join(', ')})`, skipping));
   const mem = process.memoryUsage();
   const trainedNote = trained.length > 0 ? `trained ${trained.join(', ')} (and saved) in ${sourcesSeconds.toFixed(1)} s (per source ≈ ${[...trainSeconds].map(([s, sec]) => `${s} ${sec.toFixed(0)} s`).join(', ')})` : 'nothing trained';
   process.stdout.write(
-    `\ncandidate stage: preset ${preset} — ${engine.store.userIds.length.toLocaleString('en-US')} users, ${engine.store.itemIds.length.toLocaleString('en-US')} items, ${engine.state.events.toLocaleString('en-US')} events; ${n} requests, one at a time, each run both ways (node ${process.version})\n\n` +
-      `${table(rows)}\n\nmean candidates per request (union): ${(union / n).toFixed(0)}; budgets ${engine.sources.map((e) => `${e.source.name} ${e.budget}`).join(', ')}; off the main thread: ${offThread.join(', ') || 'none'}\n` +
+    `\ncandidate stage: preset ${preset} — ${engine.store.userIds.length.toLocaleString('en-US')} users, ${engine.store.itemIds.length.toLocaleString('en-US')} items, ${engine.state.events.toLocaleString('en-US')} events; ${n} requests, one at a time, each run ${unweighted ? 'three' : 'both'} ways (node ${process.version})\n\n` +
+      `${table(rows)}\n\nmean candidates per request (union): ${(union / n).toFixed(0)}${unweighted ? `; skipping the unweighted sources: ${(unionSkipping / n).toFixed(0)}` : ''}; budgets ${engine.sources.map((e) => `${e.source.name} ${e.budget}`).join(', ')}; off the main thread: ${offThread.join(', ') || 'none'}\n` +
       `GC while requests ran: ${gc.count} pauses (${gc.major} full, ${gc.majorMs.toFixed(0)} ms), ${gc.ms.toFixed(0)} ms in all, longest ${gc.max.toFixed(1)} ms\n` +
       `sources: ${loaded.length > 0 ? `loaded ${loaded.join(', ')} from ${models}` : 'nothing loaded'}; ${trainedNote}${loaded.length > 0 && trained.length === 0 ? ` (loading took ${sourcesSeconds.toFixed(1)} s)` : ''}${engine.fusionNote ? `; fusion ${engine.fusionNote}` : ''}\n` +
       `memory: RSS ${mb(mem.rss)}; after replay ${mb(rssState)}, after ${trained.length > 0 ? 'training (with training garbage)' : 'loading'} the sources ${mb(rssSources)} (indexes ≈ ${mb(rssSources - rssState)}); V8 heap ${mb(mem.heapUsed)}; online state ${mb(Object.values(engine.state.memory()).reduce((a, b) => a + b, 0))}\n`,

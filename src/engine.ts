@@ -345,6 +345,8 @@ export class Engine {
     return buildRankerDataset(examples, shadow.featureRegistry(), (u, x) => shadow.requestQuery(u, x), (q, c) => shadow.fusion.score(q, c), {
       candidatesPerUser: this.config.rank.candidatesPerUser,
       maxCandidates: this.config.rank.maxCandidates,
+      unweighted: shadow.unweightedSources(),
+      pageSize: this.config.feed.pageSize,
       minPositives: this.config.rank.minPositives,
       minNegatives: this.config.rank.minNegatives,
       seed: this.config.feed.fusion.seed,
@@ -496,8 +498,27 @@ export class Engine {
     const terms = this.variantTerms.get(settings.name);
     if (terms) q.terms = terms;
     if (settings.budgets) q.budgets = settings.budgets;
+    const unweighted = this.unweightedSources();
+    if (unweighted) q.unweighted = unweighted;
     return q;
   }
+
+  /**
+   * The pipeline's sources the learned fusion weighs 0 (`feed.fusion.skipUnweighted`): not
+   * fetched when serving unless the others propose too few (pipeline/feed-pipeline.ts);
+   * undefined when there is no learned fusion or it weighs every source.
+   */
+  unweightedSources(): ReadonlySet<string> | undefined {
+    const model = this.fusion.trained;
+    if (!model || !this.config.feed.fusion.skipUnweighted) return undefined;
+    if (this.unweightedMemo.model !== model) {
+      const off = new Set(this.sources.map((e) => e.source.name).filter((name) => (model.weights[name] ?? 0) === 0));
+      this.unweightedMemo = { model, set: off.size > 0 && off.size < this.sources.length ? off : undefined };
+    }
+    return this.unweightedMemo.set;
+  }
+
+  private unweightedMemo: { model: FusionModelFile | undefined; set: ReadonlySet<string> | undefined } = { model: undefined, set: undefined };
 
   /** The variant that serves a user: the requested one (checked), else the experiment assignment. */
   variantOf(userId: string, requested?: string): string {

@@ -169,6 +169,12 @@ export const configSchema = z
             holdoutWindow: z.number().positive().default(DAY),
             maxLogRows: z.number().int().min(0).default(3_000_000),
             seed: z.number().int().default(42),
+            /**
+             * Sources the learned fusion weighs 0 are not fetched when serving (their candidates
+             * cannot move the light ranker's order), unless the others propose too few; the heavy
+             * ranker's training rows are built the same way.
+             */
+            skipUnweighted: z.boolean().default(true),
           })
           .prefault({}),
         /** Followed authors considered, best affinity first. */

@@ -59,3 +59,51 @@ test('merge passes single-source candidates through and never changes a source l
   const odd = mergeCandidates([[cand(-5, 'a', 1), cand(1.5, 'a', 2)], [cand(-5, 'b', 1)]]);
   assert.deepEqual(odd.map((c) => [c.item, c.sources.length]), [[-5, 2], [1.5, 1]]);
 });
+
+test('sources the fusion weighs 0 are fetched only when the weighted ones propose too few for a page, or none is on', async () => {
+  const calls: string[] = [];
+  const counted = (name: string, items: number[], enabled = () => true): CandidateSource => ({
+    name,
+    enabled,
+    fetch: () => {
+      calls.push(name);
+      return items.map((item, r) => cand(item, name, r + 1));
+    },
+  });
+  const range = (from: number, n: number) => Array.from({ length: n }, (_, k) => from + k);
+  const make = (weighted: number[], weightedOn = true) =>
+    new FeedPipeline({
+      name: 't',
+      sources: [
+        { source: counted('in_network', weighted, () => weightedOn), budget: 100 },
+        { source: counted('embedding', range(1000, 40)), budget: 100 },
+        { source: counted('social_graph', [5, 1001]), budget: 100 },
+      ],
+      filters: [],
+      scorers: [],
+      selector: { name: 'none', select: (_q, cs) => cs },
+      sideEffects: [],
+    });
+  const unweighted = new Set(['embedding', 'social_graph']);
+  // limit 3: 5 × 3 = 15 candidates are enough.
+  calls.length = 0;
+  let got = await make(range(0, 15)).retrieve({ ...query, unweighted });
+  assert.deepEqual(calls, ['in_network']);
+  assert.equal(got.candidates.length, 15);
+  assert.ok(got.candidates.every((c) => c.sources.every((h) => h.source === 'in_network')));
+  // Too few: the second round fetches the others, merged with the first.
+  calls.length = 0;
+  got = await make(range(0, 14)).retrieve({ ...query, unweighted });
+  assert.deepEqual(calls, ['in_network', 'embedding', 'social_graph']);
+  assert.equal(got.candidates.length, 14 + 40);
+  assert.deepEqual(got.candidates.find((c) => c.item === 5)!.sources.map((h) => h.source), ['in_network', 'social_graph']);
+  // No weighted source is on for this request (e.g. a user who follows nobody): one round of the rest.
+  calls.length = 0;
+  got = await make(range(0, 15), false).retrieve({ ...query, unweighted });
+  assert.deepEqual(calls.sort(), ['embedding', 'social_graph']);
+  assert.equal(got.candidates.length, 41);
+  // Without `unweighted`, every source runs.
+  calls.length = 0;
+  await make(range(0, 15)).retrieve(query);
+  assert.deepEqual(calls.sort(), ['embedding', 'in_network', 'social_graph']);
+});

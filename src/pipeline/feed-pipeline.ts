@@ -44,6 +44,19 @@ function isOffThread(source: CandidateSource): boolean {
   return (source as Partial<OffThreadSource>).offThread === true;
 }
 
+/**
+ * The sources the fusion weighs 0 (`FeedQuery.unweighted`) are fetched after all, in a second
+ * round, when the others' candidates, merged and filtered, are fewer than this many per item of the page
+ * (e.g. a user who follows nobody, when only the in-network source has weight): a page is not
+ * left empty for the sake of the light ranker's order.
+ */
+export const UNWEIGHTED_FALLBACK = 5;
+
+/** Whether a request fetches the unweighted sources too, given how many of the others' candidates passed the filters. */
+export function needsUnweighted(merged: number, limit: number): boolean {
+  return merged < UNWEIGHTED_FALLBACK * Math.max(1, limit);
+}
+
 export class FeedPipeline {
   constructor(readonly definition: FeedPipelineDefinition) {}
 
@@ -127,28 +140,44 @@ export class FeedPipeline {
         if (timer) clearTimeout(timer);
       }
     };
-    const order = active.map((_, i) => i);
-    if (active.some(({ source }) => isOffThread(source))) order.sort((a, b) => Number(isOffThread(active[b]!.source)) - Number(isOffThread(active[a]!.source)) || a - b);
-    const pending: Promise<Candidate[]>[] = new Array(active.length);
-    for (const i of order) pending[i] = fetchOne(active[i]!);
-    const results = await Promise.all(pending);
-    let candidates = mergeCandidates(results);
-    timings.push({ stage: 'sources', ms: performance.now() - t0, count: candidates.length });
-
-    // Filters.
-    for (const filter of d.filters) {
-      if (!filter.enabled(q)) continue;
-      const start = performance.now();
-      try {
-        const { kept, removed } = filter.apply(q, candidates);
-        candidates = kept;
-        timings.push({ stage: 'filter', component: filter.name, ms: performance.now() - start, count: removed.length });
-      } catch (err) {
-        degraded.push(filter.name);
-        timings.push({ stage: 'filter', component: filter.name, ms: performance.now() - start, count: 0, error: String(err) });
+    // The sources the light ranker weighs 0 wait for a second round, needed only when the
+    // others propose too few (and not at all when no other source is on for this request).
+    const unweighted = q.unweighted;
+    const later = unweighted && unweighted.size > 0 && active.some(({ source }) => !unweighted.has(source.name)) ? active.filter(({ source }) => unweighted.has(source.name)) : [];
+    const first = later.length > 0 ? active.filter(({ source }) => !unweighted!.has(source.name)) : active;
+    const fetchAll = (list: typeof active): Promise<Candidate[][]> => {
+      const order = list.map((_, i) => i);
+      if (list.some(({ source }) => isOffThread(source))) order.sort((a, b) => Number(isOffThread(list[b]!.source)) - Number(isOffThread(list[a]!.source)) || a - b);
+      const pending: Promise<Candidate[]>[] = new Array(list.length);
+      for (const i of order) pending[i] = fetchOne(list[i]!);
+      return Promise.all(pending);
+    };
+    const applyFilters = (candidates: Candidate[]): Candidate[] => {
+      for (const filter of d.filters) {
+        if (!filter.enabled(q)) continue;
+        const start = performance.now();
+        try {
+          const { kept, removed } = filter.apply(q, candidates);
+          candidates = kept;
+          timings.push({ stage: 'filter', component: filter.name, ms: performance.now() - start, count: removed.length });
+        } catch (err) {
+          degraded.push(filter.name);
+          timings.push({ stage: 'filter', component: filter.name, ms: performance.now() - start, count: 0, error: String(err) });
+        }
       }
+      return candidates;
+    };
+    const results = await fetchAll(first);
+    let merged = mergeCandidates(results);
+    timings.push({ stage: 'sources', ms: performance.now() - t0, count: merged.length });
+    let candidates = applyFilters(merged);
+    // Too few left for a page: the unweighted sources after all, merged with the first round, filtered again.
+    if (later.length > 0 && needsUnweighted(candidates.length, q.limit)) {
+      const t1 = performance.now();
+      merged = mergeCandidates([...results, ...(await fetchAll(later))]);
+      timings.push({ stage: 'sources', component: 'unweighted', ms: performance.now() - t1, count: merged.length });
+      candidates = applyFilters(merged);
     }
-
     return { candidates, timings, degraded };
   }
 

@@ -32,6 +32,12 @@ export interface FeedQuery {
   terms?: ScoreTerms;
   /** Budget per source name for this request's variant, when it differs from the pipeline's. */
   budgets?: ReadonlyMap<string, number>;
+  /**
+   * Sources the light ranker (the learned fusion) gives no weight: their candidates cannot move
+   * its order, so they are not fetched unless the weighted ones propose too few
+   * (feed-pipeline.ts `UNWEIGHTED_FALLBACK`; `feed.fusion.skipUnweighted`).
+   */
+  unweighted?: ReadonlySet<string>;
 }
 
 /** What a mixer rule did to a candidate: its score multiplied by `factor`, or its position moved; shown in explanations. */

@@ -7,7 +7,8 @@ import { SIM_PRESETS, simulate } from '../sim/index.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { LOG_EVENT } from '../store/store.js';
 import { collectHoldoutExamples } from './holdout.js';
-import { buildRankerDataset } from './ranker-dataset.js';
+import { buildRankerDataset, withoutUnweighted } from './ranker-dataset.js';
+import { makeCandidate } from '../pipeline/types.js';
 
 const DAY = 86_400_000;
 
@@ -115,10 +116,90 @@ test('ranker training set from impressions: one row per post shown after the cut
       const slot = ds.features.indexOf('slot');
       for (let r = 0; r < ds.n; r++) assert.equal(ds.X[r * ds.d + slot], 0);
       for (let g = 0; g < ds.groupUser.length; g++) assert.ok(ds.groups[g + 1]! - ds.groups[g]! <= 60);
+
+      // Sources the fusion weighs 0 are not fetched when serving: their hits are off the rows too.
+      const unweighted = new Set(['embedding', 'social_graph', 'communities']);
+      const skipped = buildRankerDataset(byCandidates, shadow.featureRegistry(), (u, x) => shadow.requestQuery(u, x), (q, c) => shadow.fusion.score(q, c), {
+        candidatesPerUser: 60,
+        maxCandidates: 1000,
+        minPositives: 20,
+        seed: 1,
+        unweighted,
+        // A page of 1: the weighted sources always leave the 5 candidates that spare the fallback.
+        pageSize: 1,
+      });
+      const column = (name: string) => skipped.features.indexOf(name);
+      let weightedHits = 0;
+      for (let r = 0; r < skipped.n; r++) {
+        for (const name of unweighted) assert.ok(Number.isNaN(skipped.X[r * skipped.d + column(`src_${name}_rank`)]!), `src_${name}_rank of row ${r}`);
+        if (!Number.isNaN(skipped.X[r * skipped.d + column('src_in_network_rank')]!)) weightedHits++;
+      }
+      assert.ok(weightedHits > 0, 'rows keep the weighted sources');
+      const full = (name: string) => Array.from({ length: ds.n }, (_, r) => ds.X[r * ds.d + ds.features.indexOf(`src_${name}_rank`)]!).filter((v) => !Number.isNaN(v)).length;
+      assert.ok(full('embedding') > 0, 'without the option the rows have embedding ranks');
     } finally {
       await byCandidates.shadow.close();
     }
   } finally {
     await engine.close();
+  }
+});
+
+test('withoutUnweighted: hits of the sources weighed 0 removed, candidates only they proposed dropped, all kept when the rest are too few', () => {
+  const hit = (source: string, rank: number) => ({ source, score: 1 / rank, rank });
+  const make = (item: number, ...sources: string[]) => {
+    const c = makeCandidate(item, -1, false, hit(sources[0]!, item + 1), 0);
+    for (const s of sources.slice(1)) c.sources.push(hit(s, item + 1));
+    return c;
+  };
+  const candidates = [make(0, 'a'), make(1, 'a', 'z'), make(2, 'z'), ...Array.from({ length: 20 }, (_, k) => make(10 + k, 'a'))];
+  const before = JSON.stringify(candidates);
+  const out = withoutUnweighted(candidates, new Set(['z']), 4);
+  assert.deepEqual(out.map((c) => c.item), candidates.filter((c) => c.item !== 2).map((c) => c.item));
+  assert.deepEqual(out.find((c) => c.item === 1)!.sources.map((h) => h.source), ['a']);
+  assert.equal(out[0], candidates[0]); // untouched candidates are the same objects
+  assert.equal(JSON.stringify(candidates), before); // the examples are not changed
+  // 22 weighted candidates < 5 × a page of 5: serving would fetch the others too.
+  assert.equal(withoutUnweighted(candidates, new Set(['z']), 5).length, candidates.length);
+});
+
+test('engine: the sources a learned fusion weighs 0 are not fetched for a request, unless switched off', async () => {
+  for (const skip of [true, false]) {
+    const config = parseConfig({ store: { db: ':memory:' }, feed: { fusion: { learn: false, skipUnweighted: skip } }, rank: { learn: false } });
+    const store = SqliteStore.open({ path: ':memory:', types: new EventTypeRegistry(config.eventTypes), synchronous: 'OFF' });
+    const engine = await Engine.open(config, { store, logImpressions: false });
+    try {
+      await engine.importStream(simulate({ ...SIM_PRESETS.tiny }));
+      const names = engine.sources.map((e) => e.source.name);
+      assert.equal(engine.unweightedSources(), undefined, 'no learned fusion: every source runs');
+      const weights = Object.fromEntries(names.map((n) => [n, n === 'popular' || n === 'in_network' ? 1 : 0]));
+      engine.fusion.setModel({ format: 'lenta.fusion.v2', sources: names, weights, k0: 60, report: { users: 0, validationUsers: 0, positives: 0, k: 10, validation: { learned: 0, rrf: 0, sources: {} }, seconds: 0, phases: { shadow: 0, examples: 0, ascent: 0 } } });
+      const off = engine.unweightedSources();
+      if (!skip) {
+        assert.equal(off, undefined);
+        continue;
+      }
+      assert.deepEqual([...off!].sort(), names.filter((n) => weights[n] === 0).sort());
+      // Per request: the weighted sources alone when they leave at least 5 × a page (20) after the
+      // filters; else every source (the filters are per item: the weighted candidates among the
+      // result are what the first round left).
+      let skipped = 0;
+      let fallback = 0;
+      const users = engine.store.userIds.map((_, u) => u).filter((u) => engine.state.following.size(u) > 0 && engine.state.history.size(u) > 0);
+      for (const user of users.slice(0, 40)) {
+        const candidates = await engine.retrieve(user);
+        const weighted = candidates.filter((c) => c.sources.some((h) => !off!.has(h.source))).length;
+        if (candidates.some((c) => c.sources.some((h) => off!.has(h.source)))) {
+          fallback++;
+          assert.ok(weighted < 100, `user ${user}: the others fetched with ${weighted} weighted candidates`);
+        } else {
+          skipped++;
+          assert.ok(weighted >= 100, `user ${user}: ${weighted} candidates without the others`);
+        }
+      }
+      assert.ok(skipped > 0, `${skipped} requests skipped the unweighted sources, ${fallback} fell back`);
+    } finally {
+      await engine.close();
+    }
   }
 });

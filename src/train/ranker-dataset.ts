@@ -28,6 +28,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { FeatureRegistry } from '../features/registry.js';
 import { makeCandidate, type Candidate, type FeedQuery } from '../pipeline/types.js';
+import { needsUnweighted } from '../pipeline/feed-pipeline.js';
 import { Rng } from '../sim/random.js';
 import type { HoldoutExamples } from './holdout.js';
 
@@ -60,6 +61,13 @@ export interface RankerDatasetOptions {
   candidatesPerUser: number;
   /** The heavy ranker's budget when serving (features are computed over that many, as then). */
   maxCandidates: number;
+  /**
+   * Sources the fusion weighs 0, which serving does not fetch (FeedQuery.unweighted): their hits
+   * are taken off the examples' candidates as serving would not have them — unless the rest are
+   * too few for a page of `pageSize`, when serving fetches them too.
+   */
+  unweighted?: ReadonlySet<string>;
+  pageSize?: number;
   /** A head needs this many positive rows (else the type has no head). */
   minPositives: number;
   /** The shared `negative` head (negative types too rare for their own) needs this many (default: minPositives). */
@@ -105,7 +113,7 @@ export function buildRankerDataset(
   examples.users.forEach((u, ui) => {
     options.onProgress?.(ui, examples.users.length, 'features');
     const q = query(u.user, u.kept);
-    const cands = u.candidates;
+    const cands = options.unweighted ? withoutUnweighted(u.candidates, options.unweighted, options.pageSize ?? 20) : u.candidates;
     scoreLight(q, cands);
     const order = cands.map((_, i) => i).sort((a, b) => cands[b]!.score - cands[a]!.score || cands[a]!.item - cands[b]!.item);
     for (let r = 0; r < order.length; r++) cands[order[r]!]!.lightRank = r + 1;
@@ -162,6 +170,21 @@ export function buildRankerDataset(
   // Requests in time order: learners fit on the earlier ones and validate on the later ones.
   if (examples.kind === 'impressions') groups.sort((a, b) => a.time - b.time || a.user - b.user);
   return assemble(examples.kind, registry, state.types.size, (t) => state.polarity[t]!, (t) => state.types.name(t), (t) => state.types.spec(t).weight, groups, options.minPositives, options.minNegatives ?? options.minPositives);
+}
+
+/**
+ * The candidates as a request that skips the `unweighted` sources retrieves them: their hits
+ * removed, candidates only they proposed dropped — or all of them, as they are, when the rest
+ * would be too few (pipeline/feed-pipeline.ts needsUnweighted). Copies: the examples are not changed.
+ */
+export function withoutUnweighted(candidates: readonly Candidate[], unweighted: ReadonlySet<string>, pageSize: number): Candidate[] {
+  const kept: Candidate[] = [];
+  for (const c of candidates) {
+    const sources = c.sources.filter((h) => !unweighted.has(h.source));
+    if (sources.length === c.sources.length) kept.push(c);
+    else if (sources.length > 0) kept.push({ ...c, sources });
+  }
+  return needsUnweighted(kept.length, pageSize) ? [...candidates] : kept;
 }
 
 const NONE: readonly number[] = [];
