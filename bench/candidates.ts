@@ -151,7 +151,7 @@ export async function candidatesBench(argv: string[]): Promise<void> {
       if (mode === 'skipping') {
         const t0 = performance.now();
         const q = hydrate(userId);
-        q.unweighted = unweighted;
+        q.unweighted = { sources: unweighted!, minCandidates: engine.config.rank.maxCandidates };
         const { candidates } = await stage.retrieve(q);
         if (measured) {
           skipping.push(performance.now() - t0);

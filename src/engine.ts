@@ -346,7 +346,6 @@ export class Engine {
       candidatesPerUser: this.config.rank.candidatesPerUser,
       maxCandidates: this.config.rank.maxCandidates,
       unweighted: shadow.unweightedSources(),
-      pageSize: this.config.feed.pageSize,
       minPositives: this.config.rank.minPositives,
       minNegatives: this.config.rank.minNegatives,
       seed: this.config.feed.fusion.seed,
@@ -499,7 +498,7 @@ export class Engine {
     if (terms) q.terms = terms;
     if (settings.budgets) q.budgets = settings.budgets;
     const unweighted = this.unweightedSources();
-    if (unweighted) q.unweighted = unweighted;
+    if (unweighted) q.unweighted = { sources: unweighted, minCandidates: settings.config.rank.maxCandidates };
     return q;
   }
 

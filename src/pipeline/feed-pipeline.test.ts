@@ -60,7 +60,7 @@ test('merge passes single-source candidates through and never changes a source l
   assert.deepEqual(odd.map((c) => [c.item, c.sources.length]), [[-5, 2], [1.5, 1]]);
 });
 
-test('sources the fusion weighs 0 are fetched only when the weighted ones propose too few for a page, or none is on', async () => {
+test('sources the fusion weighs 0 are fetched only when the weighted ones leave fewer than the heavy ranker\'s scope, or none is on', async () => {
   const calls: string[] = [];
   const counted = (name: string, items: number[], enabled = () => true): CandidateSource => ({
     name,
@@ -84,8 +84,8 @@ test('sources the fusion weighs 0 are fetched only when the weighted ones propos
       selector: { name: 'none', select: (_q, cs) => cs },
       sideEffects: [],
     });
-  const unweighted = new Set(['embedding', 'social_graph']);
-  // limit 3: 5 × 3 = 15 candidates are enough.
+  const unweighted = { sources: new Set(['embedding', 'social_graph']), minCandidates: 15 };
+  // 15 weighted candidates fill the scope.
   calls.length = 0;
   let got = await make(range(0, 15)).retrieve({ ...query, unweighted });
   assert.deepEqual(calls, ['in_network']);

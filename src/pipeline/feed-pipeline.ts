@@ -45,16 +45,14 @@ function isOffThread(source: CandidateSource): boolean {
 }
 
 /**
- * The sources the fusion weighs 0 (`FeedQuery.unweighted`) are fetched after all, in a second
- * round, when the others' candidates, merged and filtered, are fewer than this many per item of the page
- * (e.g. a user who follows nobody, when only the in-network source has weight): a page is not
- * left empty for the sake of the light ranker's order.
+ * Whether a request fetches the sources the fusion weighs 0 (`FeedQuery.unweighted`) after all,
+ * in a second round: when the others' candidates, merged and filtered, are fewer than
+ * `minCandidates` (the heavy ranker's scope) — e.g. a user who follows nobody when only the
+ * in-network source has weight, or a small platform. With at least that many, every candidate
+ * the heavy ranker scores is one of theirs anyway (a weighted source's candidate scores above 0).
  */
-export const UNWEIGHTED_FALLBACK = 5;
-
-/** Whether a request fetches the unweighted sources too, given how many of the others' candidates passed the filters. */
-export function needsUnweighted(merged: number, limit: number): boolean {
-  return merged < UNWEIGHTED_FALLBACK * Math.max(1, limit);
+export function needsUnweighted(filtered: number, minCandidates: number): boolean {
+  return filtered < minCandidates;
 }
 
 export class FeedPipeline {
@@ -143,8 +141,9 @@ export class FeedPipeline {
     // The sources the light ranker weighs 0 wait for a second round, needed only when the
     // others propose too few (and not at all when no other source is on for this request).
     const unweighted = q.unweighted;
-    const later = unweighted && unweighted.size > 0 && active.some(({ source }) => !unweighted.has(source.name)) ? active.filter(({ source }) => unweighted.has(source.name)) : [];
-    const first = later.length > 0 ? active.filter(({ source }) => !unweighted!.has(source.name)) : active;
+    const skip = unweighted?.sources;
+    const later = skip && skip.size > 0 && active.some(({ source }) => !skip.has(source.name)) ? active.filter(({ source }) => skip.has(source.name)) : [];
+    const first = later.length > 0 ? active.filter(({ source }) => !skip!.has(source.name)) : active;
     const fetchAll = (list: typeof active): Promise<Candidate[][]> => {
       const order = list.map((_, i) => i);
       if (list.some(({ source }) => isOffThread(source))) order.sort((a, b) => Number(isOffThread(list[b]!.source)) - Number(isOffThread(list[a]!.source)) || a - b);
@@ -172,7 +171,7 @@ export class FeedPipeline {
     timings.push({ stage: 'sources', ms: performance.now() - t0, count: merged.length });
     let candidates = applyFilters(merged);
     // Too few left for a page: the unweighted sources after all, merged with the first round, filtered again.
-    if (later.length > 0 && needsUnweighted(candidates.length, q.limit)) {
+    if (later.length > 0 && needsUnweighted(candidates.length, unweighted!.minCandidates)) {
       const t1 = performance.now();
       merged = mergeCandidates([...results, ...(await fetchAll(later))]);
       timings.push({ stage: 'sources', component: 'unweighted', ms: performance.now() - t1, count: merged.length });

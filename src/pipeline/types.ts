@@ -33,11 +33,12 @@ export interface FeedQuery {
   /** Budget per source name for this request's variant, when it differs from the pipeline's. */
   budgets?: ReadonlyMap<string, number>;
   /**
-   * Sources the light ranker (the learned fusion) gives no weight: their candidates cannot move
-   * its order, so they are not fetched unless the weighted ones propose too few
-   * (feed-pipeline.ts `UNWEIGHTED_FALLBACK`; `feed.fusion.skipUnweighted`).
+   * Sources the light ranker (the learned fusion) gives no weight (`feed.fusion.skipUnweighted`):
+   * fetched only when the weighted ones leave fewer than `minCandidates` candidates after the
+   * filters (the heavy ranker's `rank.maxCandidates`: with at least that many weighted
+   * candidates, which all score above 0, none of theirs could enter the heavy ranker's scope).
    */
-  unweighted?: ReadonlySet<string>;
+  unweighted?: { sources: ReadonlySet<string>; minCandidates: number };
 }
 
 /** What a mixer rule did to a candidate: its score multiplied by `factor`, or its position moved; shown in explanations. */

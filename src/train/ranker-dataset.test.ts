@@ -121,12 +121,11 @@ test('ranker training set from impressions: one row per post shown after the cut
       const unweighted = new Set(['embedding', 'social_graph', 'communities']);
       const skipped = buildRankerDataset(byCandidates, shadow.featureRegistry(), (u, x) => shadow.requestQuery(u, x), (q, c) => shadow.fusion.score(q, c), {
         candidatesPerUser: 60,
-        maxCandidates: 1000,
+        // A scope of 5: the weighted sources always leave that many (no fallback to every source).
+        maxCandidates: 5,
         minPositives: 20,
         seed: 1,
         unweighted,
-        // A page of 1: the weighted sources always leave the 5 candidates that spare the fallback.
-        pageSize: 1,
       });
       const column = (name: string) => skipped.features.indexOf(name);
       let weightedHits = 0;
@@ -154,18 +153,18 @@ test('withoutUnweighted: hits of the sources weighed 0 removed, candidates only 
   };
   const candidates = [make(0, 'a'), make(1, 'a', 'z'), make(2, 'z'), ...Array.from({ length: 20 }, (_, k) => make(10 + k, 'a'))];
   const before = JSON.stringify(candidates);
-  const out = withoutUnweighted(candidates, new Set(['z']), 4);
+  const out = withoutUnweighted(candidates, new Set(['z']), 22);
   assert.deepEqual(out.map((c) => c.item), candidates.filter((c) => c.item !== 2).map((c) => c.item));
   assert.deepEqual(out.find((c) => c.item === 1)!.sources.map((h) => h.source), ['a']);
   assert.equal(out[0], candidates[0]); // untouched candidates are the same objects
   assert.equal(JSON.stringify(candidates), before); // the examples are not changed
-  // 22 weighted candidates < 5 × a page of 5: serving would fetch the others too.
-  assert.equal(withoutUnweighted(candidates, new Set(['z']), 5).length, candidates.length);
+  // 22 weighted candidates, fewer than a scope of 23: serving would fetch the others too.
+  assert.equal(withoutUnweighted(candidates, new Set(['z']), 23).length, candidates.length);
 });
 
 test('engine: the sources a learned fusion weighs 0 are not fetched for a request, unless switched off', async () => {
   for (const skip of [true, false]) {
-    const config = parseConfig({ store: { db: ':memory:' }, feed: { fusion: { learn: false, skipUnweighted: skip } }, rank: { learn: false } });
+    const config = parseConfig({ store: { db: ':memory:' }, feed: { fusion: { learn: false, skipUnweighted: skip } }, rank: { learn: false, maxCandidates: 100 } });
     const store = SqliteStore.open({ path: ':memory:', types: new EventTypeRegistry(config.eventTypes), synchronous: 'OFF' });
     const engine = await Engine.open(config, { store, logImpressions: false });
     try {
@@ -180,9 +179,9 @@ test('engine: the sources a learned fusion weighs 0 are not fetched for a reques
         continue;
       }
       assert.deepEqual([...off!].sort(), names.filter((n) => weights[n] === 0).sort());
-      // Per request: the weighted sources alone when they leave at least 5 × a page (20) after the
-      // filters; else every source (the filters are per item: the weighted candidates among the
-      // result are what the first round left).
+      // Per request: the weighted sources alone when they leave at least the heavy ranker's scope
+      // (rank.maxCandidates 100 here) after the filters; else every source (the filters are per
+      // item: the weighted candidates among the result are what the first round left).
       let skipped = 0;
       let fallback = 0;
       const users = engine.store.userIds.map((_, u) => u).filter((u) => engine.state.following.size(u) > 0 && engine.state.history.size(u) > 0);

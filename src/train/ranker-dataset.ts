@@ -64,10 +64,9 @@ export interface RankerDatasetOptions {
   /**
    * Sources the fusion weighs 0, which serving does not fetch (FeedQuery.unweighted): their hits
    * are taken off the examples' candidates as serving would not have them — unless the rest are
-   * too few for a page of `pageSize`, when serving fetches them too.
+   * fewer than `maxCandidates`, when serving fetches them too.
    */
   unweighted?: ReadonlySet<string>;
-  pageSize?: number;
   /** A head needs this many positive rows (else the type has no head). */
   minPositives: number;
   /** The shared `negative` head (negative types too rare for their own) needs this many (default: minPositives). */
@@ -113,7 +112,7 @@ export function buildRankerDataset(
   examples.users.forEach((u, ui) => {
     options.onProgress?.(ui, examples.users.length, 'features');
     const q = query(u.user, u.kept);
-    const cands = options.unweighted ? withoutUnweighted(u.candidates, options.unweighted, options.pageSize ?? 20) : u.candidates;
+    const cands = options.unweighted ? withoutUnweighted(u.candidates, options.unweighted, options.maxCandidates) : u.candidates;
     scoreLight(q, cands);
     const order = cands.map((_, i) => i).sort((a, b) => cands[b]!.score - cands[a]!.score || cands[a]!.item - cands[b]!.item);
     for (let r = 0; r < order.length; r++) cands[order[r]!]!.lightRank = r + 1;
@@ -175,16 +174,16 @@ export function buildRankerDataset(
 /**
  * The candidates as a request that skips the `unweighted` sources retrieves them: their hits
  * removed, candidates only they proposed dropped — or all of them, as they are, when the rest
- * would be too few (pipeline/feed-pipeline.ts needsUnweighted). Copies: the examples are not changed.
+ * would be fewer than `minCandidates` (pipeline/feed-pipeline.ts needsUnweighted). Copies: the examples are not changed.
  */
-export function withoutUnweighted(candidates: readonly Candidate[], unweighted: ReadonlySet<string>, pageSize: number): Candidate[] {
+export function withoutUnweighted(candidates: readonly Candidate[], unweighted: ReadonlySet<string>, minCandidates: number): Candidate[] {
   const kept: Candidate[] = [];
   for (const c of candidates) {
     const sources = c.sources.filter((h) => !unweighted.has(h.source));
     if (sources.length === c.sources.length) kept.push(c);
     else if (sources.length > 0) kept.push({ ...c, sources });
   }
-  return needsUnweighted(kept.length, pageSize) ? [...candidates] : kept;
+  return needsUnweighted(kept.length, minCandidates) ? [...candidates] : kept;
 }
 
 const NONE: readonly number[] = [];
