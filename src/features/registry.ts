@@ -13,7 +13,7 @@
  */
 import type { Candidate, FeedQuery } from '../pipeline/types.js';
 import type { OnlineState } from '../state/online-state.js';
-import { authorAffinity, engagementWeights, TagAffinityProfile } from './affinity.js';
+import { authorAffinity, engagementWeights, TagAffinityProfile, userCounterTypes } from './affinity.js';
 
 /** A source (or model) that can describe any candidate, not only those it proposed. */
 export interface CandidateFeatureProvider {
@@ -335,7 +335,11 @@ const userAuthorFamily: FeatureFamily = {
     const st = r.state;
     const table = st.userAuthorCounts;
     const nw = table.windows.length;
-    const negatives = r.fixed.negativeTypes;
+    // A (user, author, type) counter exists only if the user's own (user, type) one does: types
+    // the user never gave are not looked up (most users have no negative feedback at all).
+    const has = r.user >= 0 ? userCounterTypes(st, r.user) : undefined;
+    const negatives = has ? r.fixed.negativeTypes.filter((t) => has[t] === 1) : r.fixed.negativeTypes;
+    const engagedKnown = has !== undefined && has[st.ENGAGED] === 1;
     const eng = new Float64Array(nw);
     const { first, author: authors } = sameAuthor(r, candidates);
     for (let i = 0; i < candidates.length; i++) {
@@ -350,7 +354,7 @@ const userAuthorFamily: FeatureFamily = {
         continue;
       }
       // One lookup of the ENGAGED entry for its windows and its last update.
-      const e = table.find(r.user, author, st.ENGAGED);
+      const e = engagedKnown ? table.find(r.user, author, st.ENGAGED) : -1;
       if (e >= 0) table.entryValues(e, r.now, eng);
       else eng.fill(0);
       for (let w = 0; w < nw; w++) out[row + w] = log1p(eng[w]!);
