@@ -41,8 +41,11 @@ function query(engine: Engine, userId: string): FeedQuery {
   return { user: engine.store.userIndex(userId)!, userId, limit: 20, now: engine.now(), requestId: 't', variant: 'default', served: new Set(), seen: new Set(), exclude: new Set(), state: engine.state, mix: engine.config.mix, feed: engine.config.feed };
 }
 
-/** EASE by the book: B = I − P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹ by Gauss–Jordan, scores = x_u B. */
-function referenceScores(engine: Engine, lambda: number, user: number): Map<number, number> {
+/**
+ * P = (XᵀX + λI)⁻¹ by Gauss–Jordan over the engine's binary user × item histories (the
+ * reference both by-the-book scorers below start from), and X itself.
+ */
+function referenceP(engine: Engine, lambda: number): { n: number; x: number[][]; P: (i: number, j: number) => number } {
   const n = engine.state.items;
   const users = engine.store.userIds.length;
   const x: number[][] = Array.from({ length: users }, () => new Array<number>(n).fill(0));
@@ -59,7 +62,12 @@ function referenceScores(engine: Engine, lambda: number, user: number): Map<numb
       for (let j = 0; j < 2 * n; j++) a[r]![j]! -= f * a[c]![j]!;
     }
   }
-  const P = (i: number, j: number) => a[i]![n + j]!;
+  return { n, x, P: (i, j) => a[i]![n + j]! };
+}
+
+/** EASE by the book: B = I − P·diag(1/diag(P)), scores = x_u B. */
+function referenceScores(engine: Engine, lambda: number, user: number): Map<number, number> {
+  const { n, x, P } = referenceP(engine, lambda);
   const out = new Map<number, number>();
   for (let j = 0; j < n; j++) {
     if (x[user]![j]) continue;
@@ -159,27 +167,12 @@ test('ease: save/load round trip gives the same candidates; too large a catalogu
 
 /** EASE by the book for a weighted history row h (item → weight): score_j = Σ_i h_i · B_ij, B_ij = −P_ij / P_jj. */
 function referenceWeightedScores(engine: Engine, lambda: number, h: Map<number, number>): Map<number, number> {
-  const n = engine.state.items;
-  const users = engine.store.userIds.length;
-  const x: number[][] = Array.from({ length: users }, () => new Array<number>(n).fill(0));
-  for (let u = 0; u < users; u++) engine.state.history.forEachRecent(u, (item) => void (x[u]![item] = 1));
-  const a: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: 2 * n }, (_, j) => (j === n + i ? 1 : 0)));
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let u = 0; u < users; u++) a[i]![j]! += x[u]![i]! * x[u]![j]!;
-  for (let i = 0; i < n; i++) a[i]![i]! += lambda;
-  for (let c = 0; c < n; c++) {
-    const piv = a[c]![c]!;
-    for (let j = 0; j < 2 * n; j++) a[c]![j]! /= piv;
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = a[r]![c]!;
-      for (let j = 0; j < 2 * n; j++) a[r]![j]! -= f * a[c]![j]!;
-    }
-  }
+  const { n, P } = referenceP(engine, lambda);
   const out = new Map<number, number>();
   for (let j = 0; j < n; j++) {
     if (h.has(j)) continue;
     let s = 0;
-    for (const [i, w] of h) s += (w * -a[i]![n + j]!) / a[j]![n + j]!;
+    for (const [i, w] of h) s += (w * -P(i, j)) / P(j, j);
     out.set(j, s);
   }
   return out;
