@@ -193,15 +193,20 @@ export async function feedBench(argv: string[]): Promise<void> {
     const stages = new Map<string, number[]>();
     const merged: number[] = [];
     const scored: number[] = [];
+    let secondRounds = 0;
     for (const body of sample.bodies) {
       const timings = findTimings(body);
       if (!timings) continue;
-      const sources = timings.find((x) => x.stage === 'sources');
+      // The last merge: a request whose weighted sources left too few merges twice (the second
+      // round, `sources unweighted`, fetches the sources the fusion weighs 0 too).
+      const last = timings.findLastIndex((x) => x.stage === 'sources');
+      const sources = last >= 0 ? timings[last]! : undefined;
       if (sources) merged.push(sources.count);
-      // Entering scoring: what the first scorer saw (else the merge minus what the filters removed).
+      if (timings.some((x) => x.stage === 'sources' && x.component === 'unweighted')) secondRounds++;
+      // Entering scoring: what the first scorer saw (else the last merge minus what the filters after it removed).
       const firstScorer = timings.find((x) => x.stage === 'scorer');
       if (firstScorer && !firstScorer.error) scored.push(firstScorer.count);
-      else if (sources) scored.push(sources.count - timings.filter((x) => x.stage === 'filter').reduce((a, x) => a + x.count, 0));
+      else if (sources) scored.push(sources.count - timings.slice(last).filter((x) => x.stage === 'filter').reduce((a, x) => a + x.count, 0));
       for (const x of timings) {
         const key = x.component ? `${x.stage} ${x.component}` : x.stage;
         if (!stages.has(key)) stages.set(key, []);
@@ -210,7 +215,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     let candidates = scored.length > 0 ? mean(scored) : NaN;
-    let candidatesNote = `${scored.length} explain=true requests: ${round(candidates, 1)} entering scoring, ${round(mean(merged), 1)} merged from the sources`;
+    let candidatesNote = `${scored.length} explain=true requests: ${round(candidates, 1)} entering scoring, ${round(mean(merged), 1)} merged from the sources; ${secondRounds} of them fetched the sources the fusion weighs 0 in a second round`;
     if (scored.length === 0) {
       // No timings in the explain answers: the sources' yields from /metrics (before merging: overlaps counted twice).
       candidates = delta('lenta_source_candidates_total') / feed.completed;

@@ -504,7 +504,8 @@ export class Engine {
 
   /**
    * The pipeline's sources the learned fusion weighs 0 (`feed.fusion.skipUnweighted`): not
-   * fetched when serving unless the others propose too few (pipeline/feed-pipeline.ts);
+   * fetched when serving unless the others leave fewer than `rank.maxCandidates` after the
+   * filters (pipeline/feed-pipeline.ts);
    * undefined when there is no learned fusion or it weighs every source.
    */
   unweightedSources(): ReadonlySet<string> | undefined {

@@ -433,8 +433,7 @@ function scoreHistory(model: Model, history: readonly number[], weights: Float64
     for (let p = 0; p < history.length; p++) {
       const row = history[p]! * n;
       const w = weights ? weights[p]! : 1;
-      if (w === 1) for (let j = 0; j < n; j++) scores[j]! += dense[row + j]!;
-      else for (let j = 0; j < n; j++) scores[j]! += w * dense[row + j]!;
+      for (let j = 0; j < n; j++) scores[j]! += w * dense[row + j]!;
     }
     for (let j = 0; j < n; j++) scores[j] = -scores[j]! / diag[j]!;
   }

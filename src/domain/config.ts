@@ -171,8 +171,9 @@ export const configSchema = z
             seed: z.number().int().default(42),
             /**
              * Sources the learned fusion weighs 0 are not fetched when serving (their candidates
-             * cannot move the light ranker's order), unless the others propose too few; the heavy
-             * ranker's training rows are built the same way.
+             * cannot move the light ranker's order), unless the others leave fewer than
+             * `rank.maxCandidates` after the filters; the heavy ranker's training rows are built
+             * the same way.
              */
             skipUnweighted: z.boolean().default(true),
           })

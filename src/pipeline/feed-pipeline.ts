@@ -139,7 +139,8 @@ export class FeedPipeline {
       }
     };
     // The sources the light ranker weighs 0 wait for a second round, needed only when the
-    // others propose too few (and not at all when no other source is on for this request).
+    // others leave fewer than the heavy ranker's scope (and not at all when no other source is
+    // on for this request).
     const unweighted = q.unweighted;
     const skip = unweighted?.sources;
     const later = skip && skip.size > 0 && active.some(({ source }) => !skip.has(source.name)) ? active.filter(({ source }) => skip.has(source.name)) : [];
@@ -170,7 +171,9 @@ export class FeedPipeline {
     let merged = mergeCandidates(results);
     timings.push({ stage: 'sources', ms: performance.now() - t0, count: merged.length });
     let candidates = applyFilters(merged);
-    // Too few left for a page: the unweighted sources after all, merged with the first round, filtered again.
+    // Fewer left than the heavy ranker's scope: the unweighted sources after all, merged with the
+    // first round and filtered together (filters may read every hit of a candidate, e.g. the
+    // social-proof filter its in-network flag, so the first round is filtered again).
     if (later.length > 0 && needsUnweighted(candidates.length, unweighted!.minCandidates)) {
       const t1 = performance.now();
       merged = mergeCandidates([...results, ...(await fetchAll(later))]);
