@@ -117,13 +117,23 @@ export async function evaluateAlgorithm(
 ): Promise<AlgorithmResult> {
   const t0 = performance.now();
   let fitBar: StageProgress | undefined;
+  let fitTotal = -1;
+  let fitNote: string | undefined;
   await algo.fit(split.train, {
     onProgress: (done, total, note) => {
-      fitBar ??= progress(`fit ${algo.name}`, total, 'steps');
-      fitBar.update(done, note);
+      // A fit with phases of their own size (lenta: replay the log, then train each source)
+      // gets one bar per phase: a single bar would show the next phase's steps against the
+      // first one's total (and an eta of hours).
+      if (total !== fitTotal) {
+        fitBar?.finish(fitNote);
+        fitBar = progress(`fit ${algo.name}`, total, 'steps');
+        fitTotal = total;
+      }
+      fitNote = note;
+      fitBar!.update(done, note);
     },
   });
-  fitBar?.finish();
+  fitBar?.finish(fitNote);
   const t1 = performance.now();
   const recBar = progress(`recommend ${algo.name}`, split.users.length, 'users');
   const lists = await algo.recommend(split.users, maxK, { excludeTrainItems: true, onProgress: (done) => recBar.update(done) });
