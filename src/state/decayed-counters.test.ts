@@ -35,6 +35,52 @@ test('the table grows past its initial capacity without losing keys', () => {
   assert.equal(t.get(499, 499 % 7, 499 % 3, 0, 0), 1);
 });
 
+test('direct index: per-id keys found without the hash, other keys hashed, both the same as a hash-only table through growth', () => {
+  const direct = new DecayedCounterTable('x', [DAY, 10 * DAY], 16, { directTypes: 5 });
+  const hashed = new DecayedCounterTable('x', [DAY, 10 * DAY], 16);
+  // Direct keys (a ≥ 0 integer, b = 0, t < 5) and keys the direct index must not take: another b,
+  // a type past directTypes, a negative or huge id, a negative type.
+  const keys: [number, number, number][] = [];
+  for (let a = 0; a < 700; a++) keys.push([a, 0, a % 5], [a, 0, (a + 2) % 5]);
+  for (let a = 0; a < 300; a++) keys.push([a, 1 + (a % 4), a % 5], [a, 0, 5 + (a % 3)]);
+  keys.push([-1, 0, 0], [-7, 0, 3], [1 << 24, 0, 2], [2 ** 31 - 1, 0, 4], [3, 0, -1]);
+  let x = 12345;
+  const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let i = 0; i < 20_000; i++) {
+    const [a, b, t] = keys[Math.floor(rnd() * keys.length)]!;
+    const ts = Math.floor(rnd() * 30 * DAY);
+    direct.add(a, b, t, ts);
+    hashed.add(a, b, t, ts);
+  }
+  assert.equal(direct.entries, keys.length);
+  assert.equal(direct.entries, hashed.entries);
+  const now = 31 * DAY;
+  for (const [a, b, t] of keys) {
+    const got = [0, 0];
+    const want = [0, 0];
+    assert.equal(direct.getAll(a, b, t, now, got), true, `key ${a},${b},${t}`);
+    hashed.getAll(a, b, t, now, want);
+    assert.deepEqual(got, want, `key ${a},${b},${t}`);
+    assert.equal(direct.lastUpdate(a, b, t), hashed.lastUpdate(a, b, t));
+  }
+  // Absent keys, inside and past the direct index's rows.
+  for (const [a, b, t] of [[5, 0, 4], [699, 0, 0], [10_000, 0, 0], [5, 9, 0], [1, 0, 9]] as const) assert.equal(direct.find(a, b, t), -1, `absent ${a},${b},${t}`);
+  // Same entries in the same (insertion) order.
+  const order = (tb: DecayedCounterTable) => {
+    const out: string[] = [];
+    tb.forEach((a, b, t) => out.push(`${a},${b},${t}`));
+    return out;
+  };
+  assert.deepEqual(order(direct), order(hashed));
+  // Every type of every id counted (items × event types): the direct index is smaller than the
+  // hash slots it replaces.
+  const dense = new DecayedCounterTable('x', [DAY], 16, { directTypes: 3 });
+  const plain = new DecayedCounterTable('x', [DAY], 16);
+  for (let a = 0; a < 3000; a++) for (let t = 0; t < 3; t++) for (const tb of [dense, plain]) tb.add(a, 0, t, 0);
+  assert.ok(dense.bytes < plain.bytes, `${dense.bytes} < ${plain.bytes}`);
+  assert.equal(dense.get(2999, 0, 2, 0, 0), 1);
+});
+
 test('adjacency sets and rings', () => {
   const s = new AdjacencySets();
   assert.ok(s.add(3, 7));

@@ -10,6 +10,19 @@
  */
 
 const EMPTY = -1;
+/** Keys (a, 0, t) with a below this are indexed directly (see `DecayedCounterTable` options). */
+const DIRECT_LIMIT = 1 << 24;
+
+export interface DecayedCounterTableOptions {
+  /**
+   * Type codes [0, directTypes) of keys (a, 0, t) — per-item, per-user and per-author counters
+   * over dense ids — are found through a direct index (a · directTypes + t → entry) instead of
+   * the hash: one read of a row that holds every type of `a`, so a lookup of an absent type costs
+   * nothing more and a present one a single miss (the record), where the hash costs a miss on its
+   * slot and then one on the record. 4·directTypes bytes per `a` up to the largest `a` counted.
+   */
+  directTypes?: number;
+}
 
 /**
  * Entry record layout in 4-byte words: key a, key b, key type, pad, last update (float64, words
@@ -30,6 +43,8 @@ export class DecayedCounterTable {
   private capacity: number;
   private mask: number;
   private size = 0;
+  /** Entries in the hash (not in the direct index); the slots are kept at least twice as many. */
+  private hashed = 0;
   /** Hash slots → entry index (−1 empty). */
   private slots: Int32Array;
   /** Entry records (see the layout above): three views of one buffer. */
@@ -39,20 +54,28 @@ export class DecayedCounterTable {
   private readonly nw: number;
   /** Words per record (even, so that the float64 of each record is aligned). */
   private readonly stride: number;
+  /** Direct index (options.directTypes): entry + 1 of key (a, 0, t) at a·directTypes + t, 0 when absent. */
+  private direct: Int32Array;
+  private readonly directTypes: number;
 
-  constructor(name: string, windowsMs: readonly number[], initialCapacity = 1024) {
+  constructor(name: string, windowsMs: readonly number[], initialCapacity = 1024, options: DecayedCounterTableOptions = {}) {
     if (windowsMs.length === 0) throw new Error('DecayedCounterTable: at least one window');
     this.name = name;
     this.windows = Float64Array.from(windowsMs);
     this.nw = windowsMs.length;
     this.stride = VALUES_WORD + this.nw + (this.nw % 2);
     this.capacity = 1 << Math.max(4, Math.ceil(Math.log2(initialCapacity)));
-    this.mask = this.capacity * 2 - 1;
-    this.slots = new Int32Array(this.capacity * 2).fill(EMPTY);
+    this.directTypes = Math.max(0, Math.floor(options.directTypes ?? 0));
+    // The hash holds only the keys outside the direct index: a table whose keys are all direct
+    // keeps a token slot array.
+    const slots = this.directTypes > 0 ? 16 : this.capacity * 2;
+    this.mask = slots - 1;
+    this.slots = new Int32Array(slots).fill(EMPTY);
     const buffer = new ArrayBuffer(this.capacity * this.stride * 4);
     this.ints = new Int32Array(buffer);
     this.floats = new Float32Array(buffer);
     this.doubles = new Float64Array(buffer);
+    this.direct = new Int32Array(0);
   }
 
   get entries(): number {
@@ -61,7 +84,12 @@ export class DecayedCounterTable {
 
   /** Bytes held by the table's arrays. */
   get bytes(): number {
-    return this.slots.byteLength + this.ints.byteLength;
+    return this.slots.byteLength + this.ints.byteLength + this.direct.byteLength;
+  }
+
+  /** Whether a key lives in the direct index (not in the hash). */
+  private isDirect(a: number, b: number, t: number): boolean {
+    return b === 0 && t >= 0 && t < this.directTypes && a >= 0 && a < DIRECT_LIMIT && a === (a | 0) && t === (t | 0);
   }
 
   private static hash(a: number, b: number, t: number): number {
@@ -74,6 +102,10 @@ export class DecayedCounterTable {
 
   /** Entry index of a key, or −1. */
   find(a: number, b: number, t: number): number {
+    if (this.isDirect(a, b, t)) {
+      const at = a * this.directTypes + t;
+      return at < this.direct.length ? this.direct[at]! - 1 : -1;
+    }
     const ints = this.ints;
     const stride = this.stride;
     let s = DecayedCounterTable.hash(a, b, t) & this.mask;
@@ -89,11 +121,25 @@ export class DecayedCounterTable {
   private findOrInsert(a: number, b: number, t: number): number {
     const e0 = this.find(a, b, t);
     if (e0 >= 0) return e0;
-    if (this.size === this.capacity) this.grow();
-    let s = DecayedCounterTable.hash(a, b, t) & this.mask;
-    while (this.slots[s] !== EMPTY) s = (s + 1) & this.mask;
+    if (this.size === this.capacity) this.growRecords();
+    const direct = this.isDirect(a, b, t);
+    // The hash at most half full (rebuilt before this entry exists: rehash reads the records).
+    if (!direct && 2 * (this.hashed + 1) > this.slots.length) this.rehash(2 * this.slots.length);
     const e = this.size++;
-    this.slots[s] = e;
+    if (direct) {
+      const at = a * this.directTypes + t;
+      if (at >= this.direct.length) {
+        const grown = new Int32Array(Math.max(at + this.directTypes, Math.ceil(1.5 * this.direct.length), 1024 * this.directTypes));
+        grown.set(this.direct);
+        this.direct = grown;
+      }
+      this.direct[at] = e + 1;
+    } else {
+      this.hashed++;
+      let s = DecayedCounterTable.hash(a, b, t) & this.mask;
+      while (this.slots[s] !== EMPTY) s = (s + 1) & this.mask;
+      this.slots[s] = e;
+    }
     const r = e * this.stride;
     this.ints[r + KEY_A] = a;
     this.ints[r + KEY_B] = b;
@@ -103,7 +149,7 @@ export class DecayedCounterTable {
     return e;
   }
 
-  private grow(): void {
+  private growRecords(): void {
     const cap = this.capacity * 2;
     const buffer = new ArrayBuffer(cap * this.stride * 4);
     const ints = new Int32Array(buffer);
@@ -112,10 +158,16 @@ export class DecayedCounterTable {
     this.floats = new Float32Array(buffer);
     this.doubles = new Float64Array(buffer);
     this.capacity = cap;
-    this.mask = cap * 2 - 1;
-    this.slots = new Int32Array(cap * 2).fill(EMPTY);
+  }
+
+  /** Rebuilds the hash over the entries outside the direct index, with `slots` slots (a power of two). */
+  private rehash(slots: number): void {
+    const ints = this.ints;
+    this.mask = slots - 1;
+    this.slots = new Int32Array(slots).fill(EMPTY);
     for (let e = 0; e < this.size; e++) {
       const r = e * this.stride;
+      if (this.isDirect(ints[r + KEY_A]!, ints[r + KEY_B]!, ints[r + KEY_T]!)) continue;
       let s = DecayedCounterTable.hash(ints[r + KEY_A]!, ints[r + KEY_B]!, ints[r + KEY_T]!) & this.mask;
       while (this.slots[s] !== EMPTY) s = (s + 1) & this.mask;
       this.slots[s] = e;

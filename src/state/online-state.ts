@@ -118,9 +118,11 @@ export class OnlineState {
     this.impressionType = types.code('impression');
     this.polarity = new Int8Array(types.size + 1);
     types.specs.forEach((s, i) => (this.polarity[i] = s.polarity === 'positive' ? 1 : s.polarity === 'negative' ? -1 : 0));
-    this.itemCounts = new DecayedCounterTable('item', w, 4096);
-    this.userCounts = new DecayedCounterTable('user', w, 4096);
-    this.authorCounts = new DecayedCounterTable('author', w, 1024);
+    // Per-item, per-user and per-author counters are keyed (dense id, 0, type): found directly.
+    const direct = { directTypes: types.size + 1 };
+    this.itemCounts = new DecayedCounterTable('item', w, 4096, direct);
+    this.userCounts = new DecayedCounterTable('user', w, 4096, direct);
+    this.authorCounts = new DecayedCounterTable('author', w, 1024, direct);
     this.userAuthorCounts = new DecayedCounterTable('user_author', w, 16384);
     this.userTagCounts = new DecayedCounterTable('user_tag', w, 16384);
     this.history = new RingLists(this.options.historyLength);
