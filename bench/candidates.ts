@@ -26,7 +26,7 @@ import { requestLookups } from '../src/candidates/ranked.js';
 import { mb, percentile, table } from './report.js';
 
 export async function candidatesBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, retrain: { type: 'boolean', default: false }, dump: { type: 'string' }, 'ann-recall': { type: 'string' }, 'ann-ef': { type: 'string', default: '500,1000,1500,2000,3000' }, profile: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, retrain: { type: 'boolean', default: false }, dump: { type: 'string' }, 'ann-recall': { type: 'string' }, 'ann-ef': { type: 'string', default: '500,1000,1500,2000,3000' }, profile: { type: 'string' }, 'train-memory': { type: 'string' } } });
   const preset = values.preset as SimPresetName;
   const n = Number(values.requests);
   mkdirSync(values.dir!, { recursive: true });
@@ -77,6 +77,11 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   }
   let seed = 7;
   const pick = () => users[(seed = (seed * 1103515245 + 12345) >>> 0) % users.length]!;
+  if (values['train-memory']) {
+    await trainMemory(engine, values['train-memory']);
+    await engine.close();
+    return;
+  }
   if (values['ann-recall']) {
     await annRecall(engine, models, users, Number(values['ann-recall']), values['ann-ef']!.split(',').map(Number));
     await engine.close();
@@ -289,4 +294,56 @@ async function annRecall(engine: Engine, models: string, users: string[], n: num
     return { ef, users: rc.length, [`recall@${budget} vs exact`]: rc.reduce((a, b) => a + b, 0) / rc.length, 'p50 ms': percentile(t, 50), 'p90 ms': percentile(t, 90), 'p99 ms': percentile(t, 99) };
   });
   process.stdout.write(`\nembedding HNSW search against the exact scan (top-${budget}, skip = own history + seen, searched in this thread; it asks for ${budget} + the skip hint, so ef is at least that):\n\n${table(rows)}\n`);
+}
+
+/**
+ * `--train-memory all|NAME,…`: each trainable source trained once more on the loaded platform,
+ * one after another, with the process's peak RSS reset before each (Linux: writing 5 to
+ * /proc/self/clear_refs resets VmHWM). Prints per source: the training time, the peak RSS
+ * above the RSS before it (what the training needs on top of the serving process — the
+ * previous index stays loaded until the new one replaces it, as in `lenta train candidates`
+ * run by a server) and the RSS left after it.
+ */
+async function trainMemory(engine: Engine, list: string): Promise<void> {
+  const names = list === 'all' ? undefined : new Set(list.split(',').map((s) => s.trim()));
+  const trainable = engine.sources.map(({ source }) => source).filter((s): s is typeof s & { train: (ctx: object) => Promise<void> } => typeof (s as { train?: unknown }).train === 'function');
+  const chosen = trainable.filter((s) => !names || names.has(s.name));
+  if (names) {
+    const unknown = [...names].filter((n) => !trainable.some((s) => s.name === n));
+    if (unknown.length > 0) throw new Error(`--train-memory: no trainable source ${unknown.join(', ')} (trainable: ${trainable.map((s) => s.name).join(', ')})`);
+  }
+  const status = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  };
+  const rows: Record<string, string>[] = [];
+  for (const source of chosen) {
+    (globalThis as { gc?: () => void }).gc?.();
+    try {
+      writeFileSync('/proc/self/clear_refs', '5');
+    } catch {
+      process.stderr.write('cannot reset the peak RSS (/proc/self/clear_refs): peaks are since the process started\n');
+    }
+    const before = status('VmRSS');
+    const t = performance.now();
+    let last = 0;
+    await source.train({
+      state: engine.state,
+      store: engine.store,
+      now: engine.now(),
+      onProgress: (done: number, total: number, note?: string) => {
+        const now = performance.now();
+        if (now - last < 15_000) return;
+        last = now;
+        process.stderr.write(`  training ${source.name}: ${Math.floor(done)}/${total}${note ? ` ${note}` : ''}, ${((now - t) / 1000).toFixed(0)} s\n`);
+      },
+    });
+    const seconds = (performance.now() - t) / 1000;
+    const peak = status('VmHWM');
+    const after = status('VmRSS');
+    rows.push({ source: source.name, 'train s': seconds.toFixed(1), 'RSS before': mb(before), 'peak RSS': mb(peak), 'peak − before': mb(peak - before), 'after − before': mb(after - before) });
+    process.stderr.write(`  ${source.name}: ${seconds.toFixed(1)} s, peak RSS ${mb(peak)} (+${mb(peak - before)})\n`);
+  }
+  process.stdout.write(`training memory (each source retrained on the loaded platform; peak = VmHWM since its start):\n`);
+  process.stdout.write(`${table(rows)}\n`);
 }
