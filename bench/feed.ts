@@ -32,6 +32,7 @@ import { SIM_PRESETS, simulate, type SimOptions } from '../src/sim/index.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { EDGE_KIND_CODES, LOG_EDGE, LOG_EVENT, type StoreCounts } from '../src/store/store.js';
 import { mb, percentile, table } from './report.js';
+import { withServerHeapFlags } from '../src/server/node-flags.js';
 
 /** The issue's scale; at exactly these numbers the platform is the `bench` preset (shared with `npm run bench -- candidates`). */
 const DEFAULT_SCALE = { users: 100_000, posts: 1_000_000, events: 10_000_000 };
@@ -128,7 +129,9 @@ export async function feedBench(argv: string[]): Promise<void> {
     const script = `import(${main}).then((m) => m.main(process.argv.slice(1))).then((code) => { process.exitCode = code; }, (err) => { console.error(err); process.exitCode = 1; });`;
     // `--cpu-prof DIR`: the server's CPU profile (start to exit, replay included) written to DIR.
     const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
-    const server = spawn(process.execPath, [...prof, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Started with the flags `bin/lenta.js` gives a server (its young generation: server/node-flags.ts).
+    const serverFlags = withServerHeapFlags(prof);
+    const server = spawn(process.execPath, [...serverFlags, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = server;
     let serverErr = '';
     let modelsLine = '';
@@ -258,7 +261,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const p99 = percentile(feed.sorted, 99);
     const ready = trainedAtStart ? `trained at start: ${modelsLine}` : `loaded the saved models (${modelsLine || 'none'})`;
     const text =
-      `\nfeed benchmark: \`lenta serve${workers > 1 ? ` --workers ${workers}` : ''}\` (${workers > 1 ? `a writer and ${workers} serving processes` : 'own process'}) on ${platformNote}\n` +
+      `\nfeed benchmark: \`lenta serve${workers > 1 ? ` --workers ${workers}` : ''}\` (${workers > 1 ? `a writer and ${workers} serving processes` : 'own process'}; node ${serverFlags.filter((f) => !f.startsWith('--cpu-prof')).join(' ') || 'with no flags'}${process.env.NODE_OPTIONS ? `, NODE_OPTIONS=${process.env.NODE_OPTIONS}` : ''}) on ${platformNote}\n` +
       `store: ${fmt(counts.users)} users, ${fmt(counts.items)} posts, ${fmt(counts.events)} events, ${fmt(counts.edges)} follow/mute/block edges; requests over ${fmt(active.length)} active users (follows or engagements), seeded; closed loop, ${concurrency} keep-alive connections, ${warmup} warm-up requests per row (node ${process.version}, ${process.platform}/${process.arch})\n\n` +
       `${table(rows)}\n\n` +
       `feed / health: p50 ×${round(p50 / percentile(health.sorted, 50), 1)}, p99 ×${round(p99 / percentile(health.sorted, 99), 1)}, req/s ×${round(feed.rps / health.rps, 3)}; closed loop, so mean latency ≈ concurrency / req/s (${round((concurrency / feed.rps) * 1000, 1)} ms)\n` +

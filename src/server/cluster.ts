@@ -23,6 +23,7 @@ import type { Config } from '../domain/config.js';
 import { EventTypeRegistry } from '../domain/event-types.js';
 import type { AppendFailure, AppendRequest, CommitMessage } from '../store/replica-store.js';
 import { mergeMetrics } from './metrics.js';
+import { withServerHeapFlags } from './node-flags.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 /** Messages from a worker to the primary. */
@@ -69,8 +70,9 @@ export async function serveCluster(config: Config, workers: number, log: (line: 
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./cluster-worker.js', import.meta.url)),
     args: [],
-    // The workers run a file: not the primary's `-e`/`--input-type`; profiling and heap flags carry over.
-    execArgv: process.execArgv.filter((a) => /^--(cpu-prof|heap-prof|max-old-space-size|inspect)/.test(a)),
+    // The workers run a file: not the primary's `-e`/`--input-type`; profiling and heap flags
+    // carry over, and a serving process gets the young generation of `bin/lenta.js` unless told otherwise.
+    execArgv: withServerHeapFlags(process.execArgv.filter((a) => /^--(cpu-prof|heap-prof|max-old-space-size|max-semi-space-size|inspect)/.test(a))),
     serialization: 'advanced', // structured clone: the commits' typed arrays travel as they are
   });
   const env = { [CONFIG_ENV]: JSON.stringify(config) };
