@@ -16,7 +16,7 @@ import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf
 import { join } from 'node:path';
 import { Session } from 'node:inspector';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../src/domain/config.js';
+import { mergeDeep, parseConfig } from '../src/domain/config.js';
 import { Engine } from '../src/engine.js';
 import { FeedPipeline, mergeCandidates, type OffThreadSource } from '../src/pipeline/feed-pipeline.js';
 import type { FeedQuery } from '../src/pipeline/types.js';
@@ -26,12 +26,14 @@ import { requestLookups } from '../src/candidates/ranked.js';
 import { mb, percentile, table } from './report.js';
 
 export async function candidatesBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, retrain: { type: 'boolean', default: false }, dump: { type: 'string' }, 'ann-recall': { type: 'string' }, 'ann-ef': { type: 'string', default: '500,1000,1500,2000,3000' }, profile: { type: 'string' }, 'train-memory': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, retrain: { type: 'boolean', default: false }, dump: { type: 'string' }, 'ann-recall': { type: 'string' }, 'ann-ef': { type: 'string', default: '500,1000,1500,2000,3000' }, profile: { type: 'string' }, 'train-memory': { type: 'string' }, config: { type: 'string' } } });
   const preset = values.preset as SimPresetName;
   const n = Number(values.requests);
   mkdirSync(values.dir!, { recursive: true });
   const db = join(values.dir!, `platform-${preset}.db`);
-  const config = parseConfig({ store: { db, synchronous: 'NORMAL' } });
+  // `--config FILE`: settings over the defaults (e.g. {"feed": {"sourceBudgets": {…}}} for another candidate count).
+  const given = values.config ? (JSON.parse(readFileSync(values.config, 'utf8')) as Record<string, unknown>) : {};
+  const config = parseConfig(mergeDeep(given, { store: { db, synchronous: 'NORMAL' } }));
   let t = performance.now();
   const fresh = !existsSync(db);
   const engine = await Engine.open(config, { logImpressions: false });
