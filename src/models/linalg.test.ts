@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { allocateDense, choleskyInPlace, choleskySolve, invertSpd, NotPositiveDefiniteError } from './linalg.js';
 import { blockUpdateJs, blockUpdateModule, simdBlockUpdate, wasmApi } from './linalg-simd.js';
 import { Rng } from '../eval/prng.js';
+import { spawnSync } from 'node:child_process';
+import { SERVER_YOUNG_GENERATION_FLAG } from '../server/node-flags.js';
 
 /** A random SPD matrix: X'X + λI with X m×n. */
 function randomSpd(n: number, seed: number, lambda = 1): Float64Array {
@@ -110,6 +112,18 @@ test('two solver threads give the same inverse as one (n=800)', async () => {
       assert.ok(Math.abs(s - (i === j ? 1 : 0)) < 1e-9);
     }
   }
+});
+
+test('the solver threads start in a process with V8 flags (how bin/lenta.js starts a server)', () => {
+  // Workers refuse V8 flags given to them: a process started with the server's flags must not pass its own on.
+  const linalg = JSON.stringify(new URL('./linalg.js', import.meta.url).href);
+  const script = `import(${linalg}).then(async (m) => { const n = 800; const g = m.allocateDense(n); for (let i = 0; i < n; i++) g.data[i * g.ld + i] = 2; const s = await m.invertSpd(g, { threads: 2 }); console.log(s.threads, g.data[0], g.data[(n - 1) * g.ld + n - 1]); })`;
+  const r = spawnSync(process.execPath, [SERVER_YOUNG_GENERATION_FLAG, '--max-old-space-size=4096', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  const [threads, first, last] = r.stdout.trim().split(' ').map(Number);
+  assert.equal(threads, 2);
+  // The inverse of 2·I.
+  assert.ok(Math.abs(first! - 0.5) < 1e-12 && Math.abs(last! - 0.5) < 1e-12, r.stdout);
 });
 
 test('an indefinite matrix is rejected', async () => {

@@ -148,8 +148,10 @@ export async function invertSpd(m: DenseMatrix, options: InvertOptions = {}): Pr
     const useSimd = options.simd !== false && m.storage === 'wasm';
     const workers = Array.from({ length: threads }, (_, t) =>
       new Worker(workerUrl, {
-        // Not the parent's flags: `--input-type` (a process started with `-e`) breaks a file worker.
-        execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
+        // None of the parent's flags: `--input-type` (a process started with `-e`) breaks a file
+        // worker, and V8 flags (`--max-semi-space-size`, which `bin/lenta.js` starts with;
+        // `--max-old-space-size`) make the constructor throw when passed to a worker.
+        execArgv: [],
         workerData: { memory: m.memory, buffer: m.memory ? undefined : buffer, pages: m.pages, layout, thread: t, threads, simd: useSimd } }),
     );
     const timer = options.onProgress ? setInterval(() => options.onProgress!(Atomics.load(ctl, CTL_PROGRESS), blocks), 200) : undefined;
