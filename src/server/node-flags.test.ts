@@ -15,11 +15,12 @@ test('serving processes get the young-generation flag unless their flags or NODE
   assert.equal(setsYoungGeneration(['--max-old-space-size=100']), false);
 });
 
-test('bin/lenta.js and npm start start node with the same flag, and V8 takes it (a larger young generation)', () => {
+test('bin/lenta.js, npm start and npm run lenta start node with the same flag, and V8 takes it (a larger young generation)', () => {
   const bin = readFileSync(new URL('bin/lenta.js', root), 'utf8').split('\n')[0]!;
   assert.equal(bin, `#!/usr/bin/env -S node ${SERVER_YOUNG_GENERATION_FLAG}`);
   const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
   assert.match(pkg.scripts.start!, new RegExp(`node ${SERVER_YOUNG_GENERATION_FLAG} bin/lenta\\.js demo`));
+  assert.equal(pkg.scripts.lenta, `node ${SERVER_YOUNG_GENERATION_FLAG} bin/lenta.js`);
   // The young generation's ceiling as V8 reports it, with and without the flag.
   const youngMax = (flags: string[]) => {
     const r = spawnSync(process.execPath, [...flags, '-e', "const v8 = require('node:v8'); const keep = []; for (let i = 0; i < 4e6; i++) { const o = { i }; if (i % 2) keep.push(o); } console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)"], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
