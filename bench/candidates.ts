@@ -19,11 +19,11 @@ import { parseArgs } from 'node:util';
 import { mergeDeep, parseConfig } from '../src/domain/config.js';
 import { Engine } from '../src/engine.js';
 import { FeedPipeline, mergeCandidates, type OffThreadSource } from '../src/pipeline/feed-pipeline.js';
-import type { FeedQuery } from '../src/pipeline/types.js';
+import { isTrainable, type FeedQuery } from '../src/pipeline/types.js';
 import { SIM_PRESETS, simulate, type SimPresetName } from '../src/sim/index.js';
 import { ExactMipsIndex, HnswMipsIndex, loadHnswlib } from '../src/models/ann/mips-index.js';
 import { requestLookups } from '../src/candidates/ranked.js';
-import { mb, percentile, table } from './report.js';
+import { mb, percentile, procStatus, table } from './report.js';
 
 export async function candidatesBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'bench' }, requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, retrain: { type: 'boolean', default: false }, dump: { type: 'string' }, 'ann-recall': { type: 'string' }, 'ann-ef': { type: 'string', default: '500,1000,1500,2000,3000' }, profile: { type: 'string' }, 'train-memory': { type: 'string' }, config: { type: 'string' } } });
@@ -304,23 +304,21 @@ async function annRecall(engine: Engine, models: string, users: string[], n: num
  * /proc/self/clear_refs resets VmHWM). Prints per source: the training time, the peak RSS
  * above the RSS before it (what the training needs on top of the serving process — the
  * previous index stays loaded until the new one replaces it, as in `lenta train candidates`
- * run by a server) and the RSS left after it.
+ * run by a server) and the RSS left after it. Only the first source's number is clean: the
+ * next one's training reuses the memory the previous left as garbage (measured: communities
+ * +99 MiB after in_network, +722 MiB alone), so name one source per run to measure it.
  */
 async function trainMemory(engine: Engine, list: string): Promise<void> {
   const names = list === 'all' ? undefined : new Set(list.split(',').map((s) => s.trim()));
-  const trainable = engine.sources.map(({ source }) => source).filter((s): s is typeof s & { train: (ctx: object) => Promise<void> } => typeof (s as { train?: unknown }).train === 'function');
+  const trainable = engine.sources.map(({ source }) => source).filter(isTrainable);
   const chosen = trainable.filter((s) => !names || names.has(s.name));
   if (names) {
     const unknown = [...names].filter((n) => !trainable.some((s) => s.name === n));
     if (unknown.length > 0) throw new Error(`--train-memory: no trainable source ${unknown.join(', ')} (trainable: ${trainable.map((s) => s.name).join(', ')})`);
   }
-  const status = (field: string): number => {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : NaN;
-  };
+  const status = (field: string): number => procStatus(process.pid, field);
   const rows: Record<string, string>[] = [];
   for (const source of chosen) {
-    (globalThis as { gc?: () => void }).gc?.();
     try {
       writeFileSync('/proc/self/clear_refs', '5');
     } catch {
@@ -346,6 +344,6 @@ async function trainMemory(engine: Engine, list: string): Promise<void> {
     rows.push({ source: source.name, 'train s': seconds.toFixed(1), 'RSS before': mb(before), 'peak RSS': mb(peak), 'peak − before': mb(peak - before), 'after − before': mb(after - before) });
     process.stderr.write(`  ${source.name}: ${seconds.toFixed(1)} s, peak RSS ${mb(peak)} (+${mb(peak - before)})\n`);
   }
-  process.stdout.write(`training memory (each source retrained on the loaded platform; peak = VmHWM since its start):\n`);
+  process.stdout.write(`training memory (each source retrained on the loaded platform; peak = VmHWM since its start${chosen.length > 1 ? '; only the first row is clean: the later ones reuse the garbage of the ones before (one source per run for clean numbers)' : ''}):\n`);
   process.stdout.write(`${table(rows)}\n`);
 }

@@ -31,7 +31,7 @@ import { Engine } from '../src/engine.js';
 import { SIM_PRESETS, simulate, type SimOptions } from '../src/sim/index.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { EDGE_KIND_CODES, LOG_EDGE, LOG_EVENT, type StoreCounts } from '../src/store/store.js';
-import { mb, percentile, table } from './report.js';
+import { mb, percentile, procStatus, table } from './report.js';
 import { withServerHeapFlags } from '../src/server/node-flags.js';
 
 /** The issue's scale; at exactly these numbers the platform is the `bench` preset (shared with `npm run bench -- candidates`). */
@@ -541,16 +541,6 @@ function treeStatus(pid: number, field: string): number {
   }
   for (const c of children) total += treeStatus(Number(c), field);
   return total;
-}
-
-/** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM); NaN when unavailable. */
-function procStatus(pid: number, field: string): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
 }
 
 function mulberry32(seed: number): () => number {

@@ -1,4 +1,6 @@
 /** Small helpers to print benchmark tables. */
+import { readFileSync } from 'node:fs';
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -16,4 +18,14 @@ export function table(rows: Record<string, string | number>[]): string {
 
 export function mb(bytes: number): string {
   return `${(bytes / (1 << 20)).toFixed(0)} MiB`;
+}
+
+/** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM); NaN when unavailable. */
+export function procStatus(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 }
