@@ -134,10 +134,10 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const p50 = (x: number[]) => percentile([...x].sort((a, b) => a - b), 50);
   process.stdout.write(
     `\nheavy ranker: ${platform}, ${n} requests (node ${process.version}); ${model.heads.length} heads (${model.heads.map((h) => `${h.name} ${h.model.trees.length}`).join(', ')} trees), ${registry.width} features\n\n` +
-      `${table([row('baseline: light ranker (source fusion), all candidates', light), row('heavy ranker (features + heads + formula)', heavy), row('  of which features', features)])}\n\n` +
+      `${table([row('baseline: light ranker (source fusion), all candidates', light), row('heavy ranker (features + heads + formula)', heavy), row('  features alone, computed again right after on the same candidates (data the ranker just read)', features)])}\n\n` +
       `candidates per request: ${(retrieved / n).toFixed(0)} retrieved, ${(scored / n).toFixed(0)} scored by the heavy ranker (rank.maxCandidates ${config.rank.maxCandidates}); ` +
       `heavy / light p50: ${(p50(heavy) / p50(light)).toFixed(1)}×; RSS ${mb(process.memoryUsage().rss)}\n\n` +
-      `feature families (mean ms per request, share of the feature time):\n\n` +
+      `feature families (mean ms per request in that second computation, share of its time):\n\n` +
       `${table(registry.layout.map(({ family, width }, k) => ({ family: family.name, columns: width, 'mean ms': familyMs[k]! / n, share: `${((100 * familyMs[k]!) / Math.max(1e-9, familyMs.reduce((a, b) => a + b, 0))).toFixed(1)}%` })))}\n`,
   );
   if (forest) {
