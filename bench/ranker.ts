@@ -3,7 +3,10 @@
  * candidates the pipeline retrieves (sources → merge → filters) are scored by the light ranker
  * (the source fusion: the baseline, measured in the same run) and then by the heavy ranker
  * (features of the light ranker's best `rank.maxCandidates`, every head's trees, calibration,
- * score formula). Prints p50/p99 of each part and the candidates scored per request.
+ * score formula). Prints p50/p99 of each part and the candidates scored per request. With a
+ * cascade (rank.cascade: a first pass of each head's first trees, the rest on its best), the
+ * same model without it scores copies of the same candidates, alternately first: both
+ * distributions, the speed-up, and how much of the full model's top 10 the cascade keeps.
  *
  * `--compare`: on every request's feature rows, the trees are also predicted by both kernels,
  * alternately first — each head's own WebAssembly walk (GbdtModel.predictRaw, the ranker's path
@@ -22,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/domain/config.js';
 import { GbdtForest } from '../src/models/gbdt/forest.js';
 import { GbdtModel } from '../src/models/gbdt/model.js';
-import { EXPLAINED_CANDIDATES } from '../src/rank/heavy-ranker.js';
+import { EXPLAINED_CANDIDATES, HeavyRanker } from '../src/rank/heavy-ranker.js';
 import { scoreTerms } from '../src/rank/score-formula.js';
 import { Engine } from '../src/engine.js';
 import { SIM_PRESETS, simulate } from '../src/sim/index.js';
@@ -95,6 +98,12 @@ export async function rankerBench(argv: string[]): Promise<void> {
     compared += total;
     return [old, neu] as const;
   };
+  // The same model without the cascade (every tree on every candidate), when the model has one.
+  const cascadeOn = config.rank.cascade.enabled && model.heads.some((h) => h.firstPass);
+  const full = cascadeOn ? new HeavyRanker({ ...config.rank, cascade: { ...config.rank.cascade, enabled: false } }) : undefined;
+  full?.setModel(model, registry, scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id)));
+  const noCascade: number[] = [];
+  let agree = 0;
   let scored = 0;
   let retrieved = 0;
   let buf = new Float32Array(0);
@@ -106,8 +115,20 @@ export async function rankerBench(argv: string[]): Promise<void> {
     const t0 = performance.now();
     engine.fusion.score(q, candidates);
     const t1 = performance.now();
+    // The ranker as configured (with its cascade) and without the cascade, on copies of the
+    // same candidates, alternately first.
+    const copy = full ? candidates.map((c) => ({ ...c })) : [];
+    let fullMs = 0;
+    const withoutCascade = () => {
+      const s = performance.now();
+      full!.score(q, copy);
+      fullMs = performance.now() - s;
+    };
+    if (full && i % 2 === 1) withoutCascade();
+    const t1b = performance.now();
     engine.ranker.score(q, candidates);
     const t2 = performance.now();
+    if (full && i % 2 === 0) withoutCascade();
     // Features alone, for the same candidates the heavy ranker saw.
     const top = candidates.filter((c) => c.lightRank !== undefined && c.lightRank <= config.rank.maxCandidates);
     if (buf.length < top.length * registry.width) buf = new Float32Array(top.length * registry.width);
@@ -122,7 +143,13 @@ export async function rankerBench(argv: string[]): Promise<void> {
       fused.push(kernels[1]);
     }
     light.push(t1 - t0);
-    heavy.push(t2 - t1);
+    heavy.push(t2 - t1b);
+    if (full) {
+      noCascade.push(fullMs);
+      const top = (list: { item: number; score: number }[]) => [...list].sort((a, b) => b.score - a.score).slice(0, 10).map((c) => c.item);
+      const mine = new Set(top(candidates));
+      agree += top(copy).filter((x) => mine.has(x)).length / 10;
+    }
     features.push(t4 - t3);
     scored += top.length;
     retrieved += candidates.length;
@@ -134,7 +161,13 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const p50 = (x: number[]) => percentile([...x].sort((a, b) => a - b), 50);
   process.stdout.write(
     `\nheavy ranker: ${platform}, ${n} requests (node ${process.version}); ${model.heads.length} heads (${model.heads.map((h) => `${h.name} ${h.model.trees.length}`).join(', ')} trees), ${registry.width} features\n\n` +
-      `${table([row('baseline: light ranker (source fusion), all candidates', light), row('heavy ranker (features + heads + formula)', heavy), row('  features alone, computed again right after on the same candidates (data the ranker just read)', features)])}\n\n` +
+      `${table([
+        row('baseline: light ranker (source fusion), all candidates', light),
+        row(cascadeOn ? `heavy ranker as served: cascade, first pass ${config.rank.cascade.treeShare} of the trees, the rest on its best ${config.rank.cascade.keep} (features + heads + formula)` : 'heavy ranker (features + heads + formula)', heavy),
+        ...(full ? [row('heavy ranker without the cascade: every tree on every candidate', noCascade)] : []),
+        row('  features alone, computed again right after on the same candidates (data the ranker just read)', features),
+      ])}\n\n` +
+      (full ? `cascade: ${(p50(noCascade) / p50(heavy)).toFixed(2)}× faster at p50; its top 10 (by score) shares ${((100 * agree) / n).toFixed(1)}% with the full model's; on the training's test groups: ${JSON.stringify(r.cascade)}\n\n` : '') +
       `candidates per request: ${(retrieved / n).toFixed(0)} retrieved, ${(scored / n).toFixed(0)} scored by the heavy ranker (rank.maxCandidates ${config.rank.maxCandidates}); ` +
       `heavy / light p50: ${(p50(heavy) / p50(light)).toFixed(1)}×; RSS ${mb(process.memoryUsage().rss)}\n\n` +
       `feature families (mean ms per request in that second computation, share of its time):\n\n` +

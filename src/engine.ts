@@ -47,6 +47,8 @@ export interface FeedItem {
   sources?: { source: string; score: number; rank: number }[];
   /** The heavy ranker's calibrated probability per head, when it scored the item. */
   predicted?: Record<string, number>;
+  /** Scored by the first pass of the heavy ranker's cascade only (rank.cascade): `predicted` and `weightedScore` are that pass's. */
+  firstPass?: boolean;
   /** The rankers' score (the heavy ranker's weighted score, else the light ranker's) before the mixer's rules; `score` is after them. */
   weightedScore?: number;
   /** Every mixer rule that changed the item's score or position, e.g. `{"rule":"author_diversity","factor":0.625}`. */
@@ -659,6 +661,7 @@ export class Engine {
         if (c.rankScore !== undefined) out.weightedScore = round(c.rankScore);
         out.sources = c.sources.map((s) => ({ ...s, score: round(s.score) }));
         if (c.predicted) out.predicted = Object.fromEntries(Object.entries(c.predicted).map(([h, p]) => [h, round(p)]));
+        if (c.firstPass) out.firstPass = true;
         if (c.rules) out.rules = c.rules;
         if (c.propensity !== undefined) out.propensity = round(c.propensity);
       }

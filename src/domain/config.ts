@@ -357,6 +357,22 @@ export const configSchema = z
          * test slice, as with impressions.
          */
         gateFolds: z.number().int().min(0).max(20).default(5),
+        /**
+         * The heavy ranker in two passes (early exit): every candidate is scored by the first
+         * `treeShare` of each head's trees (calibrated on their own when the model is trained),
+         * and only the first pass's best `keep` get the rest of the trees. Off: every candidate
+         * gets every tree.
+         */
+        cascade: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Share of each head's trees in the first pass (fixed when the model is trained; 1: no first pass). */
+            treeShare: z.number().gt(0).max(1).default(0.25),
+            /** Candidates the first pass keeps for the full model (at least a page: explanations show every head). */
+            keep: z.number().int().min(1).default(300),
+          })
+          .strict()
+          .prefault({}),
       })
       .prefault({}),
   })

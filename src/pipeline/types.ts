@@ -71,6 +71,8 @@ export interface Candidate {
   position?: number;
   /** The heavy ranker's calibrated probability per head (engaged, like, reply, …), when it scored the candidate. */
   predicted?: Record<string, number>;
+  /** The heavy ranker's cascade (rank.cascade) scored it with its first pass only: `predicted` and the score are that pass's. */
+  firstPass?: boolean;
   /** The score of the scorers (the weighted score), before the mixer's rules changed `score`. */
   rankScore?: number;
   /** The mixer's rules that changed this candidate's score or position (explanations). */
@@ -96,6 +98,7 @@ export function makeCandidate(item: number, author: number, inNetwork: boolean, 
     lightRank: undefined,
     position: undefined,
     predicted: undefined,
+    firstPass: undefined,
     rankScore: undefined,
     rules: undefined,
     propensity: undefined,

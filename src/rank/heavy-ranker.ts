@@ -32,6 +32,8 @@ export interface RankerHeadFile {
   positives: number;
   model: GbdtModelJson;
   calibration: CalibratorJson;
+  /** The cascade's first pass (rank.cascade): the model's first `trees` trees and their own calibration. */
+  firstPass?: { trees: number; calibration: CalibratorJson };
 }
 
 export interface RankerHeadReport {
@@ -45,6 +47,9 @@ export interface RankerHeadReport {
   ece: number;
   /** ECE of the raw (uncalibrated) probability, for comparison. */
   eceRaw: number;
+  /** The cascade's first pass: its trees and their AUC on the same test groups. */
+  firstPassTrees?: number;
+  firstPassAuc?: number;
 }
 
 export interface RankerReport {
@@ -81,6 +86,13 @@ export interface RankerReport {
     value?: number;
     lightValue?: number;
   };
+  /**
+   * The cascade (rank.cascade) on the test groups: the first pass keeps the same share of each
+   * group as of the served candidates (keep / maxCandidates), the full score orders those;
+   * ndcg/recall@10 of that order (compare with `validation`), and the share of the full
+   * score's top 10 that the first pass keeps.
+   */
+  cascade?: { treeShare: number; keepShare: number; ndcg: number; recall: number; top10Kept: number };
   /** With held-out candidate rows: the gate's k-fold cross-validation of the `engaged` head (ndcg@10 over all held-out users). */
   crossValidation?: { folds: number; users: number; engagedNdcg: number; lightNdcg: number; difference: number; se: number };
   /** Gain importance of the `engaged` head, top features. */
@@ -121,6 +133,17 @@ export class HeavyRanker implements CandidateScorer {
   private raw = new Float64Array(0);
   private probs = new Float64Array(0);
   private explainRows = new Float32Array(0);
+  /** The cascade's first-pass scores, kept rows (and their flags), second-pass raw scores. */
+  private firstScore = new Float64Array(0);
+  private firstPass: TopK | undefined;
+  private keptRows = new Float32Array(0);
+  private raw2 = new Float64Array(0);
+  private keptFlags = new Uint8Array(0);
+  /**
+   * The cascade (rank.cascade): each head's first-pass trees and the rest compiled apart, and
+   * the first pass's calibrators (a head without a first pass: all its trees, its calibrator).
+   */
+  private cascade: { first: GbdtForest; second: GbdtForest; firstCalibrators: Calibrator[] } | undefined;
   /** Every head's trees compiled together when the model is set (undefined: unavailable). */
   private forest: GbdtForest | undefined;
   /** The best EXPLAINED_CANDIDATES by score (indices into the scored candidates). */
@@ -146,6 +169,7 @@ export class HeavyRanker implements CandidateScorer {
       this.file = undefined;
       this.heads = [];
       this.forest = undefined;
+      this.cascade = undefined;
       return;
     }
     if (file.format !== RANKER_FORMAT) throw new Error(`ranker model: format must be ${RANKER_FORMAT}, got ${String(file.format)}`);
@@ -155,6 +179,14 @@ export class HeavyRanker implements CandidateScorer {
     this.heads = file.heads.map((h) => ({ name: h.name, booster: GbdtModel.fromJSON(h.model), calibrator: calibratorFromJson(h.calibration) }));
     // All heads' trees compiled once per model (undefined where WebAssembly is unavailable).
     this.forest = GbdtForest.create(this.heads.map((hd) => hd.booster));
+    this.cascade = undefined;
+    if (this.forest && file.heads.some((hd) => hd.firstPass)) {
+      const split = file.heads.map((hd, k) => Math.min(hd.firstPass?.trees ?? Infinity, this.heads[k]!.booster.numTrees));
+      const first = GbdtForest.create(this.heads.map((hd, k) => hd.booster.treeRange(0, split[k])));
+      const second = GbdtForest.create(this.heads.map((hd, k) => hd.booster.treeRange(split[k]!)));
+      const firstCalibrators = file.heads.map((hd, k) => (hd.firstPass ? calibratorFromJson(hd.firstPass.calibration) : this.heads[k]!.calibrator));
+      if (first && second) this.cascade = { first, second, firstCalibrators };
+    }
     this.registry = registry;
     this.terms = terms;
     this.file = file;
@@ -174,23 +206,71 @@ export class HeavyRanker implements CandidateScorer {
     if (this.features.length < n * d) this.features = new Float32Array(n * d);
     const X = registry.compute(q, scored, this.features);
     const h = this.heads.length;
-    if (this.raw.length < n) this.raw = new Float64Array(n);
     if (this.probs.length < n * h) this.probs = new Float64Array(n * h);
     const p = this.probs;
     // Heads that weigh 0 in the formula (e.g. `engaged` beside typed heads) do not move the
     // score: they are predicted below only for the best candidates, whose explanations show them.
     for (const k of terms.silentHeads) for (let i = 0; i < n; i++) p[i * h + k] = 0;
-    this.predictHeads(terms.scoredHeads, X, n, (i) => i * h);
-    let min = Infinity;
-    for (let i = 0; i < n; i++) {
+    // Trees give equal scores to many candidates: ties keep the light ranker's order (a nudge
+    // far below any meaningful difference of probabilities).
+    const formula = (i: number): number => {
       const c = scored[i]!;
-      // Trees give equal scores to many candidates: ties keep the light ranker's order (a nudge
-      // far below any meaningful difference of probabilities).
       let s = weightedScore(terms, p, i) + boostOf(terms, q.state, c.item, c.author) + 1e-9 * (1 - i / n);
       if (terms.values.length > 0) s += valueOf(terms, q.state, p, i, c.item);
-      c.score = Number.isFinite(s) ? s : 0;
-      if (c.score < min) min = c.score;
+      return Number.isFinite(s) ? s : 0;
+    };
+    const cascade = this.cascade;
+    const keep = this.settings.cascade.keep;
+    if (cascade && this.settings.cascade.enabled && n > keep) {
+      // First pass: every head's first trees on every row, calibrated on their own.
+      const ks = terms.scoredHeads;
+      if (this.raw.length < n * ks.length) this.raw = new Float64Array(n * ks.length);
+      const first = cascade.first.predictRaw(X, n, ks, this.raw);
+      for (let j = 0; j < ks.length; j++) {
+        const calibrator = cascade.firstCalibrators[ks[j]!]!;
+        for (let i = 0; i < n; i++) p[i * h + ks[j]!] = calibrator.apply(first[j * n + i]!);
+      }
+      const firstScore = this.firstScore.length >= n ? this.firstScore : (this.firstScore = new Float64Array(n));
+      if (this.firstPass?.k !== keep) this.firstPass = new TopK(keep, -Infinity);
+      const kept = this.firstPass;
+      kept.reset();
+      for (let i = 0; i < n; i++) kept.push(i, (firstScore[i] = formula(i)));
+      const m = kept.drainSorted();
+      const rows = kept.outItems;
+      // The rest keep the first pass's score (an estimate of the same weighted score, with its
+      // probabilities): the mixer's rules may still need them (e.g. the network balance's
+      // out-of-network share), and they compare on the same scale.
+      const keptRow = this.keptFlags.length >= n ? this.keptFlags.fill(0, 0, n) : (this.keptFlags = new Uint8Array(n));
+      for (let r = 0; r < m; r++) keptRow[rows[r]!] = 1;
+      for (let i = 0; i < n; i++) {
+        const c = scored[i]!;
+        c.firstPass = keptRow[i] === 0;
+        if (keptRow[i] === 0) c.score = firstScore[i]!;
+      }
+      // Second pass: the rest of each head's trees on the kept rows, added to the first pass's raw scores.
+      if (this.keptRows.length < m * d) this.keptRows = new Float32Array(m * d);
+      const Xk = this.keptRows;
+      for (let r = 0; r < m; r++) Xk.set(X.subarray(rows[r]! * d, (rows[r]! + 1) * d), r * d);
+      if (this.raw2.length < m * ks.length) this.raw2 = new Float64Array(m * ks.length);
+      const second = cascade.second.predictRaw(Xk, m, ks, this.raw2);
+      for (let j = 0; j < ks.length; j++) {
+        const k = ks[j]!;
+        const calibrator = this.heads[k]!.calibrator;
+        for (let r = 0; r < m; r++) {
+          const i = rows[r]!;
+          p[i * h + k] = calibrator.apply(first[j * n + i]! + second[j * m + r]!);
+        }
+      }
+      for (let r = 0; r < m; r++) scored[rows[r]!]!.score = formula(rows[r]!);
+    } else {
+      this.predictHeads(terms.scoredHeads, X, n, (i) => i * h);
+      for (let i = 0; i < n; i++) {
+        scored[i]!.score = formula(i);
+        scored[i]!.firstPass = undefined;
+      }
     }
+    let min = Infinity;
+    for (let i = 0; i < n; i++) if (scored[i]!.score < min) min = scored[i]!.score;
     // The best EXPLAINED_CANDIDATES by the weighted score get every head's probability in
     // `predicted` (for their explanations; the page comes from them), the silent heads predicted
     // now on their feature rows copied together. The rest only need their score.

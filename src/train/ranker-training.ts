@@ -21,7 +21,7 @@ import type { Config } from '../domain/config.js';
 import { BinMapper, binMatrix } from '../models/gbdt/binning.js';
 import { trainGbdt, type GbdtTrainOptions } from '../models/gbdt/booster.js';
 import { GbdtModel } from '../models/gbdt/model.js';
-import { expectedCalibrationError, fitIsotonic, fitPlatt, rocAuc } from '../rank/calibration.js';
+import { expectedCalibrationError, fitIsotonic, fitPlatt, rocAuc, type Calibrator } from '../rank/calibration.js';
 import { RANKER_FORMAT, featureMismatch, type RankerHeadFile, type RankerHeadReport, type RankerModelFile } from '../rank/heavy-ranker.js';
 import { headWeight } from '../rank/score-formula.js';
 import { accuracyAtK } from '../eval/metrics.js';
@@ -62,6 +62,8 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const heads: RankerHeadFile[] = [];
   const reports: RankerHeadReport[] = [];
   const testProbs: Float64Array[] = [];
+  const firstPassProbs: Float64Array[] = [];
+  const firstPassAuc: number[] = [];
   let importance: { feature: string; gain: number }[] = [];
   // Bin the fitting rows once for every head.
   const mapper = BinMapper.fit(fit.X, fit.n, ds.d, { maxBin: 255, sampleRows: 200_000, seed: o.seed ?? 42 });
@@ -81,21 +83,33 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     });
     // Calibrate on the earlier validation half; measure on the later one.
     const calRaw = predict(model, cal);
-    const calibrator = s.calibration === 'platt' || countPositives(cal.labels[h]!) < 20 ? fitPlatt(calRaw, cal.labels[h]!) : fitIsotonic(calRaw, cal.labels[h]!);
+    const calibrator = fitCalibrator(s, calRaw, cal.labels[h]!);
     const testRaw = predict(model, test);
     const p = testRaw.map((x) => calibrator.apply(x));
     const pRaw = testRaw.map((x) => 1 / (1 + Math.exp(-x)));
     testProbs.push(p);
+    // The cascade's first pass: the head's first trees, calibrated on their own (their raw
+    // scores are the full model's shrunk towards the start, so the full calibration would misjudge them).
+    const firstTrees = Math.ceil(s.cascade.treeShare * model.numTrees);
+    let firstPass: RankerHeadFile['firstPass'];
+    if (firstTrees < model.numTrees) {
+      const firstCal = fitCalibrator(s, predict(model, cal, firstTrees), cal.labels[h]!);
+      const q = predict(model, test, firstTrees).map((x) => firstCal.apply(x));
+      firstPassProbs.push(q);
+      firstPassAuc[h] = rocAuc(q, test.labels[h]!);
+      firstPass = { trees: firstTrees, calibration: firstCal.toJSON() };
+    } else firstPassProbs.push(p);
     reports.push({
       name,
       positives,
       trees: model.numTrees,
       auc: round(rocAuc(p, test.labels[h]!)),
+      ...(firstPass ? { firstPassTrees: firstPass.trees, firstPassAuc: round(firstPassAuc[h]!) } : {}),
       lightAuc: round(rocAuc(light, test.labels[h]!)),
       ece: round(expectedCalibrationError(p, test.labels[h]!)),
       eceRaw: round(expectedCalibrationError(pRaw, test.labels[h]!)),
     });
-    heads.push({ name, ...(ds.headWeights[name] !== undefined ? { weight: ds.headWeights[name] } : {}), positives, model: model.toJSON(), calibration: calibrator.toJSON() });
+    heads.push({ name, ...(ds.headWeights[name] !== undefined ? { weight: ds.headWeights[name] } : {}), positives, model: model.toJSON(), calibration: calibrator.toJSON(), ...(firstPass ? { firstPass } : {}) });
     if (name === ENGAGED_HEAD) importance = topImportance(model.featureImportance(), 15);
   }
 
@@ -106,6 +120,12 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const heavyRank = rankingQuality(test, score, 10);
   const lightRank = rankingQuality(test, light, 10);
   const engagedRank = rankingQuality(test, testProbs[0]!, 10);
+  // The cascade as served: the first pass keeps its best `keep` of `maxCandidates` (the same share of each test group) for the full score.
+  const first = new Float64Array(test.n);
+  for (let i = 0; i < test.n; i++) for (let h = 0; h < weights.length; h++) first[i] += weights[h]! * firstPassProbs[h]![i]!;
+  const keepShare = Math.min(1, s.cascade.keep / s.maxCandidates);
+  const cascaded = cascadeScores(test, first, score, keepShare);
+  const cascadeRank = rankingQuality(test, cascaded.score, 10);
 
   // Realized value: each test row's gain is the summed weight of the reactions that followed
   // (a click 11, a report −369, types without a head included), discounted by the position the
@@ -174,6 +194,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
         value: round(heavyValue),
         lightValue: round(lightValue),
       },
+      cascade: { treeShare: s.cascade.treeShare, keepShare: round(keepShare), ndcg: round(cascadeRank.ndcg), recall: round(cascadeRank.recall), top10Kept: round(cascaded.top10Kept) },
       importance,
       ...(cv ? { crossValidation: { folds: s.gateFolds, users: cv.groups, engagedNdcg: round(cv.ndcg), lightNdcg: round(cv.lightNdcg), difference: round(cv.diff), se: round(cv.se) } } : {}),
       seconds: Math.round((performance.now() - t0) / 10) / 100,
@@ -235,10 +256,45 @@ function fitHead(fit: RankerDataset, valid: RankerDataset, h: number, objective:
   );
 }
 
-function predict(model: GbdtModel, ds: RankerDataset): Float64Array {
+function predict(model: GbdtModel, ds: RankerDataset, trees = model.numTrees): Float64Array {
   const out = new Float64Array(ds.n);
-  model.predictRaw(ds.X, ds.n, out);
+  model.predictRaw(ds.X, ds.n, out, trees);
   return out;
+}
+
+/** Platt or isotonic per `rank.calibration` (Platt when fewer than 20 positives: isotonic would overfit). */
+function fitCalibrator(s: Config['rank'], raw: Float64Array, labels: Float32Array): Calibrator {
+  return s.calibration === 'platt' || countPositives(labels) < 20 ? fitPlatt(raw, labels) : fitIsotonic(raw, labels);
+}
+
+/**
+ * The cascade's order per group: the first pass's best `keepShare` of the group's rows (at
+ * least 10) ordered by the full score, the rest below in the first pass's order. Also the share
+ * of the full score's top 10 (per group, averaged) that the first pass keeps.
+ */
+export function cascadeScores(ds: RankerDataset, first: Float64Array, full: Float64Array, keepShare: number): { score: Float64Array; top10Kept: number } {
+  const out = new Float64Array(ds.n);
+  let kept = 0;
+  let groups = 0;
+  for (let g = 0; g + 1 < ds.groups.length; g++) {
+    const a = ds.groups[g]!;
+    const b = ds.groups[g + 1]!;
+    if (b <= a) continue;
+    const rows = Array.from({ length: b - a }, (_, i) => a + i);
+    const byFirst = [...rows].sort((x, y) => first[y]! - first[x]! || x - y);
+    const keep = Math.min(rows.length, Math.max(10, Math.ceil(keepShare * rows.length)));
+    const inKeep = new Set(byFirst.slice(0, keep));
+    let min = Infinity;
+    for (const r of inKeep) {
+      out[r] = full[r]!;
+      if (full[r]! < min) min = full[r]!;
+    }
+    for (let j = keep; j < byFirst.length; j++) out[byFirst[j]!] = min - 1 - (j - keep);
+    const top = [...rows].sort((x, y) => full[y]! - full[x]! || x - y).slice(0, 10);
+    kept += top.filter((r) => inKeep.has(r)).length / top.length;
+    groups++;
+  }
+  return { score: out, top10Kept: groups > 0 ? kept / groups : 1 };
 }
 
 function countPositives(y: Float32Array): number {

@@ -125,6 +125,14 @@ export class GbdtModel {
   }
 
   /**
+   * The trees [start, end) as a model of their own (the initial score only when start is 0), so
+   * that the raw scores of consecutive ranges add up to this model's (a cascade's passes).
+   */
+  treeRange(start: number, end = this.trees.length): GbdtModel {
+    return new GbdtModel(this.objective, this.featureNames, start === 0 ? this.initScore : 0, this.trees.slice(start, end), this.params, this.binMapper);
+  }
+
+  /**
    * Raw scores of n rows of the row-major matrix (numFeatures columns) into `out`. `trees`
    * limits the sum to the first trees (e.g. to evaluate an earlier iteration).
    */
