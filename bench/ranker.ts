@@ -165,7 +165,7 @@ export async function rankerBench(argv: string[]): Promise<void> {
         row('baseline: light ranker (source fusion), all candidates', light),
         row(cascadeOn ? `heavy ranker as served: cascade, first pass ${config.rank.cascade.treeShare} of the trees, the rest on its best ${config.rank.cascade.keep} (features + heads + formula)` : 'heavy ranker (features + heads + formula)', heavy),
         ...(full ? [row('heavy ranker without the cascade: every tree on every candidate', noCascade)] : []),
-        row('  features alone, computed again right after on the same candidates (data the ranker just read)', features),
+        row('  features alone, computed again right after on the same candidates (data the ranker just read; the post rows it just cached)', features),
       ])}\n\n` +
       (full ? `cascade: ${(p50(noCascade) / p50(heavy)).toFixed(2)}× faster at p50; its top 10 (by score) shares ${((100 * agree) / n).toFixed(1)}% with the full model's; on the training's test groups: ${JSON.stringify(r.cascade)}\n\n` : '') +
       `candidates per request: ${(retrieved / n).toFixed(0)} retrieved, ${(scored / n).toFixed(0)} scored by the heavy ranker (rank.maxCandidates ${config.rank.maxCandidates}); ` +

@@ -110,3 +110,68 @@ test('features: absurd inputs are repaired or flagged, a failing provider leaves
     await engine.close();
   }
 });
+
+test('item features: the per-item row cache gives every counter as decayed from its own update, after new events, for a request before the latest update, and for items sharing a cache slot', async () => {
+  const engine = await tinyPlatform();
+  try {
+    const registry = engine.featureRegistry();
+    const st = engine.state;
+    const table = st.itemCounts;
+    const nw = table.windows.length;
+    const names = registry.names;
+    const d = registry.width;
+    const labels = names.filter((n) => n.startsWith('item_engaged_')).map((n) => n.slice('item_engaged_'.length));
+    assert.equal(labels.length, nw);
+    const typeCols = st.types.specs.map((s, t) => ({ t, name: `item_${s.name}_${labels[nw - 1]}` })).filter((x) => names.includes(x.name));
+    assert.ok(typeCols.length >= 3, typeCols.map((x) => x.name).join(','));
+    // The item columns computed counter by counter, each decayed from its own last update.
+    const expected = (item: number, now: number): Map<string, number> => {
+      const eng = new Float64Array(nw);
+      const imp = new Float64Array(nw);
+      table.getAll(item, 0, st.ENGAGED, now, eng);
+      if (st.impressionType >= 0) table.getAll(item, 0, st.impressionType, now, imp);
+      const m = new Map<string, number>();
+      labels.forEach((l, k) => {
+        m.set(`item_engaged_${l}`, Math.log1p(eng[k]!));
+        m.set(`item_impressions_${l}`, Math.log1p(imp[k]!));
+        m.set(`item_rate_${l}`, (eng[k]! + 0.4) / (Math.max(imp[k]!, eng[k]!) + 20));
+      });
+      for (const { t, name } of typeCols) m.set(name, Math.log1p(table.get(item, 0, t, nw - 1, now)));
+      return m;
+    };
+    const check = (candidates: Candidate[], now: number, what: string) => {
+      const q = { ...engine.requestQuery(0), now };
+      const X = registry.compute(q, candidates);
+      candidates.forEach((c, i) => {
+        for (const [name, v] of expected(c.item, now)) {
+          const got = X[i * d + names.indexOf(name)]!;
+          assert.ok(Math.abs(got - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${what}: item ${c.item} ${name} ${got} vs ${v}`);
+        }
+      });
+    };
+    const busy = Array.from({ length: st.items }, (_, i) => i).filter((i) => table.rowVersion(i) > 3).slice(0, 40);
+    assert.ok(busy.length >= 20, `${busy.length} items with counters`);
+    const candidates = busy.map((item) => ({ item, author: st.author(item), inNetwork: false, sources: [], score: 1 }) as Candidate);
+    const now = engine.now();
+    check(candidates, now, 'first request');
+    check(candidates, now + 3_600_000, 'cached rows, an hour later');
+    // New events on two of the items: their rows are recomputed (the version moved), the others reused.
+    const [a, b] = [candidates[0]!.item, candidates[1]!.item];
+    const before = table.rowVersion(a);
+    const like = st.types.code('like');
+    table.add(a, 0, like, now + 7_200_000);
+    table.add(b, 0, st.ENGAGED, now + 7_200_000);
+    assert.ok(table.rowVersion(a) > before);
+    check(candidates, now + 10_800_000, 'after new events');
+    // A request before the items' latest update (a replay's clock): each counter at that time.
+    check(candidates, now + 3_600_000, 'before the latest update');
+    // Items in the same cache slot (ids 65,536 apart) take turns without mixing their rows.
+    const far = a + 65_536;
+    table.add(far, 0, st.ENGAGED, now, 5);
+    const pair = [candidates[0]!, { item: far, author: -1, inNetwork: false, sources: [], score: 1 } as Candidate];
+    check(pair, now + 10_800_000, 'slot shared (1)');
+    check([...pair].reverse(), now + 10_800_000, 'slot shared (2)');
+  } finally {
+    await engine.close();
+  }
+});

@@ -19,7 +19,8 @@ export interface DecayedCounterTableOptions {
    * over dense ids — are found through a direct index (a · directTypes + t → entry) instead of
    * the hash: one read of a row that holds every type of `a`, so a lookup of an absent type costs
    * nothing more and a present one a single miss (the record), where the hash costs a miss on its
-   * slot and then one on the record. 4·directTypes bytes per `a` up to the largest `a` counted.
+   * slot and then one on the record. 4·(directTypes + 1) bytes per `a` up to the largest `a`
+   * counted: the row's last word counts the updates of `a`'s counters (`rowVersion`).
    */
   directTypes?: number;
 }
@@ -54,9 +55,13 @@ export class DecayedCounterTable {
   private readonly nw: number;
   /** Words per record (even, so that the float64 of each record is aligned). */
   private readonly stride: number;
-  /** Direct index (options.directTypes): entry + 1 of key (a, 0, t) at a·directTypes + t, 0 when absent. */
+  /**
+   * Direct index (options.directTypes): entry + 1 of key (a, 0, t) at a·directStride + t, 0 when
+   * absent; a·directStride + directTypes counts the updates of the row's keys (rowVersion).
+   */
   private direct: Int32Array;
   private readonly directTypes: number;
+  private readonly directStride: number;
 
   constructor(name: string, windowsMs: readonly number[], initialCapacity = 1024, options: DecayedCounterTableOptions = {}) {
     if (windowsMs.length === 0) throw new Error('DecayedCounterTable: at least one window');
@@ -66,6 +71,7 @@ export class DecayedCounterTable {
     this.stride = VALUES_WORD + this.nw + (this.nw % 2);
     this.capacity = 1 << Math.max(4, Math.ceil(Math.log2(initialCapacity)));
     this.directTypes = Math.max(0, Math.floor(options.directTypes ?? 0));
+    this.directStride = this.directTypes + 1;
     // The hash holds only the keys outside the direct index: a table whose keys are all direct
     // keeps a token slot array.
     const slots = this.directTypes > 0 ? 16 : this.capacity * 2;
@@ -103,7 +109,7 @@ export class DecayedCounterTable {
   /** Entry index of a key, or −1. */
   find(a: number, b: number, t: number): number {
     if (this.isDirect(a, b, t)) {
-      const at = a * this.directTypes + t;
+      const at = a * this.directStride + t;
       return at < this.direct.length ? this.direct[at]! - 1 : -1;
     }
     const ints = this.ints;
@@ -127,9 +133,11 @@ export class DecayedCounterTable {
     if (!direct && 2 * (this.hashed + 1) > this.slots.length) this.rehash(2 * this.slots.length);
     const e = this.size++;
     if (direct) {
-      const at = a * this.directTypes + t;
+      const row = a * this.directStride;
+      const at = row + t;
       if (at >= this.direct.length) {
-        const grown = new Int32Array(Math.max(at + this.directTypes, Math.ceil(1.5 * this.direct.length), 1024 * this.directTypes));
+        const rows = Math.max(a + 1, Math.ceil((1.5 * this.direct.length) / this.directStride), 1024);
+        const grown = new Int32Array(rows * this.directStride);
         grown.set(this.direct);
         this.direct = grown;
       }
@@ -174,9 +182,21 @@ export class DecayedCounterTable {
     }
   }
 
+  /**
+   * How many times the counters of `a` in the direct index (keys (a, 0, t), t < directTypes)
+   * were updated: unchanged means every one of them is as it was (a cache of values derived
+   * from them is still valid). −1 when `a`'s counters are not all in the direct index.
+   */
+  rowVersion(a: number): number {
+    if (this.directTypes === 0 || !(a >= 0 && a < DIRECT_LIMIT && a === (a | 0))) return -1;
+    const at = a * this.directStride + this.directTypes;
+    return at < this.direct.length ? this.direct[at]! : 0;
+  }
+
   /** Adds `amount` at time `ts` to every window of the key. */
   add(a: number, b: number, t: number, ts: number, amount = 1): void {
     const e = this.findOrInsert(a, b, t);
+    if (this.isDirect(a, b, t)) this.direct[a * this.directStride + this.directTypes]!++;
     const r = e * this.stride;
     const base = r + VALUES_WORD;
     const li = (r + LAST_WORD) >> 1;
