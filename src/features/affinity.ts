@@ -3,6 +3,7 @@
  * item's audience. Each is a weighted sum of decayed counters, with the event-type registry's
  * weights (a reply counts more than a like; not_interested and report count against).
  */
+import { ItemCounterRows } from '../state/item-rows.js';
 import type { OnlineState } from '../state/online-state.js';
 
 /** Per-type weights for affinity: the registry's weights of non-neutral types. */
@@ -106,9 +107,17 @@ export class TagAffinityProfile {
   }
 }
 
-/** Smoothed engagement rate of an item in a window: (engaged + a) / (impressions + b). */
+/**
+ * Smoothed engagement rate of an item in a window: (engaged + a) / (impressions + b), from the
+ * post's counter row (state/item-rows.ts) — the same row the heavy ranker's item features read.
+ */
 export function itemEngagementRate(state: OnlineState, item: number, window: number, now: number, prior = 0.02, strength = 20): number {
-  const engaged = state.itemCounts.get(item, 0, state.ENGAGED, window, now);
-  const shown = state.impressionType >= 0 ? state.itemCounts.get(item, 0, state.impressionType, window, now) : 0;
+  const rows = ItemCounterRows.of(state);
+  if (rateScratch.length < rows.width) rateScratch = new Float64Array(rows.width);
+  rows.read(item, now, rateScratch);
+  const engaged = rateScratch[window]!;
+  const shown = rateScratch[rows.nw + window]!;
   return (engaged + prior * strength) / (Math.max(shown, engaged) + strength);
 }
+
+let rateScratch = new Float64Array(0);

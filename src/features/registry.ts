@@ -13,6 +13,7 @@
  */
 import type { Candidate, FeedQuery } from '../pipeline/types.js';
 import type { OnlineState } from '../state/online-state.js';
+import { ItemCounterRows } from '../state/item-rows.js';
 import { authorAffinity, engagementWeights, TagAffinityProfile, userCounterTypes } from './affinity.js';
 
 /** A source (or model) that can describe any candidate, not only those it proposed. */
@@ -239,63 +240,27 @@ const itemFamily: FeatureFamily = {
     const types = signalTypes(s.state).map((t) => `item_${s.state.types.name(t)}_${w[w.length - 1]}`);
     return [...w.map((x) => `item_engaged_${x}`), ...w.map((x) => `item_impressions_${x}`), ...w.map((x) => `item_rate_${x}`), ...types, 'item_age_hours', 'item_age_future'];
   },
-  fill(r, s, candidates, out, stride, offset) {
+  fill(r, _s, candidates, out, stride, offset) {
     const st = r.state;
-    const table = st.itemCounts;
-    const nw = table.windows.length;
-    const types = r.fixed.signalTypes;
-    const k = types.length;
-    const rows = itemRows(table, 2 * nw + k);
-    const width = rows.width;
-    const values = rows.values;
-    const decay = new Float64Array(nw);
-    const eng = new Float64Array(nw);
-    const imp = new Float64Array(nw);
+    // Each post's counters in one read (state/item-rows.ts: a row per post, cached until its next event).
+    const rows = ItemCounterRows.of(st);
+    const nw = rows.nw;
+    const k = rows.types.length;
+    const v = new Float64Array(rows.width);
     for (let i = 0; i < candidates.length; i++) {
       const item = candidates[i]!.item;
       const row = i * stride + offset;
-      // The item's counters as of their latest update (cached while unchanged), decayed to now.
-      const version = table.rowVersion(item);
-      let base: number;
-      if (version >= 0) {
-        const slot = item & ITEM_ROW_MASK;
-        base = slot * width;
-        if (rows.item[slot] !== item || rows.version[slot] !== version) {
-          itemRowAt(st, table, item, types, values, base);
-          rows.item[slot] = item;
-          rows.version[slot] = version;
-        }
-      } else {
-        base = ITEM_ROW_SLOTS * width;
-        itemRowAt(st, table, item, types, values, base);
-      }
-      const ts = values[base]!;
-      if (r.now >= ts) {
-        const dt = r.now - ts;
-        for (let w = 0; w < nw; w++) decay[w] = dt > 0 ? Math.exp(-dt / table.windows[w]!) : 1;
-        for (let w = 0; w < nw; w++) {
-          eng[w] = values[base + 1 + w]! * decay[w]!;
-          imp[w] = values[base + 1 + nw + w]! * decay[w]!;
-        }
-      } else {
-        // A request before the item's latest update (a replay's clock): each counter at now.
-        table.getAll(item, 0, st.ENGAGED, r.now, eng);
-        if (st.impressionType >= 0) table.getAll(item, 0, st.impressionType, r.now, imp);
-        else imp.fill(0);
-      }
+      rows.read(item, r.now, v);
       for (let w = 0; w < nw; w++) {
-        out[row + w] = log1p(eng[w]!);
-        out[row + nw + w] = log1p(imp[w]!);
+        const eng = v[w]!;
+        const imp = v[nw + w]!;
+        out[row + w] = log1p(eng);
+        out[row + nw + w] = log1p(imp);
         // Smoothed rate, prior 2% with the weight of 20 impressions; no impressions: the prior.
-        out[row + 2 * nw + w] = (eng[w]! + 0.4) / (Math.max(imp[w]!, eng[w]!) + 20);
+        out[row + 2 * nw + w] = (eng + 0.4) / (Math.max(imp, eng) + 20);
       }
       let p = row + 3 * nw;
-      if (r.now >= ts) {
-        const last = decay[nw - 1]!;
-        for (let j = 0; j < k; j++) out[p++] = log1p(values[base + 1 + 2 * nw + j]! * last);
-      } else {
-        for (const t of types) out[p++] = log1p(table.get(item, 0, t, nw - 1, r.now));
-      }
+      for (let j = 0; j < k; j++) out[p++] = log1p(v[2 * nw + j]!);
       const created = st.createdAt(item);
       const age = (r.now - created) / HOUR;
       out[p++] = Number.isFinite(age) ? Math.max(0, age) : NaN;
@@ -303,55 +268,6 @@ const itemFamily: FeatureFamily = {
     }
   },
 };
-
-/**
- * The item family's counters per item, as of the item's latest counter update `ts`: one row of
- * [ts, engaged per window, impressions per window, each signal type over the longest window].
- * Every counter of an item then decays from ts to the request's time by its window's factor —
- * the same value (up to float64 rounding) as decaying each from its own last update, and
- * what the family reads whether the row was cached or just computed, so features do not
- * depend on the cache. Rows are cached per counter table (the live state and a training
- * shadow each have theirs) in a direct-mapped table of ITEM_ROW_SLOTS, valid while the
- * table's rowVersion of the item is unchanged: a request's ~1,000 candidates then read one row
- * each instead of one counter record per type.
- */
-const ITEM_ROW_SLOTS = 1 << 16;
-const ITEM_ROW_MASK = ITEM_ROW_SLOTS - 1;
-interface ItemRows {
-  width: number;
-  item: Int32Array;
-  version: Int32Array;
-  /** ITEM_ROW_SLOTS rows, then one scratch row for items outside the direct index. */
-  values: Float64Array;
-}
-const itemRowCaches = new WeakMap<object, ItemRows>();
-
-function itemRows(table: object, columns: number): ItemRows {
-  const width = 1 + columns;
-  let rows = itemRowCaches.get(table);
-  if (!rows || rows.width !== width) {
-    rows = { width, item: new Int32Array(ITEM_ROW_SLOTS).fill(-1), version: new Int32Array(ITEM_ROW_SLOTS), values: new Float64Array((ITEM_ROW_SLOTS + 1) * width) };
-    itemRowCaches.set(table, rows);
-  }
-  return rows;
-}
-
-/** Writes the item's row (see ItemRows) at values[base…]. */
-function itemRowAt(st: OnlineState, table: OnlineState['itemCounts'], item: number, types: readonly number[], values: Float64Array, base: number): void {
-  const nw = table.windows.length;
-  const e = table.find(item, 0, st.ENGAGED);
-  const m = st.impressionType >= 0 ? table.find(item, 0, st.impressionType) : -1;
-  let ts = -Infinity;
-  if (e >= 0) ts = Math.max(ts, table.entryLast(e));
-  if (m >= 0) ts = Math.max(ts, table.entryLast(m));
-  for (const t of types) ts = Math.max(ts, table.lastUpdate(item, 0, t));
-  values[base] = ts;
-  if (e >= 0) table.entryValues(e, ts, values, base + 1);
-  else values.fill(0, base + 1, base + 1 + nw);
-  if (m >= 0) table.entryValues(m, ts, values, base + 1 + nw);
-  else values.fill(0, base + 1 + nw, base + 1 + 2 * nw);
-  for (let j = 0; j < types.length; j++) values[base + 1 + 2 * nw + j] = table.get(item, 0, types[j]!, nw - 1, ts);
-}
 
 /** The item's author: engagement counts per window, followers, engagement rate. */
 const authorFamily: FeatureFamily = {
