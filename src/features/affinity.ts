@@ -41,7 +41,8 @@ export function authorAffinity(state: OnlineState, weights: Float64Array, user: 
   let sum = 0;
   for (let t = 0; t < weights.length; t++) {
     const w = weights[t]!;
-    if (w === 0 || !table.getAll(user, author, t, now, values)) continue;
+    // Types the user never gave have no (user, author, type) counter: no probe.
+    if (w === 0 || has[t] !== 1 || !table.getAll(user, author, t, now, values)) continue;
     let v = 0;
     for (let k = 0; k < nw; k++) v += values[k]!;
     sum += (w * v) / nw;
