@@ -109,16 +109,15 @@ export class TagAffinityProfile {
 }
 
 /**
- * Smoothed engagement rate of an item in a window: (engaged + a) / (impressions + b), from the
- * post's counter row (state/item-rows.ts) — the same row the heavy ranker's item features read.
+ * Smoothed engagement rate of an item in a window: (engaged + a) / (impressions + b), read
+ * from the post's cached counter row when it has one (state/item-rows.ts), else from its two
+ * counters — the same value up to float64 rounding.
  */
 export function itemEngagementRate(state: OnlineState, item: number, window: number, now: number, prior = 0.02, strength = 20): number {
-  const rows = ItemCounterRows.of(state);
-  if (rateScratch.length < rows.width) rateScratch = new Float64Array(rows.width);
-  rows.read(item, now, rateScratch);
-  const engaged = rateScratch[window]!;
-  const shown = rateScratch[rows.nw + window]!;
+  ItemCounterRows.of(state).engagedAndShown(item, window, now, pair);
+  const engaged = pair[0]!;
+  const shown = pair[1]!;
   return (engaged + prior * strength) / (Math.max(shown, engaged) + strength);
 }
 
-let rateScratch = new Float64Array(0);
+const pair = new Float64Array(2);

@@ -6,6 +6,7 @@ import { Engine } from '../engine.js';
 import { SIM_PRESETS, simulate } from '../sim/index.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Candidate } from '../pipeline/types.js';
+import { itemEngagementRate } from './affinity.js';
 import { FEATURE_FAMILIES, FeatureRegistry, type CandidateFeatureProvider } from './registry.js';
 
 async function tinyPlatform(): Promise<Engine> {
@@ -165,6 +166,20 @@ test('item features: the per-item row cache gives every counter as decayed from 
     check(candidates, now + 10_800_000, 'after new events');
     // A request before the items' latest update (a replay's clock): each counter at that time.
     check(candidates, now + 3_600_000, 'before the latest update');
+    // The in-network source's engagement rate reads a cached row when there is one, else the two counters: the same value.
+    const direct = (item: number, w: number, at: number) => {
+      const e = table.get(item, 0, st.ENGAGED, w, at);
+      const m = st.impressionType >= 0 ? table.get(item, 0, st.impressionType, w, at) : 0;
+      return (e + 0.4) / (Math.max(m, e) + 20);
+    };
+    const uncached = Array.from({ length: st.items }, (_, i) => i).find((i) => table.rowVersion(i) > 0 && !busy.includes(i))!;
+    for (const item of [...busy.slice(0, 5), uncached]) {
+      for (let w = 0; w < nw; w++) {
+        const got = itemEngagementRate(st, item, w, now + 10_800_000);
+        const want = direct(item, w, now + 10_800_000);
+        assert.ok(Math.abs(got - want) <= 1e-12, `rate of ${item} in window ${w}: ${got} vs ${want}`);
+      }
+    }
     // Items in the same cache slot (ids 65,536 apart) take turns without mixing their rows.
     const far = a + 65_536;
     table.add(far, 0, st.ENGAGED, now, 5);

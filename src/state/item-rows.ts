@@ -96,6 +96,29 @@ export class ItemCounterRows {
     for (let j = 0; j < this.types.length; j++) out[offset + 2 * nw + j] = table.get(item, 0, this.types[j]!, nw - 1, now);
   }
 
+  /**
+   * Engaged and impressions of the post in window `w` at `now`, from its cached row when that
+   * is valid, else from the two counters (no row is computed: a source visiting many posts
+   * would pay for every type's counter and flush the rows the features read).
+   */
+  engagedAndShown(item: number, w: number, now: number, out: Float64Array): void {
+    const st = this.state;
+    const table = st.itemCounts;
+    const version = table.rowVersion(item);
+    const slot = item & MASK;
+    const base = slot * this.rowWidth;
+    const rows = this.rows;
+    if (version >= 0 && this.item[slot] === item && this.version[slot] === version && now >= rows[base]!) {
+      const dt = now - rows[base]!;
+      const decay = dt > 0 ? Math.exp(-dt / table.windows[w]!) : 1;
+      out[0] = rows[base + 1 + w]! * decay;
+      out[1] = rows[base + 1 + this.nw + w]! * decay;
+      return;
+    }
+    out[0] = table.get(item, 0, st.ENGAGED, w, now);
+    out[1] = st.impressionType >= 0 ? table.get(item, 0, st.impressionType, w, now) : 0;
+  }
+
   /** The post's row as of its latest counter update, at rows[base…]. */
   private compute(item: number, base: number): void {
     const st = this.state;
