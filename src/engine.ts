@@ -47,7 +47,7 @@ export interface FeedItem {
   sources?: { source: string; score: number; rank: number }[];
   /** The heavy ranker's calibrated probability per head, when it scored the item. */
   predicted?: Record<string, number>;
-  /** Scored by the first pass of the heavy ranker's cascade only (rank.cascade): `predicted` and `weightedScore` are that pass's. */
+  /** Scored by the first pass of the heavy ranker's cascade only (rank.cascade): `weightedScore` and the probabilities of the heads it weighs are that pass's. */
   firstPass?: boolean;
   /** The rankers' score (the heavy ranker's weighted score, else the light ranker's) before the mixer's rules; `score` is after them. */
   weightedScore?: number;

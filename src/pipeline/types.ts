@@ -71,7 +71,7 @@ export interface Candidate {
   position?: number;
   /** The heavy ranker's calibrated probability per head (engaged, like, reply, …), when it scored the candidate. */
   predicted?: Record<string, number>;
-  /** The heavy ranker's cascade (rank.cascade) scored it with its first pass only: `predicted` and the score are that pass's. */
+  /** The heavy ranker's cascade (rank.cascade) scored it with its first pass only: the score and the probabilities of the heads it weighs are that pass's. */
   firstPass?: boolean;
   /** The score of the scorers (the weighted score), before the mixer's rules changed `score`. */
   rankScore?: number;

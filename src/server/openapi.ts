@@ -108,7 +108,7 @@ export const schemas = {
         description: "the heavy ranker's calibrated probability per head (engaged, click, like, …); weightedScore = Σ weight · probability + boosts",
         additionalProperties: { type: 'number' },
       },
-      firstPass: { type: 'boolean', description: "the heavy ranker's cascade scored the item with its first pass only (each head's first trees; rank.cascade): predicted and weightedScore are that pass's" },
+      firstPass: { type: 'boolean', description: "the heavy ranker's cascade scored the item with its first pass only (each head's first trees; rank.cascade): weightedScore and the probabilities of the heads it weighs are that pass's" },
       weightedScore: { type: 'number', description: "the rankers' score before the mixer's rules" },
       rules: {
         type: 'array',
