@@ -5,7 +5,7 @@
  * most every `refreshMs` of wall time or every `refreshEngagements` new positive engagements (impressions do not count); it is also the
  * feed of a user the engine has never seen (cold start).
  */
-import { TagAffinityProfile } from '../features/affinity.js';
+import { itemEngagementRate, TagAffinityProfile } from '../features/affinity.js';
 import type { OnlineState } from '../state/online-state.js';
 import type { Candidate, CandidateSource, FeedQuery } from '../pipeline/types.js';
 import { TopK } from '../models/top-k.js';
@@ -65,10 +65,7 @@ export class PopularSource implements CandidateSource {
       if (maxPostAge > 0 && age > maxPostAge) return;
       const engaged = state.itemCounts.get(item, 0, state.ENGAGED, day, now);
       if (engaged <= 0) return;
-      // The smoothed rate of itemEngagementRate, from the two counters directly: a pool build
-      // visits up to 100k posts, which would flush the per-post row cache the requests share.
-      const shown = state.impressionType >= 0 ? state.itemCounts.get(item, 0, state.impressionType, day, now) : 0;
-      const rate = (engaged + 0.4) / (Math.max(shown, engaged) + 20);
+      const rate = itemEngagementRate(state, item, day, now);
       const recency = maxPostAge > 0 ? Math.pow(0.5, age / (4 * recencyHalfLife)) : 1;
       top.push(item, Math.log1p(engaged) * (0.5 + rate * 10) * recency);
     });

@@ -109,15 +109,22 @@ export class TagAffinityProfile {
 }
 
 /**
- * Smoothed engagement rate of an item in a window: (engaged + a) / (impressions + b), read
- * from the post's cached counter row when it has one (state/item-rows.ts), else from its two
- * counters — the same value up to float64 rounding.
+ * Smoothed engagement rate: (engaged + prior · strength) / (max(impressions, engaged) + strength)
+ * — the prior's rate (2%) with the weight of `strength` (20) impressions; no impressions give the prior.
+ */
+export function smoothedRate(engaged: number, shown: number, prior = 0.02, strength = 20): number {
+  return (engaged + prior * strength) / (Math.max(shown, engaged) + strength);
+}
+
+/**
+ * Smoothed engagement rate of an item in a window, read from the post's cached counter row
+ * when it has a valid one (state/item-rows.ts), else from its two counters — the same value up
+ * to float64 rounding. It never computes a row, so callers that visit many posts (the popular
+ * pool, the in-network source) do not flush the rows the features read.
  */
 export function itemEngagementRate(state: OnlineState, item: number, window: number, now: number, prior = 0.02, strength = 20): number {
   ItemCounterRows.of(state).engagedAndShown(item, window, now, pair);
-  const engaged = pair[0]!;
-  const shown = pair[1]!;
-  return (engaged + prior * strength) / (Math.max(shown, engaged) + strength);
+  return smoothedRate(pair[0]!, pair[1]!, prior, strength);
 }
 
 const pair = new Float64Array(2);

@@ -14,7 +14,7 @@
 import type { Candidate, FeedQuery } from '../pipeline/types.js';
 import type { OnlineState } from '../state/online-state.js';
 import { ItemCounterRows } from '../state/item-rows.js';
-import { authorAffinity, engagementWeights, TagAffinityProfile, userCounterTypes } from './affinity.js';
+import { authorAffinity, engagementWeights, smoothedRate, TagAffinityProfile, userCounterTypes } from './affinity.js';
 
 /** A source (or model) that can describe any candidate, not only those it proposed. */
 export interface CandidateFeatureProvider {
@@ -54,8 +54,7 @@ export interface RequestContext {
 export interface RegistryConstants {
   /** Source name → its column pair. */
   sourceIndex: ReadonlyMap<string, number>;
-  /** Event type codes with a signal (positive or negative), and the negative ones. */
-  signalTypes: readonly number[];
+  /** Event type codes with a negative signal. */
   negativeTypes: readonly number[];
 }
 
@@ -79,13 +78,6 @@ function windowLabel(ms: number): string {
 
 function windowLabels(state: OnlineState): string[] {
   return Array.from(state.userCounts.windows, windowLabel);
-}
-
-/** Event types that carry a signal (positive or negative), by code. */
-function signalTypes(state: OnlineState): number[] {
-  const out: number[] = [];
-  for (let t = 0; t < state.types.size; t++) if (state.polarity[t] !== 0) out.push(t);
-  return out;
 }
 
 /** log(1 + count), with a negative or unknown count read as 0. */
@@ -237,7 +229,7 @@ const itemFamily: FeatureFamily = {
   description: 'the item: engagements, impressions and smoothed engagement rate per counter window; each signal type over the longest window; age in hours (flag when its time is in the future)',
   columns: (s) => {
     const w = windowLabels(s.state);
-    const types = signalTypes(s.state).map((t) => `item_${s.state.types.name(t)}_${w[w.length - 1]}`);
+    const types = s.state.signalTypes.map((t) => `item_${s.state.types.name(t)}_${w[w.length - 1]}`);
     return [...w.map((x) => `item_engaged_${x}`), ...w.map((x) => `item_impressions_${x}`), ...w.map((x) => `item_rate_${x}`), ...types, 'item_age_hours', 'item_age_future'];
   },
   fill(r, _s, candidates, out, stride, offset) {
@@ -256,8 +248,7 @@ const itemFamily: FeatureFamily = {
         const imp = v[nw + w]!;
         out[row + w] = log1p(eng);
         out[row + nw + w] = log1p(imp);
-        // Smoothed rate, prior 2% with the weight of 20 impressions; no impressions: the prior.
-        out[row + 2 * nw + w] = (eng + 0.4) / (Math.max(imp, eng) + 20);
+        out[row + 2 * nw + w] = smoothedRate(eng, imp);
       }
       let p = row + 3 * nw;
       for (let j = 0; j < k; j++) out[p++] = log1p(v[2 * nw + j]!);
@@ -295,7 +286,7 @@ const authorFamily: FeatureFamily = {
       for (let w = 0; w < nw; w++) out[row + w] = log1p(eng[w]!);
       out[row + nw] = log1p(st.followers.size(author));
       const shown = st.impressionType >= 0 ? table.get(author, 0, st.impressionType, nw - 1, r.now) : 0;
-      out[row + nw + 1] = (eng[nw - 1]! + 0.4) / (Math.max(shown, eng[nw - 1]!) + 20);
+      out[row + nw + 1] = smoothedRate(eng[nw - 1]!, shown);
     }
   },
 };
@@ -456,8 +447,7 @@ export class FeatureRegistry {
     const state = schema.state;
     this.fixed = {
       sourceIndex: new Map(schema.sources.map((n, i) => [n, i])),
-      signalTypes: signalTypes(state),
-      negativeTypes: signalTypes(state).filter((t) => state.polarity[t]! < 0),
+      negativeTypes: state.signalTypes.filter((t) => state.polarity[t]! < 0),
     };
     this.weights = engagementWeights(state);
   }

@@ -36,10 +36,8 @@ export class ItemCounterRows {
 
   private constructor(private readonly state: OnlineState) {
     this.nw = state.itemCounts.windows.length;
-    const types: number[] = [];
-    for (let t = 0; t < state.types.size; t++) if (state.polarity[t] !== 0) types.push(t);
-    this.types = types;
-    this.width = 2 * this.nw + types.length;
+    this.types = state.signalTypes;
+    this.width = 2 * this.nw + this.types.length;
     this.rowWidth = 1 + this.width;
     this.item = new Int32Array(SLOTS).fill(-1);
     this.version = new Int32Array(SLOTS);

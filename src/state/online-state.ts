@@ -48,6 +48,8 @@ export class OnlineState {
   readonly impressionType: number;
   /** Per event type code: +1 positive, −1 negative, 0 neutral. */
   readonly polarity: Int8Array;
+  /** Event type codes that carry a signal (positive or negative), ascending. */
+  readonly signalTypes: readonly number[];
 
   // counters
   readonly itemCounts: DecayedCounterTable;
@@ -118,6 +120,7 @@ export class OnlineState {
     this.impressionType = types.code('impression');
     this.polarity = new Int8Array(types.size + 1);
     types.specs.forEach((s, i) => (this.polarity[i] = s.polarity === 'positive' ? 1 : s.polarity === 'negative' ? -1 : 0));
+    this.signalTypes = types.specs.map((_, t) => t).filter((t) => this.polarity[t] !== 0);
     // Per-item, per-user and per-author counters are keyed (dense id, 0, type): found directly.
     const direct = { directTypes: types.size + 1 };
     this.itemCounts = new DecayedCounterTable('item', w, 4096, direct);
