@@ -146,9 +146,9 @@ export async function rankerBench(argv: string[]): Promise<void> {
     heavy.push(t2 - t1b);
     if (full) {
       noCascade.push(fullMs);
-      const top = (list: { item: number; score: number }[]) => [...list].sort((a, b) => b.score - a.score).slice(0, 10).map((c) => c.item);
-      const mine = new Set(top(candidates));
-      agree += top(copy).filter((x) => mine.has(x)).length / 10;
+      const top10 = (list: { item: number; score: number }[]) => [...list].sort((a, b) => b.score - a.score).slice(0, 10).map((c) => c.item);
+      const mine = new Set(top10(candidates));
+      agree += top10(copy).filter((x) => mine.has(x)).length / 10;
     }
     features.push(t4 - t3);
     scored += top.length;

@@ -135,7 +135,7 @@ export class HeavyRanker implements CandidateScorer {
   private explainRows = new Float32Array(0);
   /** The cascade's first-pass scores, kept rows (and their flags), second-pass raw scores. */
   private firstScore = new Float64Array(0);
-  private firstPass: TopK | undefined;
+  private firstPassTop: TopK | undefined;
   private keptRows = new Float32Array(0);
   private raw2 = new Float64Array(0);
   private keptFlags = new Uint8Array(0);
@@ -231,8 +231,8 @@ export class HeavyRanker implements CandidateScorer {
         for (let i = 0; i < n; i++) p[i * h + ks[j]!] = calibrator.apply(first[j * n + i]!);
       }
       const firstScore = this.firstScore.length >= n ? this.firstScore : (this.firstScore = new Float64Array(n));
-      if (this.firstPass?.k !== keep) this.firstPass = new TopK(keep, -Infinity);
-      const kept = this.firstPass;
+      if (this.firstPassTop?.k !== keep) this.firstPassTop = new TopK(keep, -Infinity);
+      const kept = this.firstPassTop;
       kept.reset();
       for (let i = 0; i < n; i++) kept.push(i, (firstScore[i] = formula(i)));
       const m = kept.drainSorted();

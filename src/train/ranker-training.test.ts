@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../domain/config.js';
 import { Rng } from '../sim/random.js';
 import { concatGroups, sliceGroups, type RankerDataset } from './ranker-dataset.js';
-import { crossValidate } from './ranker-training.js';
+import { cascadeScores, crossValidate } from './ranker-training.js';
 
 /**
  * Held-out candidate rows of `users` users × 60 candidates: the light ranker's score
@@ -82,4 +82,20 @@ test('concatGroups joins group ranges with their rows, labels and offsets', () =
   assert.deepEqual(joined.X.subarray(120 * ds.d, 240 * ds.d), part.X);
   assert.deepEqual(joined.labels[0]!.subarray(120, 240), part.labels[0]);
   assert.equal(joined.reactions.length, 240);
+});
+
+test('cascade report: the first pass keeps its best share of each group for the full score, the rest keep the first-pass score, and it counts the full top 10 it keeps', () => {
+  // Two groups of 40 rows: in the first the first pass agrees with the full score; in the
+  // second the full score's best 10 are the first pass's worst 10.
+  const ds = dataset(2, false, 3);
+  const n = 80;
+  const groups = Int32Array.from([0, 40, 80]);
+  const sized = { ...ds, n, X: ds.X.subarray(0, n * ds.d), labels: [ds.labels[0]!.subarray(0, n)], groups, groupUser: Int32Array.from([0, 1]), groupTime: new Float64Array(2) };
+  const first = Float64Array.from({ length: n }, (_, r) => 100 - (r % 40));
+  const full = Float64Array.from({ length: n }, (_, r) => (r < 40 ? 1000 - r : r % 40));
+  const { score, top10Kept } = cascadeScores(sized, first, full, 0.25);
+  // keep = max(10, 25% of 40) = 10 per group: rows 0–9 and 40–49.
+  for (let r = 0; r < n; r++) assert.equal(score[r], r % 40 < 10 ? full[r] : first[r], `row ${r}`);
+  // Group 1 keeps all of its full top 10, group 2 none of it.
+  assert.equal(top10Kept, 0.5);
 });

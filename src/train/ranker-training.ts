@@ -63,7 +63,6 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const reports: RankerHeadReport[] = [];
   const testProbs: Float64Array[] = [];
   const firstPassProbs: Float64Array[] = [];
-  const firstPassAuc: number[] = [];
   let importance: { feature: string; gain: number }[] = [];
   // Bin the fitting rows once for every head.
   const mapper = BinMapper.fit(fit.X, fit.n, ds.d, { maxBin: 255, sampleRows: 200_000, seed: o.seed ?? 42 });
@@ -92,11 +91,12 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     // scores are the full model's shrunk towards the start, so the full calibration would misjudge them).
     const firstTrees = Math.ceil(s.cascade.treeShare * model.numTrees);
     let firstPass: RankerHeadFile['firstPass'];
+    let firstPassAuc = NaN;
     if (firstTrees < model.numTrees) {
       const firstCal = fitCalibrator(s, predict(model, cal, firstTrees), cal.labels[h]!);
       const q = predict(model, test, firstTrees).map((x) => firstCal.apply(x));
       firstPassProbs.push(q);
-      firstPassAuc[h] = rocAuc(q, test.labels[h]!);
+      firstPassAuc = rocAuc(q, test.labels[h]!);
       firstPass = { trees: firstTrees, calibration: firstCal.toJSON() };
     } else firstPassProbs.push(p);
     reports.push({
@@ -104,7 +104,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       positives,
       trees: model.numTrees,
       auc: round(rocAuc(p, test.labels[h]!)),
-      ...(firstPass ? { firstPassTrees: firstPass.trees, firstPassAuc: round(firstPassAuc[h]!) } : {}),
+      ...(firstPass ? { firstPassTrees: firstPass.trees, firstPassAuc: round(firstPassAuc) } : {}),
       lightAuc: round(rocAuc(light, test.labels[h]!)),
       ece: round(expectedCalibrationError(p, test.labels[h]!)),
       eceRaw: round(expectedCalibrationError(pRaw, test.labels[h]!)),
@@ -268,12 +268,12 @@ function fitCalibrator(s: Config['rank'], raw: Float64Array, labels: Float32Arra
 }
 
 /**
- * The cascade's order per group: the first pass's best `keepShare` of the group's rows (at
- * least 10) ordered by the full score, the rest below in the first pass's order. Also the share
- * of the full score's top 10 (per group, averaged) that the first pass keeps.
+ * The cascade's scores per group, as served (rank/heavy-ranker.ts): the first pass's best
+ * `keepShare` of the group's rows (at least 10) get the full score, the others keep the first
+ * pass's. Also the share of the full score's top 10 (per group, averaged) that the first pass keeps.
  */
 export function cascadeScores(ds: RankerDataset, first: Float64Array, full: Float64Array, keepShare: number): { score: Float64Array; top10Kept: number } {
-  const out = new Float64Array(ds.n);
+  const out = Float64Array.from(first);
   let kept = 0;
   let groups = 0;
   for (let g = 0; g + 1 < ds.groups.length; g++) {
@@ -281,15 +281,9 @@ export function cascadeScores(ds: RankerDataset, first: Float64Array, full: Floa
     const b = ds.groups[g + 1]!;
     if (b <= a) continue;
     const rows = Array.from({ length: b - a }, (_, i) => a + i);
-    const byFirst = [...rows].sort((x, y) => first[y]! - first[x]! || x - y);
     const keep = Math.min(rows.length, Math.max(10, Math.ceil(keepShare * rows.length)));
-    const inKeep = new Set(byFirst.slice(0, keep));
-    let min = Infinity;
-    for (const r of inKeep) {
-      out[r] = full[r]!;
-      if (full[r]! < min) min = full[r]!;
-    }
-    for (let j = keep; j < byFirst.length; j++) out[byFirst[j]!] = min - 1 - (j - keep);
+    const inKeep = new Set([...rows].sort((x, y) => first[y]! - first[x]! || x - y).slice(0, keep));
+    for (const r of inKeep) out[r] = full[r]!;
     const top = [...rows].sort((x, y) => full[y]! - full[x]! || x - y).slice(0, 10);
     kept += top.filter((r) => inKeep.has(r)).length / top.length;
     groups++;
