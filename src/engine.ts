@@ -297,6 +297,7 @@ export class Engine {
             settings: rank,
             types: this.types,
             warmStart: options.warmStart ? this.ranker.trained : undefined,
+            firstPassColumns: this.featureRegistry().columnsWithout(rank.cascade.deferFamilies, 'rank.cascade.deferFamilies'),
             onProgress: ranker,
           });
           this.useRanker(file);
@@ -477,7 +478,7 @@ export class Engine {
   }
 
   /** A request's hydrated query: the user's seen items from the state, the feed's clock, its variant's settings. */
-  private query(user: number, userId: string, o: { limit: number; requestId: string; variant?: string; served?: Set<number>; exclude: Set<number> }): FeedQuery {
+  private query(user: number, userId: string, o: { limit: number; requestId: string; variant?: string; served?: Set<number>; exclude: Set<number>; explain?: boolean }): FeedQuery {
     const seen = new Set<number>();
     if (user >= 0) this.state.seen.forEachRecent(user, (item) => void seen.add(item));
     const variant = o.variant ?? 'default';
@@ -496,6 +497,7 @@ export class Engine {
       mix: settings.config.mix,
       feed: settings.config.feed,
     };
+    if (o.explain === false) q.explain = false;
     const terms = this.variantTerms.get(settings.name);
     if (terms) q.terms = terms;
     if (settings.budgets) q.budgets = settings.budgets;
@@ -545,7 +547,7 @@ export class Engine {
       const ix = this.store.itemIndex(id);
       if (ix !== undefined) exclude.add(ix);
     }
-    const q = this.query(user, userId, { limit, requestId: this.newRequestId(), variant, served: new Set(served), exclude });
+    const q = this.query(user, userId, { limit, requestId: this.newRequestId(), variant, served: new Set(served), exclude, explain: request.explain });
     let page: Candidate[];
     let timings: StageTiming[] = [];
     const reasons: string[] = [];

@@ -8,7 +8,7 @@ import { parseConfig, type Config } from '../domain/config.js';
 import type { LogRecord } from '../domain/types.js';
 import { makeCandidate, type Candidate, type FeedQuery } from '../pipeline/types.js';
 import { edge, event, openPlatform, post, type TestPlatform } from '../candidates/test-platform.js';
-import { PageBuilder } from './page-builder.js';
+import { bestFirst, PageBuilder } from './page-builder.js';
 import { authorDiversityFactor } from './author-diversity.js';
 import { feedbackFatigueFilter, feedbackFatigueRescorer } from './feedback-fatigue.js';
 import { hiddenPostsFilter } from './hidden-posts-filter.js';
@@ -229,4 +229,21 @@ test('new-author boost: authors shown fewer than maxImpressions times are lifted
   assert.equal(cands[0]!.score, 3);
   assert.deepEqual(cands[0]!.rules, [{ rule: 'new_author', factor: 1.5, impressions: 1 }]);
   assert.equal(cands[1]!.score, 2, 'the veteran has 30 impressions');
+});
+
+test('the page builder selects each slot’s best candidates as a full sort would (value desc, then the lower item id)', () => {
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rand() * 120);
+    // Few distinct values, so that ties are common; items shuffled.
+    const values = Float64Array.from({ length: n }, () => Math.floor(rand() * 8) / 4);
+    const items = Int32Array.from({ length: n }, (_, i) => (i * 37) % 1009);
+    const order = Int32Array.from({ length: n }, (_, i) => i).filter(() => rand() < 0.8);
+    const m = 1 + Math.floor(rand() * 60);
+    const out = new Int32Array(m);
+    const got = bestFirst(order, order.length, m, values, items, out);
+    const want = Array.from(order).sort((a, b) => values[b]! - values[a]! || items[a]! - items[b]!).slice(0, m);
+    assert.deepEqual(Array.from(out.subarray(0, got)), want);
+  }
 });

@@ -66,7 +66,9 @@ export class PageBuilder implements CandidateSelector {
     const rel = Float64Array.from(pool, (c) => relOf(c.score));
     const value = (i: number): number => (mmr === undefined ? rel[i]! : mmr * rel[i]! - (1 - mmr) * meanSim(i));
     const values = new Float64Array(n);
-    const order: number[] = [];
+    const items = Int32Array.from(pool, (c) => c.item);
+    const order = new Int32Array(n);
+    const best = new Int32Array(explore ? Math.max(1, Math.min(explore.topM, n)) : 1);
 
     while (page.length < limit) {
       // Values of all remaining candidates; the best of each side.
@@ -87,17 +89,18 @@ export class PageBuilder implements CandidateSelector {
         side = b?.side;
         sideReason = b?.reason ?? '';
       }
-      // The slot's eligible candidates, best first (ties by item id).
-      order.length = 0;
-      for (let i = 0; i < n; i++) if (!used[i] && (side === undefined || (side === 'in') === pool[i]!.inNetwork)) order.push(i);
-      order.sort((a, b) => values[b]! - values[a]! || pool[a]!.item - pool[b]!.item);
-      const greedy = order[0]!;
+      // The slot's eligible candidates, and the best of them (exploration: its topM), best
+      // first, ties by item id — selected, not sorted: the values change every slot.
+      let eligible = 0;
+      for (let i = 0; i < n; i++) if (!used[i] && (side === undefined || (side === 'in') === pool[i]!.inNetwork)) order[eligible++] = i;
+      const ranked = bestFirst(order, eligible, explore ? Math.min(explore.topM, eligible) : 1, values, items, best);
+      const greedy = best[0]!;
       let pick = greedy;
       let propensity = 1;
       let explored = false;
       if (explore) {
-        const e = exploreSlot(rng, explore, order.map((i) => values[i]!));
-        pick = order[e.index]!;
+        const e = exploreSlot(rng, explore, Array.from(best.subarray(0, ranked), (i) => values[i]!));
+        pick = best[e.index]!;
         propensity = e.propensity;
         explored = e.explored && pick !== greedy;
       }
@@ -109,7 +112,7 @@ export class PageBuilder implements CandidateSelector {
       // Content diversity moved this post up when, by relevance alone, another would have taken the slot.
       if (mmr !== undefined && !explored) {
         let byRelevance = greedy;
-        for (const i of order) if (rel[i]! > rel[byRelevance]!) byRelevance = i;
+        for (let e = 0; e < eligible; e++) if (rel[order[e]!]! > rel[byRelevance]!) byRelevance = order[e]!;
         if (byRelevance !== pick) noteRule(c, { rule: 'content_diversity', lambda: mmr, similarity: round(meanSim(pick)), instead_of_similarity: round(meanSim(byRelevance)) });
       }
       if (side !== undefined && sideReason !== 'only_side') {
@@ -140,6 +143,31 @@ export class PageBuilder implements CandidateSelector {
     }
     return page;
   }
+}
+
+/**
+ * The best `m` of the first `count` indices in `order` by value (ties: the lower item id first),
+ * best first, into `out` (insertion into a sorted prefix: m is small); returns how many.
+ */
+export function bestFirst(order: Int32Array, count: number, m: number, values: Float64Array, items: Int32Array, out: Int32Array): number {
+  let filled = 0;
+  for (let e = 0; e < count; e++) {
+    const i = order[e]!;
+    const v = values[i]!;
+    const it = items[i]!;
+    let at = filled;
+    // Move past every kept index that this one beats, from the worst kept.
+    while (at > 0) {
+      const j = out[at - 1]!;
+      if (!(v > values[j]! || (v === values[j]! && it < items[j]!))) break;
+      at--;
+    }
+    if (at >= m) continue;
+    for (let r = Math.min(filled, m - 1); r > at; r--) out[r] = out[r - 1]!;
+    out[at] = i;
+    if (filled < m) filled++;
+  }
+  return filled;
 }
 
 /**

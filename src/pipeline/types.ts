@@ -39,6 +39,11 @@ export interface FeedQuery {
    * candidates, which all score above 0, none of theirs could enter the heavy ranker's scope).
    */
   unweighted?: { sources: ReadonlySet<string>; minCandidates: number };
+  /**
+   * false: the response leaves explanations out (`?explain=false`), so the stages skip the work
+   * that only explanations use (the heavy ranker's per-head probabilities). Default true.
+   */
+  explain?: boolean;
 }
 
 /** What a mixer rule did to a candidate: its score multiplied by `factor`, or its position moved; shown in explanations. */
