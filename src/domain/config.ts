@@ -370,6 +370,11 @@ export const configSchema = z
             treeShare: z.number().gt(0).max(1).default(0.25),
             /** Candidates the first pass keeps for the full model (at least a page: explanations show every head). */
             keep: z.number().int().min(1).default(300),
+            /**
+             * Feature families the first pass's trees may not read (fixed at training): served, they
+             * are computed for the kept candidates only. [] lets the first pass read every family.
+             */
+            deferFamilies: z.array(z.string()).default(['user_author', 'model']),
           })
           .strict()
           .prefault({}),

@@ -33,6 +33,11 @@ test('features: one column per name, filled from the state for a real request', 
       offset += l.width;
     }
     assert.equal(offset, names.length);
+    // A cascade's deferred families: their columns off, the rest on; unknown or list-wide families refused.
+    const allowed = registry.columnsWithout(['user_author', 'model'], 'rank.cascade.deferFamilies');
+    for (const l of registry.layout) for (let j = l.offset; j < l.offset + l.width; j++) assert.equal(allowed[j], l.family.name === 'user_author' || l.family.name === 'model' ? 0 : 1, names[j]);
+    assert.throws(() => registry.columnsWithout(['usr'], 'rank.cascade.deferFamilies'), /rank\.cascade\.deferFamilies: unknown feature family "usr"/);
+    assert.throws(() => registry.columnsWithout(['source'], 'rank.cascade.deferFamilies'), /"source" depends on the whole candidate list/);
 
     let user = -1;
     let candidates: Candidate[] = [];

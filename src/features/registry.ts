@@ -60,6 +60,12 @@ export interface RegistryConstants {
 
 export interface FeatureFamily {
   readonly name: string;
+  /**
+   * A candidate's columns depend on other candidates of the list (e.g. scores relative to the
+   * request's best): computed for the whole list only, never deferred to a subset (the
+   * heavy ranker's cascade computes the other families for the candidates it keeps).
+   */
+  readonly acrossCandidates?: boolean;
   /** What the family measures (printed by `lenta train ranker --features`). */
   readonly description: string;
   columns(s: FeatureSchemaContext): string[];
@@ -170,6 +176,7 @@ function copyColumns(out: Float32Array, from: number, to: number, width: number)
  */
 const sourceFamily: FeatureFamily = {
   name: 'source',
+  acrossCandidates: true,
   description: "per source: rank of the candidate in that source and its score relative to the source's best in the request (missing when not proposed); number of sources; the light ranker (fusion) score relative to the request's best and the candidate's position in its order (the fine order at the top, which quantile bins of a score would blur)",
   columns: (s) => [...s.sources.flatMap((n) => [`src_${n}_rank`, `src_${n}_score`]), 'src_count', 'fusion_score', 'light_rank'],
   fill(r, s, candidates, out, stride, offset) {
@@ -466,15 +473,17 @@ export class FeatureRegistry {
    * Features of the candidates, row-major (candidate i's features at [i·width, (i+1)·width)).
    * `out` is reused when large enough. Never throws for data: a family that fails leaves its
    * columns missing. `familyMs` (benchmarks): each family's time is added at its index in `layout`.
+   * `only` (per family of `layout`, 1 = compute): the other families' columns are left as they
+   * are in `out` (to fill them later, e.g. for a subset: FeatureFamily.acrossCandidates).
    */
-  compute(q: FeedQuery, candidates: readonly Candidate[], out?: Float32Array, familyMs?: Float64Array): Float32Array {
+  compute(q: FeedQuery, candidates: readonly Candidate[], out?: Float32Array, familyMs?: Float64Array, only?: Uint8Array): Float32Array {
     const d = this.names.length;
     const need = candidates.length * d;
     const buf = out && out.length >= need ? out.subarray(0, need) : new Float32Array(need);
     const r = this.request(q);
     for (let k = 0; k < this.layout.length; k++) {
       const { family, offset, width } = this.layout[k]!;
-      if (width === 0) continue;
+      if (width === 0 || (only && only[k] !== 1)) continue;
       const start = familyMs ? performance.now() : 0;
       try {
         family.fill(r, this.schema, candidates, buf, d, offset);
@@ -499,6 +508,22 @@ export class FeatureRegistry {
         this.repaired++;
       }
     }
+  }
+
+  /**
+   * Per column, 1 unless it belongs to one of `families` (by name): the columns a cascade's first
+   * pass may read when those families are deferred. Throws, naming `field`, for an unknown family
+   * or one whose columns depend on the other candidates (it cannot be computed for a subset).
+   */
+  columnsWithout(families: readonly string[], field: string): Uint8Array {
+    const allowed = new Uint8Array(this.width).fill(1);
+    for (const name of families) {
+      const at = this.layout.find((l) => l.family.name === name);
+      if (!at) throw new Error(`${field}: unknown feature family "${name}" (known: ${this.layout.map((l) => l.family.name).join(', ')})`);
+      if (at.family.acrossCandidates) throw new Error(`${field}: the family "${name}" depends on the whole candidate list and cannot be deferred`);
+      allowed.fill(0, at.offset, at.offset + at.width);
+    }
+    return allowed;
   }
 
   /** One line per family: name, columns, what it measures. */

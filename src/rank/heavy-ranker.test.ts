@@ -11,7 +11,7 @@ import { createSimulation, SIM_PRESETS, simulate } from '../sim/index.js';
 import type { GroundTruth } from '../sim/truth.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { calibratorFromJson } from './calibration.js';
-import { HeavyRanker, LIGHT_RANKER_VARIANT, type RankerModelFile } from './heavy-ranker.js';
+import { deferredFamilies, HeavyRanker, LIGHT_RANKER_VARIANT, type RankerModelFile } from './heavy-ranker.js';
 import { headWeight, scoreTerms } from './score-formula.js';
 
 async function platform(config: Config, preset: 'tiny' | 'demo'): Promise<Engine> {
@@ -96,16 +96,34 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
         const mixed = expected >= 0 ? expected * factor : expected / factor;
         assert.ok(Math.abs(item.score - mixed) < 1e-3 * Math.max(1, Math.abs(mixed)), `${item.id}: ${item.score} vs ${mixed} (${JSON.stringify(item.rules)})`);
       }
+      // Without explanations the ranker skips the per-head probabilities (and the heads that only
+      // they show): the same request serves the same page with the same scores.
+      const plainQuery = engine.requestQuery(engine.store.userIndex(user)!);
+      const lean = engine.requestQuery(engine.store.userIndex(user)!);
+      lean.explain = false;
+      const withExplain = await engine.retrieve(engine.store.userIndex(user)!);
+      engine.fusion.score(plainQuery, withExplain);
+      const withoutExplain = withExplain.map((c) => ({ ...c }));
+      engine.ranker.score(plainQuery, withExplain);
+      engine.ranker.score(lean, withoutExplain);
+      assert.ok(withExplain.some((c) => c.predicted) && withoutExplain.every((c) => c.predicted === undefined));
+      assert.deepEqual(withoutExplain.map((c) => c.score), withExplain.map((c) => c.score));
 
       // The cascade (rank.cascade): the first pass (each head's first trees, calibrated on their
       // own) scores every candidate and keeps its best `keep`; those get exactly the full model's
       // scores, the others keep the first pass's.
       assert.ok(r.cascade && r.cascade.ndcg > 0.95 * r.validation.ndcg, JSON.stringify(r.cascade));
+      // Each head's first trees were boosted on their own (at most treeShare · rank.trees) from the
+      // families the first pass may read; served, the deferred families are computed for the kept only.
+      const allowed = engine.featureRegistry().columnsWithout(config.rank.cascade.deferFamilies, 'deferFamilies');
       for (const hd of file.heads) {
-        const first = Math.ceil(config.rank.cascade.treeShare * hd.model.trees.length);
-        if (first < hd.model.trees.length) assert.equal(hd.firstPass?.trees, first, hd.name);
-        else assert.equal(hd.firstPass, undefined, hd.name);
+        assert.ok(hd.firstPass && hd.firstPass.trees >= 1 && hd.firstPass.trees <= Math.ceil(config.rank.cascade.treeShare * config.rank.trees), `${hd.name}: ${JSON.stringify(hd.firstPass)}`);
+        assert.ok(hd.firstPass.trees < hd.model.trees.length, hd.name);
+        for (const t of hd.model.trees.slice(0, hd.firstPass.trees)) for (const f of t.splitFeature) assert.equal(allowed[f], 1, `${hd.name}: a first-pass tree reads ${file.features[f]}`);
       }
+      const deferred = deferredFamilies(engine.featureRegistry(), file.heads.map((hd) => GbdtModel.fromJSON(hd.model).treeRange(0, hd.firstPass!.trees)));
+      const deferredNames = engine.featureRegistry().layout.filter((_, k) => deferred?.rest[k] === 1).map((l) => l.family.name);
+      for (const name of config.rank.cascade.deferFamilies) assert.ok(deferredNames.includes(name), `${name} not deferred: ${deferredNames}`);
       const keep = 60;
       const terms = scoreTerms(file.heads, config.rank, engine.state, (id) => engine.store.userIndex(id));
       const registry = engine.featureRegistry();

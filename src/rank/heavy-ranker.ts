@@ -143,7 +143,7 @@ export class HeavyRanker implements CandidateScorer {
    * The cascade (rank.cascade): each head's first-pass trees and the rest compiled apart, and
    * the first pass's calibrators (a head without a first pass: all its trees, its calibrator).
    */
-  private cascade: { first: GbdtForest; second: GbdtForest; firstCalibrators: Calibrator[] } | undefined;
+  private cascade: { first: GbdtForest; second: GbdtForest; firstCalibrators: Calibrator[]; deferred?: Deferred } | undefined;
   /** Every head's trees compiled together when the model is set (undefined: unavailable). */
   private forest: GbdtForest | undefined;
   /** The best EXPLAINED_CANDIDATES by score (indices into the scored candidates). */
@@ -185,7 +185,8 @@ export class HeavyRanker implements CandidateScorer {
       const first = GbdtForest.create(this.heads.map((hd, k) => hd.booster.treeRange(0, split[k])));
       const second = GbdtForest.create(this.heads.map((hd, k) => hd.booster.treeRange(split[k]!)));
       const firstCalibrators = file.heads.map((hd, k) => (hd.firstPass ? calibratorFromJson(hd.firstPass.calibration) : this.heads[k]!.calibrator));
-      if (first && second) this.cascade = { first, second, firstCalibrators };
+      const deferred = deferredFamilies(registry, this.heads.map((hd, k) => hd.booster.treeRange(0, split[k])));
+      if (first && second) this.cascade = { first, second, firstCalibrators, ...(deferred ? { deferred } : {}) };
     }
     this.registry = registry;
     this.terms = terms;
@@ -204,7 +205,12 @@ export class HeavyRanker implements CandidateScorer {
     const scored = order.slice(0, n).map((i) => candidates[i]!);
     const d = registry.width;
     if (this.features.length < n * d) this.features = new Float32Array(n * d);
-    const X = registry.compute(q, scored, this.features);
+    const cascade = this.cascade;
+    const keep = this.settings.cascade.keep;
+    const cascading = cascade !== undefined && this.settings.cascade.enabled && n > keep;
+    // With the cascade, the families its first pass does not read wait for the kept candidates.
+    const deferred = cascading ? cascade.deferred : undefined;
+    const X = registry.compute(q, scored, this.features, undefined, deferred?.first);
     const h = this.heads.length;
     if (this.probs.length < n * h) this.probs = new Float64Array(n * h);
     const p = this.probs;
@@ -219,9 +225,7 @@ export class HeavyRanker implements CandidateScorer {
       if (terms.values.length > 0) s += valueOf(terms, q.state, p, i, c.item);
       return Number.isFinite(s) ? s : 0;
     };
-    const cascade = this.cascade;
-    const keep = this.settings.cascade.keep;
-    if (cascade && this.settings.cascade.enabled && n > keep) {
+    if (cascading) {
       // First pass: every head's first trees on every row, calibrated on their own.
       const ks = terms.scoredHeads;
       if (this.raw.length < n * ks.length) this.raw = new Float64Array(n * ks.length);
@@ -251,6 +255,11 @@ export class HeavyRanker implements CandidateScorer {
       if (this.keptRows.length < m * d) this.keptRows = new Float32Array(m * d);
       const Xk = this.keptRows;
       for (let r = 0; r < m; r++) Xk.set(X.subarray(rows[r]! * d, (rows[r]! + 1) * d), r * d);
+      if (deferred) {
+        registry.compute(q, Array.from(rows.subarray(0, m), (i) => scored[i]!), Xk, undefined, deferred.rest);
+        // Their full rows back into X, for the explanations' heads below.
+        for (let r = 0; r < m; r++) X.set(Xk.subarray(r * d, (r + 1) * d), rows[r]! * d);
+      }
       if (this.raw2.length < m * ks.length) this.raw2 = new Float64Array(m * ks.length);
       const second = cascade.second.predictRaw(Xk, m, ks, this.raw2);
       for (let j = 0; j < ks.length; j++) {
@@ -271,6 +280,10 @@ export class HeavyRanker implements CandidateScorer {
     }
     let min = Infinity;
     for (let i = 0; i < n; i++) if (scored[i]!.score < min) min = scored[i]!.score;
+    // Beyond the budget: below every heavy score, in the light order.
+    for (let r = n; r < order.length; r++) candidates[order[r]!]!.score = min - 1 - (r - n);
+    // Without explanations (`?explain=false`) nobody reads the per-head probabilities.
+    if (q.explain === false) return;
     // The best EXPLAINED_CANDIDATES by the weighted score get every head's probability in
     // `predicted` (for their explanations; the page comes from them), the silent heads predicted
     // now on their feature rows copied together. The rest only need their score.
@@ -283,6 +296,16 @@ export class HeavyRanker implements CandidateScorer {
       if (this.explainRows.length < m * d) this.explainRows = new Float32Array(m * d);
       const Xe = this.explainRows;
       for (let r = 0; r < m; r++) Xe.set(X.subarray(best[r]! * d, (best[r]! + 1) * d), r * d);
+      // Candidates only the first pass scored lack the deferred families: computed for these few.
+      const partial = deferred ? Array.from(best.subarray(0, m)).filter((i) => scored[i]!.firstPass) : [];
+      if (partial.length > 0) {
+        const at = new Map(Array.from(best.subarray(0, m), (i, r) => [i, r]));
+        const Xp = registry.compute(q, partial.map((i) => scored[i]!), undefined, undefined, deferred!.rest);
+        for (let j = 0; j < partial.length; j++) {
+          const r = at.get(partial[j]!)!;
+          for (const { offset, width } of deferred!.columns) Xe.set(Xp.subarray(j * d + offset, j * d + offset + width), r * d + offset);
+        }
+      }
       this.predictHeads(terms.silentHeads, Xe, m, (r) => best[r]! * h);
     }
     for (let r = 0; r < m; r++) {
@@ -291,8 +314,6 @@ export class HeavyRanker implements CandidateScorer {
       for (let k = 0; k < h; k++) predicted[this.heads[k]!.name] = p[i * h + k]!;
       scored[i]!.predicted = predicted;
     }
-    // Beyond the budget: below every heavy score, in the light order.
-    for (let r = n; r < order.length; r++) candidates[order[r]!]!.score = min - 1 - (r - n);
   }
 
   /**
@@ -321,6 +342,40 @@ export class HeavyRanker implements CandidateScorer {
       for (let i = 0; i < n; i++) p[at(i) + k] = head.calibrator.apply(this.raw[i]!);
     }
   }
+}
+
+/** The cascade's feature families: those its first pass reads, computed for every candidate, and the rest. */
+interface Deferred {
+  /** Per family of the registry's layout, 1 = computed for every candidate. */
+  first: Uint8Array;
+  /** 1 = computed for the kept candidates only. */
+  rest: Uint8Array;
+  /** The deferred families' columns. */
+  columns: { offset: number; width: number }[];
+}
+
+/**
+ * The families no first-pass tree reads (and whose columns depend on the candidate alone), or
+ * undefined when there are none — a model whose first trees read every family.
+ */
+export function deferredFamilies(registry: FeatureRegistry, firstPass: readonly GbdtModel[]): Deferred | undefined {
+  const used = new Uint8Array(registry.width);
+  for (const model of firstPass) {
+    const u = model.usedFeatures();
+    for (let j = 0; j < used.length; j++) used[j]! |= u[j]!;
+  }
+  const layout = registry.layout;
+  const first = new Uint8Array(layout.length).fill(1);
+  const rest = new Uint8Array(layout.length);
+  const columns: { offset: number; width: number }[] = [];
+  layout.forEach(({ family, offset, width }, k) => {
+    if (width === 0 || family.acrossCandidates) return;
+    for (let j = offset; j < offset + width; j++) if (used[j]) return;
+    first[k] = 0;
+    rest[k] = 1;
+    columns.push({ offset, width });
+  });
+  return columns.length > 0 ? { first, rest, columns } : undefined;
 }
 
 /** Why two feature lists differ (the first difference), or undefined when equal. */

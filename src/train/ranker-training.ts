@@ -15,6 +15,9 @@
  *    Each head's raw score is calibrated into a probability (isotonic or Platt).
  * 4. Warm start: given the model in use, each head continues from its trees (boosting starts
  *    from the old model's predictions) instead of starting over.
+ * 5. The cascade's first pass (rank.cascade): each head's first trees are boosted on their own,
+ *    without the deferred feature families, and calibrated on their own; the rest continue
+ *    from them. A continued model keeps the first pass it had.
  */
 import type { EventTypeRegistry } from '../domain/event-types.js';
 import type { Config } from '../domain/config.js';
@@ -35,6 +38,8 @@ export interface RankerTrainingOptions {
   types: EventTypeRegistry;
   /** The model to continue (warm start); heads it lacks start from scratch. */
   warmStart?: RankerModelFile;
+  /** Per feature column, 1 when the cascade's first pass may read it (FeatureRegistry.columnsWithout); default every column. */
+  firstPassColumns?: Uint8Array;
   seed?: number;
   onProgress?: (done: number, total: number, note?: string) => void;
 }
@@ -74,12 +79,25 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     const init = o.warmStart?.heads.find((x) => x.name === name);
     if (init) warm[name] = init.model.trees.length;
     const positives = countPositives(ds.labels[h]!);
-    const model = fitHead(fit, cal, h, objective, s, o.seed ?? 42, {
-      binned,
-      initModel: init ? GbdtModel.fromJSON(init.model) : undefined,
-      // Percent of the whole job: the training set was the first 20% (Engine.trainRankers).
-      onProgress: (i, total) => progress(20 + Math.round((80 * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`),
-    });
+    // Percent of the whole job: the training set was the first 20% (Engine.trainRankers).
+    const onProgress = (i: number, total: number) => progress(20 + Math.round((80 * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`);
+    // The cascade's first pass: without a model to continue, the first trees are boosted on
+    // their own (at most treeShare · rank.trees, stopped early) from the columns it may read;
+    // the rest continue from them on every column. A continued model keeps its first pass.
+    let firstTrees: number;
+    let model: GbdtModel;
+    if (init) {
+      model = fitHead(fit, cal, h, objective, s, o.seed ?? 42, { binned, initModel: GbdtModel.fromJSON(init.model), onProgress });
+      firstTrees = init.firstPass?.trees ?? Math.ceil(s.cascade.treeShare * model.numTrees);
+    } else if (s.cascade.treeShare < 1) {
+      const rounds = Math.max(1, Math.ceil(s.cascade.treeShare * s.trees));
+      const head = fitHead(fit, cal, h, objective, { ...s, trees: rounds }, o.seed ?? 42, { binned, allowedFeatures: o.firstPassColumns, onProgress: (i) => onProgress(i, s.trees) });
+      model = s.trees > head.numTrees ? fitHead(fit, cal, h, objective, { ...s, trees: s.trees - head.numTrees }, o.seed ?? 42, { binned, initModel: head, onProgress: (i) => onProgress(head.numTrees + i, s.trees) }) : head;
+      firstTrees = head.numTrees;
+    } else {
+      model = fitHead(fit, cal, h, objective, s, o.seed ?? 42, { binned, onProgress });
+      firstTrees = model.numTrees;
+    }
     // Calibrate on the earlier validation half; measure on the later one.
     const calRaw = predict(model, cal);
     const calibrator = fitCalibrator(s, calRaw, cal.labels[h]!);
@@ -89,7 +107,6 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     testProbs.push(p);
     // The cascade's first pass: the head's first trees, calibrated on their own (their raw
     // scores are the full model's shrunk towards the start, so the full calibration would misjudge them).
-    const firstTrees = Math.ceil(s.cascade.treeShare * model.numTrees);
     let firstPass: RankerHeadFile['firstPass'];
     let firstPassAuc = NaN;
     if (firstTrees < model.numTrees) {

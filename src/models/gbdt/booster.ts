@@ -112,6 +112,8 @@ export interface GbdtTrainOptions {
   onProgress?: GbdtProgress;
   /** Bins already computed for exactly `data` (trainHeads bins once for all heads). */
   binned?: BinnedMatrix;
+  /** Only these feature columns may be split on (1 = allowed; e.g. a cascade's cheap first pass); default all. */
+  allowedFeatures?: Uint8Array;
 }
 
 /** Resolves and validates the parameters (errors name the parameter). */
@@ -252,9 +254,13 @@ export function trainGbdt(data: GbdtDataset, params: GbdtParams = {}, options: G
     const bag = bagging ? new Int32Array(n) : undefined;
     const inBag = bagging ? new Uint8Array(n) : undefined;
     let bagSize = n;
-    const numCols = Math.max(1, Math.round(p.featureFraction * du));
-    const colPool = Int32Array.from({ length: du }, (_, k) => k);
-    const randomized = bagging || numCols < du;
+    const allowed = options.allowedFeatures;
+    if (allowed && allowed.length !== d) throw new Error(`options.allowedFeatures: ${allowed.length} flags for ${d} features`);
+    const used = binned.mapper.usedFeatures;
+    const colPool = Int32Array.from({ length: du }, (_, k) => k).filter((k) => !allowed || allowed[used[k]!] === 1);
+    const numCols = Math.min(colPool.length, Math.max(1, Math.round(p.featureFraction * colPool.length)));
+    const restricted = colPool.length < du;
+    const randomized = bagging || numCols < colPool.length;
 
     const trees: GbdtTreeJson[] = [];
     const history: GbdtReport['history'] = [];
@@ -270,16 +276,16 @@ export function trainGbdt(data: GbdtDataset, params: GbdtParams = {}, options: G
       objective.gradients(scores, learner.gh);
       if (bagging && it % p.baggingFreq === 0) bagSize = drawBag(rng, n, p.baggingFraction, data.groups, p.objective === 'lambdarank', bag!, inBag!);
       let columns: Int32Array | undefined;
-      if (numCols < du) {
+      if (numCols < colPool.length) {
         // Partial Fisher–Yates: the first numCols of the shuffled pool, in column order.
         for (let i = 0; i < numCols; i++) {
-          const j = i + rng.int(du - i);
+          const j = i + rng.int(colPool.length - i);
           const tmp = colPool[i]!;
           colPool[i] = colPool[j]!;
           colPool[j] = tmp;
         }
         columns = colPool.slice(0, numCols).sort();
-      }
+      } else if (restricted) columns = colPool;
       const tree = learner.grow(bag, bagSize, columns);
       const lr = p.learningRate;
       // In-bag rows: through the leaf partitions.

@@ -425,3 +425,18 @@ test('ranking helpers: group sort (ties by position) and NDCG@k', () => {
   assert.equal(ndcgAtK(scores, labels, groups, 2), (1 + 0) / 2);
   assert.ok(Number.isNaN(ndcgAtK([1, 2], [0, 0], Int32Array.from([0, 2]), 10)));
 });
+
+test('gbdt with allowedFeatures splits only on the allowed columns, and a warm start from it may use every column', () => {
+  const train = makeData(6000, XOR_NAMES, 1, xorRow);
+  const valid = makeData(3000, XOR_NAMES, 2, xorRow);
+  // x0 is not allowed: XOR of x0 and x1 cannot be learned from the rest.
+  const allowed = Uint8Array.from(XOR_NAMES, (_, f) => (f === 0 ? 0 : 1));
+  const first = trainGbdt(train, { numRounds: 20, numLeaves: 8, learningRate: 0.2 }, { valid, allowedFeatures: allowed });
+  for (const t of first.trees) assert.ok(!t.splitFeature.includes(0), `a tree splits on x0: ${t.splitFeature}`);
+  assert.ok(rocAuc(predict(first, valid), valid.labels) < 0.65);
+  const full = trainGbdt(train, { numRounds: 40, numLeaves: 8, learningRate: 0.2 }, { valid, initModel: first });
+  assert.deepEqual(full.trees.slice(0, first.numTrees), first.trees);
+  assert.ok(full.trees.slice(first.numTrees).some((t) => t.splitFeature.includes(0)));
+  assert.ok(rocAuc(predict(full, valid), valid.labels) > 0.9);
+  assert.throws(() => trainGbdt(train, {}, { allowedFeatures: new Uint8Array(2) }), /allowedFeatures: 2 flags for 5 features/);
+});

@@ -124,6 +124,13 @@ export class GbdtModel {
     return this.trees.length;
   }
 
+  /** Per feature column, 1 when some split of these trees reads it. */
+  usedFeatures(): Uint8Array {
+    const used = new Uint8Array(this.numFeatures);
+    for (let q = 0; q < this.nodes.length; q += 4) used[this.nodes[q]!] = 1;
+    return used;
+  }
+
   /**
    * The trees [start, end) as a model of their own (the initial score only when start is 0), so
    * that the raw scores of consecutive ranges add up to this model's (a cascade's passes).
