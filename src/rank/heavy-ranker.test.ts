@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type Config } from '../domain/config.js';
@@ -36,7 +36,7 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
   const dir = mkdtempSync(join(tmpdir(), 'lenta-ranker-'));
   const db = join(dir, 'lenta.db');
   const models = `${db}.models`;
-  const config = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank: { trees: 80, learningRate: 0.1, earlyStopping: 15, minPositives: 150 } });
+  const config = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank: { trees: 80, learningRate: 0.1, earlyStopping: 15, minPositives: 150, cascade: { deferFamilies: ['user_author', 'model'] } } });
   try {
     const sim = createSimulation({ ...SIM_PRESETS.demo });
     const store = SqliteStore.open({ path: db, types: new EventTypeRegistry(config.eventTypes), synchronous: 'OFF' });
@@ -187,6 +187,32 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
       assert.ok(existsSync(join(models, 'ranker.json')));
     } finally {
       await again.close();
+    }
+
+    // Without deferred families (the default) the first pass is the first treeShare of one
+    // boosting's trees: the same sources, a ranker trained anew next to them.
+    const plainModels = join(dir, 'plain.models');
+    mkdirSync(plainModels);
+    for (const f of readdirSync(models)) if (f !== 'ranker.json') copyFileSync(join(models, f), join(plainModels, f));
+    const defaults = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank: { trees: 80, learningRate: 0.1, earlyStopping: 15, minPositives: 150 } });
+    assert.deepEqual(defaults.rank.cascade.deferFamilies, []);
+    const third = await Engine.open(defaults, { logImpressions: false });
+    try {
+      const { trained } = await third.loadSources(plainModels);
+      assert.ok(trained.includes('ranker'), third.rankerNote);
+      const plainFile = third.ranker.trained!;
+      for (const hd of plainFile.heads) {
+        const trees = hd.model.trees.length;
+        if (trees > 1) assert.equal(hd.firstPass?.trees, Math.ceil(defaults.rank.cascade.treeShare * trees), hd.name);
+      }
+      // Its first trees may read the deferrable families (they were not held back), and serve.
+      const firstReads = new Set(plainFile.heads.flatMap((hd) => hd.model.trees.slice(0, hd.firstPass?.trees ?? 0).flatMap((t) => t.splitFeature)));
+      const userAuthor = third.featureRegistry().layout.find((l) => l.family.name === 'user_author')!;
+      assert.ok([...firstReads].some((f) => f >= userAuthor.offset && f < userAuthor.offset + userAuthor.width), 'no first-pass tree reads a user × author feature');
+      const user = third.store.userIds.find((_, u) => third.state.history.size(u) > 10)!;
+      assert.equal((await third.forYouFeed(user, { limit: 10 })).items.length, 10);
+    } finally {
+      await third.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

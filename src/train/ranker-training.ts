@@ -15,9 +15,10 @@
  *    Each head's raw score is calibrated into a probability (isotonic or Platt).
  * 4. Warm start: given the model in use, each head continues from its trees (boosting starts
  *    from the old model's predictions) instead of starting over.
- * 5. The cascade's first pass (rank.cascade): each head's first trees are boosted on their own,
- *    without the deferred feature families, and calibrated on their own; the rest continue
- *    from them. A continued model keeps the first pass it had.
+ * 5. The cascade's first pass (rank.cascade): each head's first trees, calibrated on their own.
+ *    With deferred feature families (rank.cascade.deferFamilies) they are boosted on their own
+ *    without those families, and the rest continue from them. A continued model keeps the
+ *    first pass it had.
  */
 import type { EventTypeRegistry } from '../domain/event-types.js';
 import type { Config } from '../domain/config.js';
@@ -81,22 +82,24 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     const positives = countPositives(ds.labels[h]!);
     // Percent of the whole job: the training set was the first 20% (Engine.trainRankers).
     const onProgress = (i: number, total: number) => progress(20 + Math.round((80 * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`);
-    // The cascade's first pass: without a model to continue, the first trees are boosted on
-    // their own (at most treeShare · rank.trees, stopped early) from the columns it may read;
-    // the rest continue from them on every column. A continued model keeps its first pass.
+    // The cascade's first pass. With deferred families and no model to continue, the first
+    // trees are boosted on their own (at most treeShare · rank.trees, stopped early) from the
+    // columns it may read, and the rest continue from them on every column. Without deferred
+    // families they are the first treeShare of one boosting. A continued model keeps its first pass.
     let firstTrees: number;
     let model: GbdtModel;
     if (init) {
       model = fitHead(fit, cal, h, objective, s, o.seed ?? 42, { binned, initModel: GbdtModel.fromJSON(init.model), onProgress });
       firstTrees = init.firstPass?.trees ?? Math.ceil(s.cascade.treeShare * model.numTrees);
-    } else if (s.cascade.treeShare < 1) {
+    } else if (s.cascade.treeShare < 1 && o.firstPassColumns?.includes(0)) {
       const rounds = Math.max(1, Math.ceil(s.cascade.treeShare * s.trees));
       const head = fitHead(fit, cal, h, objective, { ...s, trees: rounds }, o.seed ?? 42, { binned, allowedFeatures: o.firstPassColumns, onProgress: (i) => onProgress(i, s.trees) });
       model = s.trees > head.numTrees ? fitHead(fit, cal, h, objective, { ...s, trees: s.trees - head.numTrees }, o.seed ?? 42, { binned, initModel: head, onProgress: (i) => onProgress(head.numTrees + i, s.trees) }) : head;
       firstTrees = head.numTrees;
     } else {
+      // Nothing deferred: one boosting, the first pass its first treeShare of the trees.
       model = fitHead(fit, cal, h, objective, s, o.seed ?? 42, { binned, onProgress });
-      firstTrees = model.numTrees;
+      firstTrees = Math.ceil(s.cascade.treeShare * model.numTrees);
     }
     // Calibrate on the earlier validation half; measure on the later one.
     const calRaw = predict(model, cal);
