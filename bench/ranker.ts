@@ -14,6 +14,8 @@
  * for the heads the ranker predicts on all rows (weight ≠ 0) and, on 200 rows, the silent ones;
  * prints both distributions, their ratio, and how many scores differ (must be 0).
  *
+ * `--config F`: a pipeline config (JSON) for the ranker and the pipeline, e.g. the cascade's `keep`.
+ *
  * `--db F`: an existing platform instead of the demo (e.g. the feed bench's 100k-user
  * `.bench/platform-bench.db`, whose `<db>.models/` hold its trained sources and rankers); the
  * database is opened read-only in spirit (no impressions are logged). Also prints each feature
@@ -22,7 +24,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../src/domain/config.js';
+import { loadConfig } from '../src/domain/config.js';
 import { GbdtForest } from '../src/models/gbdt/forest.js';
 import { GbdtModel } from '../src/models/gbdt/model.js';
 import { EXPLAINED_CANDIDATES, HeavyRanker } from '../src/rank/heavy-ranker.js';
@@ -32,13 +34,14 @@ import { SIM_PRESETS, simulate } from '../src/sim/index.js';
 import { mb, percentile, table } from './report.js';
 
 export async function rankerBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, candidates: { type: 'string', default: '1000' }, compare: { type: 'boolean', default: false }, db: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, candidates: { type: 'string', default: '1000' }, compare: { type: 'boolean', default: false }, db: { type: 'string' }, config: { type: 'string' } } });
   const n = Number(values.requests);
   mkdirSync(values.dir!, { recursive: true });
   const db = values.db ?? join(values.dir!, 'ranker-demo.db');
   if (values.db && !existsSync(db)) throw new Error(`--db ${db}: no such database`);
   const platform = values.db ? `platform ${db}` : 'demo platform';
-  const config = parseConfig({ store: { db }, rank: { maxCandidates: Number(values.candidates) } });
+  // --config FILE: a pipeline config under the bench's store and candidate count (e.g. rank.cascade.keep).
+  const config = loadConfig({ file: values.config, env: {}, overrides: { store: { db }, rank: { maxCandidates: Number(values.candidates) } } });
   const engine = await Engine.open(config, { logImpressions: false });
   if (!values.db && !existsSync(`${db}.models`)) await engine.importStream(simulate({ ...SIM_PRESETS.demo }));
   const t = performance.now();
