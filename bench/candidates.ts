@@ -16,7 +16,7 @@ import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf
 import { join } from 'node:path';
 import { Session } from 'node:inspector';
 import { parseArgs } from 'node:util';
-import { mergeDeep, parseConfig } from '../src/domain/config.js';
+import { loadConfig } from '../src/domain/config.js';
 import { Engine } from '../src/engine.js';
 import { FeedPipeline, mergeCandidates, type OffThreadSource } from '../src/pipeline/feed-pipeline.js';
 import { isTrainable, type FeedQuery } from '../src/pipeline/types.js';
@@ -32,8 +32,7 @@ export async function candidatesBench(argv: string[]): Promise<void> {
   mkdirSync(values.dir!, { recursive: true });
   const db = join(values.dir!, `platform-${preset}.db`);
   // `--config FILE`: settings over the defaults (e.g. {"feed": {"sourceBudgets": {…}}} for another candidate count).
-  const given = values.config ? (JSON.parse(readFileSync(values.config, 'utf8')) as Record<string, unknown>) : {};
-  const config = parseConfig(mergeDeep(given, { store: { db, synchronous: 'NORMAL' } }));
+  const config = loadConfig({ file: values.config, env: {}, overrides: { store: { db, synchronous: 'NORMAL' } } });
   let t = performance.now();
   const fresh = !existsSync(db);
   const engine = await Engine.open(config, { logImpressions: false });

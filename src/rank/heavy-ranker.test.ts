@@ -36,7 +36,8 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
   const dir = mkdtempSync(join(tmpdir(), 'lenta-ranker-'));
   const db = join(dir, 'lenta.db');
   const models = `${db}.models`;
-  const config = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank: { trees: 80, learningRate: 0.1, earlyStopping: 15, minPositives: 150, cascade: { deferFamilies: ['user_author', 'model'] } } });
+  const rank = { trees: 80, learningRate: 0.1, earlyStopping: 15, minPositives: 150 };
+  const config = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank: { ...rank, cascade: { deferFamilies: ['user_author', 'model'] } } });
   try {
     const sim = createSimulation({ ...SIM_PRESETS.demo });
     const store = SqliteStore.open({ path: db, types: new EventTypeRegistry(config.eventTypes), synchronous: 'OFF' });
@@ -194,7 +195,7 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
     const plainModels = join(dir, 'plain.models');
     mkdirSync(plainModels);
     for (const f of readdirSync(models)) if (f !== 'ranker.json') copyFileSync(join(models, f), join(plainModels, f));
-    const defaults = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank: { trees: 80, learningRate: 0.1, earlyStopping: 15, minPositives: 150 } });
+    const defaults = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank });
     assert.deepEqual(defaults.rank.cascade.deferFamilies, []);
     const third = await Engine.open(defaults, { logImpressions: false });
     try {
