@@ -14,6 +14,9 @@
  * for the heads the ranker predicts on all rows (weight ≠ 0) and, on 200 rows, the silent ones;
  * prints both distributions, their ratio, and how many scores differ (must be 0).
  *
+ * With a multi-task network in the model (rank.mlp), the same model's trees alone score copies
+ * too, alternately first: what the network adds to the stage's time.
+ *
  * `--config F`: a pipeline config (JSON) for the ranker and the pipeline, e.g. the cascade's `keep`.
  *
  * `--db F`: an existing platform instead of the demo (e.g. the feed bench's 100k-user
@@ -106,6 +109,12 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const full = cascadeOn ? new HeavyRanker({ ...config.rank, cascade: { ...config.rank.cascade, enabled: false } }) : undefined;
   full?.setModel(model, registry, scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id)));
   const noCascade: number[] = [];
+  // With a network (rank.mlp): the same model's trees alone (their calibrators were fitted on
+  // the blend, so only the time compares), alternately first.
+  const withNet = model.mlp !== undefined && model.mlp.blend > 0;
+  const treesAlone = withNet ? new HeavyRanker(config.rank) : undefined;
+  treesAlone?.setModel({ ...model, mlp: undefined }, registry, scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id)));
+  const noNet: number[] = [];
   let agree = 0;
   let scored = 0;
   let retrieved = 0;
@@ -127,11 +136,20 @@ export async function rankerBench(argv: string[]): Promise<void> {
       full!.score(q, copy);
       fullMs = performance.now() - s;
     };
+    let noNetMs = 0;
+    const copy2 = treesAlone ? candidates.map((c) => ({ ...c })) : [];
+    const withoutNet = () => {
+      const s = performance.now();
+      treesAlone!.score(q, copy2);
+      noNetMs = performance.now() - s;
+    };
     if (full && i % 2 === 1) withoutCascade();
+    if (treesAlone && i % 2 === 1) withoutNet();
     const t1b = performance.now();
     engine.ranker.score(q, candidates);
     const t2 = performance.now();
     if (full && i % 2 === 0) withoutCascade();
+    if (treesAlone && i % 2 === 0) withoutNet();
     // Features alone, for the same candidates the heavy ranker saw.
     const top = candidates.filter((c) => c.lightRank !== undefined && c.lightRank <= config.rank.maxCandidates);
     if (buf.length < top.length * registry.width) buf = new Float32Array(top.length * registry.width);
@@ -147,6 +165,7 @@ export async function rankerBench(argv: string[]): Promise<void> {
     }
     light.push(t1 - t0);
     heavy.push(t2 - t1b);
+    if (treesAlone) noNet.push(noNetMs);
     if (full) {
       noCascade.push(fullMs);
       const top10 = (list: { item: number; score: number }[]) => [...list].sort((a, b) => b.score - a.score).slice(0, 10).map((c) => c.item);
@@ -168,8 +187,10 @@ export async function rankerBench(argv: string[]): Promise<void> {
         row('baseline: light ranker (source fusion), all candidates', light),
         row(cascadeOn ? `heavy ranker as served: cascade, first pass ${config.rank.cascade.treeShare} of the trees, the rest on its best ${config.rank.cascade.keep} (features + heads + formula)` : 'heavy ranker (features + heads + formula)', heavy),
         ...(full ? [row('heavy ranker without the cascade: every tree on every candidate', noCascade)] : []),
+        ...(treesAlone ? [row(`heavy ranker without the network (rank.mlp blend ${model.mlp!.blend}, layers ${model.mlp!.model.sizes.join('-')}): the trees alone`, noNet)] : []),
         row('  features alone, computed again right after on the same candidates (data the ranker just read; the post rows it just cached)', features),
       ])}\n\n` +
+      (treesAlone ? `the network costs ${(p50(heavy) - p50(noNet)).toFixed(2)} ms at p50 (${(p50(heavy) / p50(noNet)).toFixed(2)}× the trees alone)\n` : '') +
       (full ? `cascade: ${(p50(noCascade) / p50(heavy)).toFixed(2)}× faster at p50; its top 10 (by score) shares ${((100 * agree) / n).toFixed(1)}% with the full model's; on the training's test groups: ${JSON.stringify(r.cascade)}\n\n` : '') +
       `candidates per request: ${(retrieved / n).toFixed(0)} retrieved, ${(scored / n).toFixed(0)} scored by the heavy ranker (rank.maxCandidates ${config.rank.maxCandidates}); ` +
       `heavy / light p50: ${(p50(heavy) / p50(light)).toFixed(1)}×; RSS ${mb(process.memoryUsage().rss)}\n\n` +

@@ -379,6 +379,27 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /**
+         * The multi-task perceptron (models/mlp): shared hidden layers, one logit per head,
+         * trained with the trees on the same rows. Served, each head's logit is
+         * (1 − blend) · trees + blend · network, calibrated like the trees alone. The training
+         * report gives each head's AUC for the trees, the network and the blend.
+         */
+        mlp: z
+          .object({
+            enabled: z.boolean().default(true),
+            hidden: z.array(z.number().int().min(1).max(1024)).min(1).max(4).default([64, 32]),
+            epochs: z.number().int().min(1).default(30),
+            batchSize: z.number().int().min(1).default(256),
+            learningRate: z.number().gt(0).max(1).default(0.002),
+            weightDecay: z.number().min(0).default(1e-4),
+            /** Stop after this many epochs without a better loss on the calibration slice. */
+            patience: z.number().int().min(1).default(3),
+            /** The network's share of the served logit: 0 = the trees alone (the network is only reported), 1 = the network alone on the kept candidates. */
+            blend: z.number().min(0).max(1).default(0.25),
+          })
+          .strict()
+          .prefault({}),
       })
       .prefault({}),
   })

@@ -13,6 +13,7 @@ import type { Config } from '../domain/config.js';
 import type { FeatureRegistry } from '../features/registry.js';
 import { GbdtForest } from '../models/gbdt/forest.js';
 import { GbdtModel, type GbdtModelJson } from '../models/gbdt/model.js';
+import { MultiTaskMlp, type MlpJson, type MlpReport } from '../models/mlp/mlp.js';
 import { TopK } from '../models/top-k.js';
 import type { Candidate, CandidateScorer, FeedQuery } from '../pipeline/types.js';
 import { calibratorFromJson, type Calibrator, type CalibratorJson } from './calibration.js';
@@ -47,6 +48,9 @@ export interface RankerHeadReport {
   ece: number;
   /** ECE of the raw (uncalibrated) probability, for comparison. */
   eceRaw: number;
+  /** With the network (rank.mlp): the trees' AUC alone and the network's alone (\`auc\` is their blend's). */
+  treesAuc?: number;
+  mlpAuc?: number;
   /** The cascade's first pass: its trees and their AUC on the same test groups. */
   firstPassTrees?: number;
   firstPassAuc?: number;
@@ -85,7 +89,11 @@ export interface RankerReport {
     /** Realized value@k: the summed weights of the reactions that followed, discounted by the rank the order gives them (weighted score, light ranker). */
     value?: number;
     lightValue?: number;
+    /** With the network (rank.mlp): the trees' weighted score alone. */
+    trees?: { ndcg: number; recall: number; value: number };
   };
+  /** The network's training (rank.mlp): its share of the served logit, layers, epochs and losses. */
+  mlp?: { blend: number; hidden: number[] } & MlpReport;
   /**
    * The cascade (rank.cascade) on the test groups: the first pass keeps the same share of each
    * group as of the served candidates (keep / maxCandidates), the full score orders those;
@@ -107,7 +115,19 @@ export interface RankerModelFile {
   features: string[];
   sources: string[];
   heads: RankerHeadFile[];
+  /**
+   * The multi-task network (rank.mlp), when trained: its logits blend with each head's trees
+   * (trees · (1 − blend) + network · blend) before the head's calibration.
+   */
+  mlp?: { blend: number; model: MlpJson };
   report: RankerReport;
+}
+
+/** (1 − blend) · trees + blend · network, per row. */
+export function blendLogits(trees: Float64Array, network: Float64Array, blend: number): Float64Array {
+  const out = new Float64Array(trees.length);
+  for (let i = 0; i < trees.length; i++) out[i] = (1 - blend) * trees[i]! + blend * network[i]!;
+  return out;
 }
 
 interface LoadedHead {
@@ -144,6 +164,9 @@ export class HeavyRanker implements CandidateScorer {
    * the first pass's calibrators (a head without a first pass: all its trees, its calibrator).
    */
   private cascade: { first: GbdtForest; second: GbdtForest; firstCalibrators: Calibrator[]; deferred?: Deferred } | undefined;
+  /** The multi-task network blended into the heads (rank.mlp; undefined: the trees alone), its output per head, its logits' scratch. */
+  private net: { model: MultiTaskMlp; blend: number; output: Int32Array } | undefined;
+  private netRaw: Float64Array = new Float64Array(0);
   /** Every head's trees compiled together when the model is set (undefined: unavailable). */
   private forest: GbdtForest | undefined;
   /** The best EXPLAINED_CANDIDATES by score (indices into the scored candidates). */
@@ -170,6 +193,7 @@ export class HeavyRanker implements CandidateScorer {
       this.heads = [];
       this.forest = undefined;
       this.cascade = undefined;
+      this.net = undefined;
       return;
     }
     if (file.format !== RANKER_FORMAT) throw new Error(`ranker model: format must be ${RANKER_FORMAT}, got ${String(file.format)}`);
@@ -177,6 +201,7 @@ export class HeavyRanker implements CandidateScorer {
     const mismatch = featureMismatch(file.features, registry.names);
     if (mismatch) throw new Error(`ranker model: ${mismatch}`);
     this.heads = file.heads.map((h) => ({ name: h.name, booster: GbdtModel.fromJSON(h.model), calibrator: calibratorFromJson(h.calibration) }));
+    this.net = file.mlp && file.mlp.blend > 0 ? loadNetwork(file, registry.width) : undefined;
     // All heads' trees compiled once per model (undefined where WebAssembly is unavailable).
     this.forest = GbdtForest.create(this.heads.map((hd) => hd.booster));
     this.cascade = undefined;
@@ -261,14 +286,14 @@ export class HeavyRanker implements CandidateScorer {
         for (let r = 0; r < m; r++) X.set(Xk.subarray(r * d, (r + 1) * d), rows[r]! * d);
       }
       if (this.raw2.length < m * ks.length) this.raw2 = new Float64Array(m * ks.length);
-      const second = cascade.second.predictRaw(Xk, m, ks, this.raw2);
+      const full = cascade.second.predictRaw(Xk, m, ks, this.raw2);
+      // The full model's logit: the first pass's trees plus the rest (and the network's share).
+      for (let j = 0; j < ks.length; j++) for (let r = 0; r < m; r++) full[j * m + r]! += first[j * n + rows[r]!]!;
+      this.blendNetwork(Xk, m, ks, full);
       for (let j = 0; j < ks.length; j++) {
         const k = ks[j]!;
         const calibrator = this.heads[k]!.calibrator;
-        for (let r = 0; r < m; r++) {
-          const i = rows[r]!;
-          p[i * h + k] = calibrator.apply(first[j * n + i]! + second[j * m + r]!);
-        }
+        for (let r = 0; r < m; r++) p[rows[r]! * h + k] = calibrator.apply(full[j * m + r]!);
       }
       for (let r = 0; r < m; r++) scored[rows[r]!]!.score = formula(rows[r]!);
     } else {
@@ -325,21 +350,33 @@ export class HeavyRanker implements CandidateScorer {
     if (ks.length === 0 || n === 0) return;
     const p = this.probs;
     const forest = this.forest;
-    if (forest) {
-      if (this.raw.length < n * ks.length) this.raw = new Float64Array(n * ks.length);
-      const raw = forest.predictRaw(X, n, ks, this.raw);
-      for (let j = 0; j < ks.length; j++) {
-        const k = ks[j]!;
-        const calibrator = this.heads[k]!.calibrator;
-        for (let i = 0; i < n; i++) p[at(i) + k] = calibrator.apply(raw[j * n + i]!);
-      }
-      return;
+    if (this.raw.length < n * ks.length) this.raw = new Float64Array(n * ks.length);
+    let raw: Float64Array = this.raw;
+    if (forest) raw = forest.predictRaw(X, n, ks, this.raw);
+    else {
+      const one = new Float64Array(n);
+      ks.forEach((k, j) => raw.set(this.heads[k]!.booster.predictRaw(X, n, one), j * n));
     }
-    if (this.raw.length < n) this.raw = new Float64Array(n);
-    for (const k of ks) {
-      const head = this.heads[k]!;
-      head.booster.predictRaw(X, n, this.raw);
-      for (let i = 0; i < n; i++) p[at(i) + k] = head.calibrator.apply(this.raw[i]!);
+    this.blendNetwork(X, n, ks, raw);
+    for (let j = 0; j < ks.length; j++) {
+      const k = ks[j]!;
+      const calibrator = this.heads[k]!.calibrator;
+      for (let i = 0; i < n; i++) p[at(i) + k] = calibrator.apply(raw[j * n + i]!);
+    }
+  }
+
+  /**
+   * With the network (rank.mlp): raw[j·n + i] (the trees' logit of head ks[j] for row i of X)
+   * becomes (1 − blend) · trees + blend · the network's logit of that head.
+   */
+  private blendNetwork(X: Float32Array, n: number, ks: readonly number[], raw: Float64Array): void {
+    const net = this.net;
+    if (!net) return;
+    const logits = (this.netRaw = net.model.predictRaw(X, n, this.netRaw));
+    const b = net.blend;
+    for (let j = 0; j < ks.length; j++) {
+      const o = net.output[ks[j]!]! * n;
+      for (let i = 0; i < n; i++) raw[j * n + i] = (1 - b) * raw[j * n + i]! + b * logits[o + i]!;
     }
   }
 }
@@ -376,6 +413,18 @@ export function deferredFamilies(registry: FeatureRegistry, firstPass: readonly 
     columns.push({ offset, width });
   });
   return columns.length > 0 ? { first, rest, columns } : undefined;
+}
+
+/** The model file's network with, per head, its output; throws, naming the field, when they do not match. */
+function loadNetwork(file: RankerModelFile, width: number): { model: MultiTaskMlp; blend: number; output: Int32Array } {
+  const model = MultiTaskMlp.fromJSON(file.mlp!.model);
+  if (model.numFeatures !== width) throw new Error(`ranker model: mlp.model has ${model.numFeatures} features, the pipeline ${width}`);
+  const output = Int32Array.from(file.heads, (hd) => {
+    const o = model.heads.indexOf(hd.name);
+    if (o < 0) throw new Error(`ranker model: mlp.model has no output for the head "${hd.name}"`);
+    return o;
+  });
+  return { model, blend: file.mlp!.blend, output };
 }
 
 /** Why two feature lists differ (the first difference), or undefined when equal. */

@@ -25,8 +25,9 @@ import type { Config } from '../domain/config.js';
 import { BinMapper, binMatrix } from '../models/gbdt/binning.js';
 import { trainGbdt, type GbdtTrainOptions } from '../models/gbdt/booster.js';
 import { GbdtModel } from '../models/gbdt/model.js';
+import { MultiTaskMlp } from '../models/mlp/mlp.js';
 import { expectedCalibrationError, fitIsotonic, fitPlatt, rocAuc, type Calibrator } from '../rank/calibration.js';
-import { RANKER_FORMAT, featureMismatch, type RankerHeadFile, type RankerHeadReport, type RankerModelFile } from '../rank/heavy-ranker.js';
+import { blendLogits, RANKER_FORMAT, featureMismatch, type RankerHeadFile, type RankerHeadReport, type RankerModelFile } from '../rank/heavy-ranker.js';
 import { headWeight } from '../rank/score-formula.js';
 import { accuracyAtK } from '../eval/metrics.js';
 import type { HoldoutExamples } from './holdout.js';
@@ -74,14 +75,24 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const mapper = BinMapper.fit(fit.X, fit.n, ds.d, { maxBin: 255, sampleRows: 200_000, seed: o.seed ?? 42 });
   const binned = binMatrix(mapper, fit.X, fit.n);
   const warm: Record<string, number> = {};
+  // The multi-task network (rank.mlp), on the same rows, stopped early on the calibration slice.
+  // Its logits for the calibration and test rows blend with each head's trees below. Impression
+  // rows only: with held-out candidate rows (catalogues) the deployment check cross-validates
+  // the trees' engaged head, which would not judge a blend.
+  const net = s.mlp.enabled && ds.kind === 'impressions' ? fitNetwork(ds, fit, cal, s, o, progress) : undefined;
+  const netCal = net?.predictRaw(cal.X, cal.n);
+  const netTest = net?.predictRaw(test.X, test.n);
+  const blend = net ? s.mlp.blend : 0;
+  const gbdtProbs: Float64Array[] = [];
   for (let h = 0; h < ds.heads.length; h++) {
     const name = ds.heads[h]!;
     const objective = name === ENGAGED_HEAD ? s.objective : 'binary';
     const init = o.warmStart?.heads.find((x) => x.name === name);
     if (init) warm[name] = init.model.trees.length;
     const positives = countPositives(ds.labels[h]!);
-    // Percent of the whole job: the training set was the first 20% (Engine.trainRankers).
-    const onProgress = (i: number, total: number) => progress(20 + Math.round((80 * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`);
+    // Percent of the whole job: the training set was the first 20% (Engine.trainRankers), the network the next 10%.
+    const from = net ? 30 : 20;
+    const onProgress = (i: number, total: number) => progress(from + Math.round(((100 - from) * (h + i / Math.max(1, total))) / ds.heads.length), 100, `head ${name}`);
     // The cascade's first pass. With deferred families and no model to continue, the first
     // trees are boosted on their own (at most treeShare · rank.trees, stopped early) from the
     // columns it may read, and the rest continue from them on every column. Without deferred
@@ -101,13 +112,22 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       model = fitHead(fit, cal, h, objective, s, o.seed ?? 42, { binned, onProgress });
       firstTrees = Math.ceil(s.cascade.treeShare * model.numTrees);
     }
-    // Calibrate on the earlier validation half; measure on the later one.
-    const calRaw = predict(model, cal);
+    // Calibrate on the earlier validation half; measure on the later one. With the network,
+    // the served logit is the blend of the trees' and the network's, calibrated the same way.
+    const treesCal = predict(model, cal);
+    const treesTest = predict(model, test);
+    const calRaw = netCal ? blendLogits(treesCal, netCal.subarray(h * cal.n, (h + 1) * cal.n), blend) : treesCal;
+    const testRaw = netTest ? blendLogits(treesTest, netTest.subarray(h * test.n, (h + 1) * test.n), blend) : treesTest;
     const calibrator = fitCalibrator(s, calRaw, cal.labels[h]!);
-    const testRaw = predict(model, test);
     const p = testRaw.map((x) => calibrator.apply(x));
     const pRaw = testRaw.map((x) => 1 / (1 + Math.exp(-x)));
     testProbs.push(p);
+    let netReport: Pick<RankerHeadReport, 'treesAuc' | 'mlpAuc'> = {};
+    if (netTest) {
+      const treesCalibrator = fitCalibrator(s, treesCal, cal.labels[h]!);
+      gbdtProbs.push(treesTest.map((x) => treesCalibrator.apply(x)));
+      netReport = { treesAuc: round(rocAuc(treesTest, test.labels[h]!)), mlpAuc: round(rocAuc(netTest.subarray(h * test.n, (h + 1) * test.n), test.labels[h]!)) };
+    }
     // The cascade's first pass: the head's first trees, calibrated on their own (their raw
     // scores are the full model's shrunk towards the start, so the full calibration would misjudge them).
     let firstPass: RankerHeadFile['firstPass'];
@@ -124,6 +144,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       positives,
       trees: model.numTrees,
       auc: round(rocAuc(p, test.labels[h]!)),
+      ...netReport,
       ...(firstPass ? { firstPassTrees: firstPass.trees, firstPassAuc: round(firstPassAuc) } : {}),
       lightAuc: round(rocAuc(light, test.labels[h]!)),
       ece: round(expectedCalibrationError(p, test.labels[h]!)),
@@ -140,6 +161,8 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const heavyRank = rankingQuality(test, score, 10);
   const lightRank = rankingQuality(test, light, 10);
   const engagedRank = rankingQuality(test, testProbs[0]!, 10);
+  // With the network: the trees' weighted score alone, for comparison.
+  let treesOnly: { ndcg: number; recall: number; value: number } | undefined;
   // The cascade as served: the first pass keeps its best `keep` of `maxCandidates` (the same share of each test group) for the full score.
   const first = new Float64Array(test.n);
   for (let i = 0; i < test.n; i++) for (let h = 0; h < weights.length; h++) first[i] += weights[h]! * firstPassProbs[h]![i]!;
@@ -155,6 +178,12 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const heavyGroups = groupValues(test, score, gain, 10);
   const lightGroups = groupValues(test, light, gain, 10);
   const heavyValue = mean(heavyGroups);
+  if (net) {
+    const treesScore = new Float64Array(test.n);
+    for (let i = 0; i < test.n; i++) for (let h = 0; h < weights.length; h++) treesScore[i] += weights[h]! * gbdtProbs[h]![i]!;
+    const q = rankingQuality(test, treesScore, 10);
+    treesOnly = { ndcg: round(q.ndcg), recall: round(q.recall), value: round(mean(groupValues(test, treesScore, gain, 10))) };
+  }
   const lightValue = mean(lightGroups);
   // Realized value is noisy (one report weighs −369, a like 0.5): the score fails only when it is
   // clearly worse — by more than two standard errors of the paired per-group difference.
@@ -194,6 +223,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     features: ds.features,
     sources: examples.sources,
     heads,
+    ...(net ? { mlp: { blend, model: net.toJSON() } } : {}),
     report: {
       gate,
       examples: ds.kind,
@@ -213,7 +243,9 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
         lightRecall: round(lightRank.recall),
         value: round(heavyValue),
         lightValue: round(lightValue),
+        ...(treesOnly ? { trees: treesOnly } : {}),
       },
+      ...(net?.report ? { mlp: { blend, hidden: [...s.mlp.hidden], ...net.report } } : {}),
       cascade: { treeShare: s.cascade.treeShare, keepShare: round(keepShare), ndcg: round(cascadeRank.ndcg), recall: round(cascadeRank.recall), top10Kept: round(cascaded.top10Kept) },
       importance,
       ...(cv ? { crossValidation: { folds: s.gateFolds, users: cv.groups, engagedNdcg: round(cv.ndcg), lightNdcg: round(cv.lightNdcg), difference: round(cv.diff), se: round(cv.se) } } : {}),
@@ -221,6 +253,23 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       ...(o.warmStart ? { warmStart: warm } : {}),
     },
   };
+}
+
+/**
+ * The multi-task network on the fitting rows, every head at once, stopped early on the
+ * calibration slice; continues the model in use when it has one with these heads and layers.
+ */
+function fitNetwork(ds: RankerDataset, fit: RankerDataset, cal: RankerDataset, s: Config['rank'], o: RankerTrainingOptions, progress: (done: number, total: number, note?: string) => void): MultiTaskMlp {
+  const warm = o.warmStart?.mlp ? MultiTaskMlp.fromJSON(o.warmStart.mlp.model) : undefined;
+  const { enabled: _enabled, blend: _blend, ...options } = s.mlp;
+  return MultiTaskMlp.fit(
+    { X: fit.X, n: fit.n, d: ds.d, labels: fit.labels },
+    { X: cal.X, n: cal.n, d: ds.d, labels: cal.labels },
+    ds.heads,
+    { ...options, seed: o.seed ?? 42 },
+    (epoch, epochs, loss) => progress(20 + Math.round((10 * epoch) / epochs), 100, `network epoch ${epoch}/${epochs}, validation loss ${loss.toFixed(4)}`),
+    warm,
+  );
 }
 
 /** The light ranker's score (the `fusion_score` feature) of every row. */

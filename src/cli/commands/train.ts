@@ -77,11 +77,12 @@ export function rankerSummary(engine: Engine): Record<string, unknown> {
   const r = engine.ranker.trained;
   const ranker = r
     ? {
-        heads: Object.fromEntries(r.report.heads.map((h) => [h.name, { positives: h.positives, trees: h.trees, auc: h.auc, light_auc: h.lightAuc, ece: h.ece, ece_uncalibrated: h.eceRaw, ...(h.firstPassTrees !== undefined ? { first_pass_trees: h.firstPassTrees, first_pass_auc: h.firstPassAuc } : {}) }])),
-        [`held_out_ndcg@${r.report.validation.k}`]: { weighted_score: r.report.validation.ndcg, engaged_head: r.report.validation.engagedNdcg, light: r.report.validation.lightNdcg },
+        heads: Object.fromEntries(r.report.heads.map((h) => [h.name, { positives: h.positives, trees: h.trees, auc: h.auc, light_auc: h.lightAuc, ece: h.ece, ece_uncalibrated: h.eceRaw, ...(h.mlpAuc !== undefined ? { trees_auc: h.treesAuc, mlp_auc: h.mlpAuc } : {}), ...(h.firstPassTrees !== undefined ? { first_pass_trees: h.firstPassTrees, first_pass_auc: h.firstPassAuc } : {}) }])),
+        [`held_out_ndcg@${r.report.validation.k}`]: { weighted_score: r.report.validation.ndcg, ...(r.report.validation.trees ? { trees_alone: r.report.validation.trees.ndcg } : {}), engaged_head: r.report.validation.engagedNdcg, light: r.report.validation.lightNdcg },
         [`held_out_recall@${r.report.validation.k}`]: { weighted_score: r.report.validation.recall, engaged_head: r.report.validation.engagedRecall, light: r.report.validation.lightRecall },
-        [`held_out_value@${r.report.validation.k}`]: { weighted_score: r.report.validation.value, light: r.report.validation.lightValue },
+        [`held_out_value@${r.report.validation.k}`]: { weighted_score: r.report.validation.value, ...(r.report.validation.trees ? { trees_alone: r.report.validation.trees.value } : {}), light: r.report.validation.lightValue },
         ...(r.report.cascade ? { cascade: { tree_share: r.report.cascade.treeShare, keep_share: r.report.cascade.keepShare, [`ndcg@${r.report.validation.k}`]: r.report.cascade.ndcg, top10_kept: r.report.cascade.top10Kept } } : {}),
+        ...(r.report.mlp ? { mlp: { blend: r.report.mlp.blend, hidden: r.report.mlp.hidden, epochs: r.report.mlp.epochs, best_epoch: r.report.mlp.bestEpoch, seconds: r.report.mlp.seconds, ...(r.report.mlp.warmStart ? { warm_start: true } : {}) } } : {}),
         gate: r.report.gate.reason,
         examples: r.report.examples,
         rows: r.report.rows,
