@@ -388,7 +388,7 @@ export const configSchema = z
         mlp: z
           .object({
             enabled: z.boolean().default(true),
-            hidden: z.array(z.number().int().min(1).max(1024)).min(1).max(4).default([64, 32]),
+            hidden: z.array(z.number().int().min(1).max(1024)).min(1).max(4).default([32, 16]),
             epochs: z.number().int().min(1).default(30),
             batchSize: z.number().int().min(1).default(256),
             learningRate: z.number().gt(0).max(1).default(0.002),

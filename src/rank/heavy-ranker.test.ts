@@ -33,7 +33,7 @@ async function trueValueAtK(engine: Engine, truth: GroundTruth, users: readonly 
   return total / (users.length * k);
 }
 
-test('heavy ranker: trained on the impressions after a cutoff, calibrated heads measured on the latest requests, ahead of the light ranker; saved, loaded, explained, warm-started', async () => {
+test('heavy ranker: trained on the impressions after a cutoff, calibrated heads measured on the latest requests, ahead of the light ranker; the multi-task network blended in; saved, loaded, explained, warm-started', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lenta-ranker-'));
   const db = join(dir, 'lenta.db');
   const models = `${db}.models`;
@@ -166,6 +166,30 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
       });
       // The plain ranker ran no first pass.
       assert.ok(b.every((c) => c.firstPass === undefined));
+
+      // The multi-task network (rank.mlp, on by default): trained on the same rows, reported
+      // beside the trees, and blended into each head's logit before its calibration.
+      assert.ok(file.mlp && file.mlp.blend === config.rank.mlp.blend && file.mlp.blend > 0, JSON.stringify(file.mlp?.blend));
+      assert.deepEqual(file.mlp.model.heads, file.heads.map((h) => h.name));
+      assert.ok(r.mlp && r.mlp.bestEpoch >= 1 && r.mlp.epochs >= r.mlp.bestEpoch, JSON.stringify(r.mlp));
+      assert.ok(r.validation.trees && Number.isFinite(r.validation.trees.ndcg), JSON.stringify(r.validation));
+      for (const h of r.heads) assert.ok(Number.isFinite(h.treesAuc) && Number.isFinite(h.mlpAuc), JSON.stringify(h));
+      // The network alone tells the frequent reactions apart too.
+      for (const h of r.heads) if (h.positives >= 300) assert.ok(h.mlpAuc! > 0.55, `${h.name}: network AUC ${h.mlpAuc}`);
+      // The full model's score (every candidate, without the cascade), computed here from the
+      // file: per head, its calibration of (1 − blend) · the trees' logit + blend · the network's.
+      const net = MultiTaskMlp.fromJSON(file.mlp.model).predictRaw(X, n);
+      const fullScore = new Float64Array(n);
+      file.heads.forEach((hd, k) => {
+        if (terms.weights[k] === 0) return;
+        const trees = GbdtModel.fromJSON(hd.model).predictRaw(X, n, new Float64Array(n));
+        const calibrator = calibratorFromJson(hd.calibration);
+        for (let i = 0; i < n; i++) fullScore[i] += terms.weights[k]! * calibrator.apply((1 - file.mlp!.blend) * trees[i]! + file.mlp!.blend * net[k * n + i]!);
+      });
+      scored.forEach((c, i) => assert.ok(close(full.get(c.item)!, fullScore[i]!), `${c.item}: the full model's ${full.get(c.item)} vs ${fullScore[i]} from the file`));
+      // A network without one of the heads is refused, naming it.
+      const lacking = { ...file, mlp: { ...file.mlp, model: { ...file.mlp.model, heads: file.mlp.model.heads.map((h, k) => (k === 1 ? 'other' : h)) } } };
+      assert.throws(() => new HeavyRanker(config.rank).setModel(lacking, registry, terms), new RegExp(`no output for the head "${file.heads[1]!.name}"`));
     } finally {
       await engine.close();
     }
@@ -179,6 +203,8 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
       assert.ok(continued.includes('ranker'), again.rankerNote);
       const next = again.ranker.trained!;
       assert.deepEqual(next.report.warmStart, Object.fromEntries(file.heads.map((h) => [h.name, h.model.trees.length])));
+      // The network continues from its weights too.
+      assert.equal(next.report.mlp?.warmStart, true);
       for (const h of next.heads) {
         const old = file.heads.find((x) => x.name === h.name);
         if (!old) continue;
@@ -196,13 +222,16 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
     const plainModels = join(dir, 'plain.models');
     mkdirSync(plainModels);
     for (const f of readdirSync(models)) if (f !== 'ranker.json') copyFileSync(join(models, f), join(plainModels, f));
-    const defaults = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank });
+    // (The network off here: trees alone, and no network in the file.)
+    const defaults = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank: { ...rank, mlp: { enabled: false } } });
     assert.deepEqual(defaults.rank.cascade.deferFamilies, []);
     const third = await Engine.open(defaults, { logImpressions: false });
     try {
       const { trained } = await third.loadSources(plainModels);
       assert.ok(trained.includes('ranker'), third.rankerNote);
       const plainFile = third.ranker.trained!;
+      assert.equal(plainFile.mlp, undefined);
+      assert.equal(plainFile.report.mlp, undefined);
       for (const hd of plainFile.heads) {
         const trees = hd.model.trees.length;
         if (trees > 1) assert.equal(hd.firstPass?.trees, Math.ceil(defaults.rank.cascade.treeShare * trees), hd.name);
@@ -217,60 +246,6 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
       await third.close();
     }
 
-    // With the multi-task network (rank.mlp): trained on the same rows, blended into each head's
-    // logit before its calibration, reported beside the trees, served, and continued by a warm start.
-    const mlpModels = join(dir, 'mlp.models');
-    mkdirSync(mlpModels);
-    for (const f of readdirSync(models)) if (f !== 'ranker.json') copyFileSync(join(models, f), join(mlpModels, f));
-    const withNet = parseConfig({ store: { db }, feed: { fusion: { users: 400 } }, rank: { ...rank, mlp: { enabled: true, blend: 0.25 } } });
-    const fourth = await Engine.open(withNet, { logImpressions: false });
-    try {
-      const { trained } = await fourth.loadSources(mlpModels);
-      assert.ok(trained.includes('ranker'), fourth.rankerNote);
-      const netFile = fourth.ranker.trained!;
-      assert.ok(netFile.mlp && netFile.mlp.blend === 0.25, JSON.stringify(netFile.mlp?.blend));
-      assert.deepEqual(netFile.mlp.model.heads, netFile.heads.map((h) => h.name));
-      const report = netFile.report;
-      assert.ok(report.mlp && report.mlp.bestEpoch >= 1 && report.mlp.epochs >= report.mlp.bestEpoch, JSON.stringify(report.mlp));
-      assert.ok(report.validation.trees && Number.isFinite(report.validation.trees.ndcg), JSON.stringify(report.validation));
-      for (const h of report.heads) assert.ok(Number.isFinite(h.treesAuc) && Number.isFinite(h.mlpAuc), JSON.stringify(h));
-      // The network alone tells the frequent reactions apart too.
-      for (const h of report.heads) if (h.positives >= 300) assert.ok(h.mlpAuc! > 0.55, `${h.name}: network AUC ${h.mlpAuc}`);
-      // Served (every tree on every candidate here): each head's probability is its calibration
-      // of 0.75 · the trees' logit + 0.25 · the network's, computed here from the file.
-      const registry = fourth.featureRegistry();
-      const terms = scoreTerms(netFile.heads, withNet.rank, fourth.state, (id) => fourth.store.userIndex(id));
-      const ranker = new HeavyRanker({ ...withNet.rank, cascade: { ...withNet.rank.cascade, enabled: false } });
-      ranker.setModel(netFile, registry, terms);
-      const u = fourth.store.userIds.findIndex((_, k) => fourth.state.history.size(k) > 10);
-      const q = fourth.requestQuery(u);
-      const candidates = await fourth.retrieve(u);
-      fourth.fusion.score(q, candidates);
-      const before = candidates.map((c) => ({ ...c }));
-      ranker.score(q, candidates);
-      const n = Math.min(candidates.length, withNet.rank.maxCandidates);
-      const scored = [...candidates].sort((x, y) => x.lightRank! - y.lightRank!).slice(0, n);
-      const X = registry.compute(q, scored.map((c) => ({ ...before.find((x) => x.item === c.item)!, lightRank: c.lightRank })));
-      const net = MultiTaskMlp.fromJSON(netFile.mlp.model).predictRaw(X, n);
-      const expected = new Float64Array(n);
-      netFile.heads.forEach((hd, k) => {
-        if (terms.weights[k] === 0) return;
-        const trees = GbdtModel.fromJSON(hd.model).predictRaw(X, n, new Float64Array(n));
-        const calibrator = calibratorFromJson(hd.calibration);
-        for (let i = 0; i < n; i++) expected[i] += terms.weights[k]! * calibrator.apply(0.75 * trees[i]! + 0.25 * net[k * n + i]!);
-      });
-      scored.forEach((c, i) => assert.ok(Math.abs(c.score - expected[i]!) < 1e-6 * Math.max(1, Math.abs(expected[i]!)), `${c.item}: ${c.score} vs ${expected[i]}`));
-      // A network without one of the heads is refused, naming it.
-      const lacking = { ...netFile, mlp: { ...netFile.mlp, model: { ...netFile.mlp.model, heads: netFile.mlp.model.heads.map((h, k) => (k === 1 ? 'other' : h)) } } };
-      assert.throws(() => new HeavyRanker(withNet.rank).setModel(lacking, registry, terms), new RegExp(`no output for the head "${netFile.heads[1]!.name}"`));
-      // The engine serves with it (the cascade's kept candidates get the blend).
-      assert.equal((await fourth.forYouFeed(fourth.store.userIds[u]!, { limit: 10 })).items.length, 10);
-      // A warm start continues the network too.
-      assert.ok((await fourth.trainRankers({ dir: mlpModels, warmStart: true })).includes('ranker'), fourth.rankerNote);
-      assert.equal(fourth.ranker.trained!.report.mlp?.warmStart, true);
-    } finally {
-      await fourth.close();
-    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -33,7 +33,7 @@ test('mlp: the shared layers learn a non-linear head, a linear one and one told 
   const fit = data(6000, 1);
   const valid = data(1500, 2);
   const test = data(3000, 3);
-  const model = MultiTaskMlp.fit(fit, valid, HEADS, { epochs: 40, patience: 4, seed: 7 });
+  const model = MultiTaskMlp.fit(fit, valid, HEADS, { hidden: [64, 32], epochs: 40, patience: 4, seed: 7 });
   const logits = model.predictRaw(test.X, test.n);
   const auc = HEADS.map((_, h) => rocAuc(logits.subarray(h * test.n, (h + 1) * test.n), test.labels[h]!));
   assert.ok(auc[0]! > 0.9, `ring AUC ${auc[0]}`);

@@ -37,7 +37,7 @@ export interface MlpOptions {
   seed: number;
 }
 
-export const DEFAULT_MLP_OPTIONS: MlpOptions = { hidden: [64, 32], epochs: 30, batchSize: 256, learningRate: 0.002, weightDecay: 1e-4, patience: 3, seed: 42 };
+export const DEFAULT_MLP_OPTIONS: MlpOptions = { hidden: [32, 16], epochs: 30, batchSize: 256, learningRate: 0.002, weightDecay: 1e-4, patience: 3, seed: 42 };
 
 export interface MlpData {
   /** Row-major features, `d` per row (NaN = missing). */
@@ -130,17 +130,20 @@ export class MlpEncoder {
   encode(X: Float32Array, rows: ArrayLike<number> | undefined, start: number, m: number, out: Float32Array): void {
     const { d, inputs, log, mean, scale, missing } = this;
     for (let r = 0; r < m; r++) {
-      const i = rows ? rows[start + r]! : start + r;
+      const base = (rows ? rows[start + r]! : start + r) * d;
       const at = r * inputs;
-      for (let j = d; j < inputs; j++) out[at + j] = 0;
+      if (inputs > d) out.fill(0, at + d, at + inputs);
       for (let j = 0; j < d; j++) {
-        const v = X[i * d + j]!;
-        if (v !== v || !Number.isFinite(v)) {
+        let v = X[base + j]!;
+        // NaN and ±Infinity (v − v is NaN for both): missing.
+        if (!(v - v === 0)) {
           out[at + j] = 0;
-          if (missing[j]! >= 0) out[at + missing[j]!] = 1;
+          const mj = missing[j]!;
+          if (mj >= 0) out[at + mj] = 1;
           continue;
         }
-        const z = ((log[j] ? compress(v) : v) - mean[j]!) * scale[j]!;
+        if (log[j] === 1) v = v >= 0 ? Math.log1p(v) : -Math.log1p(-v);
+        const z = (v - mean[j]!) * scale[j]!;
         out[at + j] = z > CLIP ? CLIP : z < -CLIP ? -CLIP : z;
       }
     }
