@@ -187,6 +187,31 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
         for (let i = 0; i < n; i++) fullScore[i] += terms.weights[k]! * calibrator.apply((1 - file.mlp!.blend) * trees[i]! + file.mlp!.blend * net[k * n + i]!);
       });
       scored.forEach((c, i) => assert.ok(close(full.get(c.item)!, fullScore[i]!), `${c.item}: the full model's ${full.get(c.item)} vs ${fullScore[i]} from the file`));
+      // The heads that weigh 0 are predicted for the explained candidates only, from the network's
+      // logits of the full scoring (not run again): the same blend, with and without the cascade.
+      // (A cascade keeping all but one candidate: its best are all kept, so the kept rows' logits
+      // are reused, in the first pass's order.)
+      const wide = new HeavyRanker({ ...config.rank, cascade: { ...config.rank.cascade, keep: n - 1 } });
+      wide.setModel(file, registry, terms);
+      const c2 = before.map((c) => ({ ...c }));
+      wide.score(q, c2);
+      const widePredicted = new Map(c2.filter((c) => !c.firstPass).map((c) => [c.item, c.predicted]));
+      const plainPredicted = new Map(b.map((c) => [c.item, c.predicted]));
+      let explained = 0;
+      file.heads.forEach((hd, k) => {
+        if (terms.weights[k] !== 0) return;
+        const trees = GbdtModel.fromJSON(hd.model).predictRaw(X, n, new Float64Array(n));
+        const calibrator = calibratorFromJson(hd.calibration);
+        scored.forEach((c, i) => {
+          const expected = calibrator.apply((1 - file.mlp!.blend) * trees[i]! + file.mlp!.blend * net[k * n + i]!);
+          for (const predicted of [plainPredicted.get(c.item), widePredicted.get(c.item), c.firstPass ? undefined : c.predicted]) {
+            if (!predicted) continue;
+            explained++;
+            assert.ok(close(predicted[hd.name]!, expected), `${c.item} ${hd.name}: ${predicted[hd.name]} vs ${expected} from the file`);
+          }
+        });
+      });
+      assert.ok(explained >= 400, `${explained} silent-head probabilities compared`);
       // A network without one of the heads is refused, naming it.
       const lacking = { ...file, mlp: { ...file.mlp, model: { ...file.mlp.model, heads: file.mlp.model.heads.map((h, k) => (k === 1 ? 'other' : h)) } } };
       assert.throws(() => new HeavyRanker(config.rank).setModel(lacking, registry, terms), new RegExp(`no output for the head "${file.heads[1]!.name}"`));

@@ -167,6 +167,13 @@ export class HeavyRanker implements CandidateScorer {
   /** The multi-task network blended into the heads (rank.mlp; undefined: the trees alone), its output per head, its logits' scratch. */
   private net: { model: MultiTaskMlp; blend: number; output: Int32Array } | undefined;
   private netRaw: Float64Array = new Float64Array(0);
+  /**
+   * Per scored candidate, its row in netRaw (the network's logits of the rows last scored in
+   * full: the cascade's kept candidates, or every candidate), −1 for none: the explanations'
+   * silent heads reuse them instead of running the network again.
+   */
+  private netRowOf = new Int32Array(0);
+  private netRows = 0;
   /** Every head's trees compiled together when the model is set (undefined: unavailable). */
   private forest: GbdtForest | undefined;
   /** The best EXPLAINED_CANDIDATES by score (indices into the scored candidates). */
@@ -238,6 +245,10 @@ export class HeavyRanker implements CandidateScorer {
     const X = registry.compute(q, scored, this.features, undefined, deferred?.first);
     const h = this.heads.length;
     if (this.probs.length < n * h) this.probs = new Float64Array(n * h);
+    if (this.net) {
+      if (this.netRowOf.length < n) this.netRowOf = new Int32Array(n);
+      this.netRowOf.fill(-1, 0, n);
+    }
     const p = this.probs;
     // Heads that weigh 0 in the formula (e.g. `engaged` beside typed heads) do not move the
     // score: they are predicted below only for the best candidates, whose explanations show them.
@@ -289,7 +300,7 @@ export class HeavyRanker implements CandidateScorer {
       const full = cascade.second.predictRaw(Xk, m, ks, this.raw2);
       // The full model's logit: the first pass's trees plus the rest (and the network's share).
       for (let j = 0; j < ks.length; j++) for (let r = 0; r < m; r++) full[j * m + r]! += first[j * n + rows[r]!]!;
-      this.blendNetwork(Xk, m, ks, full);
+      if (this.blendNetwork(Xk, m, ks, full)) for (let r = 0; r < m; r++) this.netRowOf[rows[r]!] = r;
       for (let j = 0; j < ks.length; j++) {
         const k = ks[j]!;
         const calibrator = this.heads[k]!.calibrator;
@@ -298,6 +309,7 @@ export class HeavyRanker implements CandidateScorer {
       for (let r = 0; r < m; r++) scored[rows[r]!]!.score = formula(rows[r]!);
     } else {
       this.predictHeads(terms.scoredHeads, X, n, (i) => i * h);
+      if (this.net && terms.scoredHeads.length > 0) for (let i = 0; i < n; i++) this.netRowOf[i] = i;
       for (let i = 0; i < n; i++) {
         scored[i]!.score = formula(i);
         scored[i]!.firstPass = undefined;
@@ -331,7 +343,9 @@ export class HeavyRanker implements CandidateScorer {
           for (const { offset, width } of deferred!.columns) Xe.set(Xp.subarray(j * d + offset, j * d + offset + width), r * d + offset);
         }
       }
-      this.predictHeads(terms.silentHeads, Xe, m, (r) => best[r]! * h);
+      // The network's logits of these rows, when all of them were scored in full just now.
+      const cached = this.net !== undefined && Array.from(best.subarray(0, m)).every((i) => this.netRowOf[i]! >= 0);
+      this.predictHeads(terms.silentHeads, Xe, m, (r) => best[r]! * h, cached ? (r) => this.netRowOf[best[r]!]! : undefined);
     }
     for (let r = 0; r < m; r++) {
       const i = best[r]!;
@@ -346,7 +360,7 @@ export class HeavyRanker implements CandidateScorer {
    * probs[at(row) + k]: all heads in one pass of the compiled forest (models/gbdt/forest.ts),
    * or head by head when it is unavailable. Both give the models' exact raw scores.
    */
-  private predictHeads(ks: readonly number[], X: Float32Array, n: number, at: (row: number) => number): void {
+  private predictHeads(ks: readonly number[], X: Float32Array, n: number, at: (row: number) => number, netRow?: (row: number) => number): void {
     if (ks.length === 0 || n === 0) return;
     const p = this.probs;
     const forest = this.forest;
@@ -357,7 +371,7 @@ export class HeavyRanker implements CandidateScorer {
       const one = new Float64Array(n);
       ks.forEach((k, j) => raw.set(this.heads[k]!.booster.predictRaw(X, n, one), j * n));
     }
-    this.blendNetwork(X, n, ks, raw);
+    this.blendNetwork(X, n, ks, raw, netRow);
     for (let j = 0; j < ks.length; j++) {
       const k = ks[j]!;
       const calibrator = this.heads[k]!.calibrator;
@@ -367,18 +381,32 @@ export class HeavyRanker implements CandidateScorer {
 
   /**
    * With the network (rank.mlp): raw[j·n + i] (the trees' logit of head ks[j] for row i of X)
-   * becomes (1 − blend) · trees + blend · the network's logit of that head.
+   * becomes (1 − blend) · trees + blend · the network's logit of that head. `netRow`: the
+   * network is not run, row i's logits are row netRow(i) of its last run. False without a network.
    */
-  private blendNetwork(X: Float32Array, n: number, ks: readonly number[], raw: Float64Array): void {
+  private blendNetwork(X: Float32Array, n: number, ks: readonly number[], raw: Float64Array, netRow?: (row: number) => number): boolean {
     const net = this.net;
-    if (!net) return;
-    const logits = (this.netRaw = net.model.predictRaw(X, n, this.netRaw));
+    if (!net) return false;
     const b = net.blend;
+    if (netRow) {
+      // Reused: row i's logits are row netRow(i) of the last full scoring (netRows rows).
+      const logits = this.netRaw;
+      const rows = this.netRows;
+      for (let j = 0; j < ks.length; j++) {
+        const o = net.output[ks[j]!]! * rows;
+        for (let i = 0; i < n; i++) raw[j * n + i] = (1 - b) * raw[j * n + i]! + b * logits[o + netRow(i)]!;
+      }
+      return true;
+    }
+    const logits = (this.netRaw = net.model.predictRaw(X, n, this.netRaw));
+    this.netRows = n;
     for (let j = 0; j < ks.length; j++) {
       const o = net.output[ks[j]!]! * n;
       for (let i = 0; i < n; i++) raw[j * n + i] = (1 - b) * raw[j * n + i]! + b * logits[o + i]!;
     }
+    return true;
   }
+
 }
 
 /** The cascade's feature families: those its first pass reads, computed for every candidate, and the rest. */
