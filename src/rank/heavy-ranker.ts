@@ -6,6 +6,10 @@
  * light order below every heavy-scored one. The best-scored (EXPLAINED_CANDIDATES) carry their
  * per-head probabilities (`predicted`) for the response's explanation.
  *
+ * With a multi-task network in the model (rank.mlp, models/mlp), each head's logit for the
+ * candidates scored in full is (1 − blend) · its trees + blend · the network's, before the
+ * head's calibration.
+ *
  * The model file (`ranker.json`, next to the sources' artifacts) holds the feature names it was
  * trained on; a model whose features differ from the pipeline's registry is not used.
  */

@@ -19,6 +19,10 @@
  *    With deferred feature families (rank.cascade.deferFamilies) they are boosted on their own
  *    without those families, and the rest continue from them. A continued model keeps the
  *    first pass it had.
+ * 6. The multi-task network (rank.mlp, impression rows): one network for every head on the same
+ *    fitting rows, stopped early on the calibration slice; each head's calibration is then
+ *    fitted on (1 − blend) · trees + blend · network, and the report gives the trees' and the
+ *    network's AUC alone and the trees' weighted score alone. A warm start continues it.
  */
 import type { EventTypeRegistry } from '../domain/event-types.js';
 import type { Config } from '../domain/config.js';
