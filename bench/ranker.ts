@@ -15,7 +15,9 @@
  * prints both distributions, their ratio, and how many scores differ (must be 0).
  *
  * With a multi-task network in the model (rank.mlp), the same model's trees alone score copies
- * too, alternately first: what the network adds to the stage's time.
+ * too, alternately first: what the network adds to the stage's time. With `--compare`, the
+ * network's forward pass is also timed in WebAssembly SIMD and as the JavaScript loop on the
+ * same rows (the first `keep` of each request), with the largest difference of their logits.
  *
  * `--config F`: a pipeline config (JSON) for the ranker and the pipeline, e.g. the cascade's `keep`.
  *
@@ -30,6 +32,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/domain/config.js';
 import { GbdtForest } from '../src/models/gbdt/forest.js';
 import { GbdtModel } from '../src/models/gbdt/model.js';
+import { MultiTaskMlp } from '../src/models/mlp/mlp.js';
 import { EXPLAINED_CANDIDATES, HeavyRanker } from '../src/rank/heavy-ranker.js';
 import { scoreTerms } from '../src/rank/score-formula.js';
 import { Engine } from '../src/engine.js';
@@ -70,6 +73,28 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const { scoredHeads: loud, silentHeads: silent } = scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id));
   const forest = values.compare ? GbdtForest.create(boosters) : undefined;
   if (values.compare && !forest) throw new Error('--compare: the compiled forest is unavailable (no WebAssembly)');
+  // --compare with a network: its forward pass in WebAssembly SIMD and the JavaScript loop, on the
+  // first `keep` feature rows of each request (what the cascade's kept candidates get), alternately first.
+  const network = values.compare && model.mlp ? MultiTaskMlp.fromJSON(model.mlp.model) : undefined;
+  const netKernel: number[] = [];
+  const netJs: number[] = [];
+  let netMaxDiff = 0;
+  let netOut: Float64Array = new Float64Array(0);
+  let netOutJs: Float64Array = new Float64Array(0);
+  const bothNetworks = (X: Float32Array, n: number, kernelFirst: boolean) => {
+    const m = Math.min(n, config.rank.cascade.keep);
+    let kernel = 0;
+    let js = 0;
+    for (const which of kernelFirst ? ['kernel', 'js'] : ['js', 'kernel']) {
+      const t = performance.now();
+      if (which === 'kernel') netOut = network!.predictRaw(X, m, netOut);
+      else netOutJs = network!.predictRawJs(X, m, netOutJs);
+      if (which === 'kernel') kernel = performance.now() - t;
+      else js = performance.now() - t;
+    }
+    for (let i = 0; i < m * network!.heads.length; i++) netMaxDiff = Math.max(netMaxDiff, Math.abs(netOut[i]! - netOutJs[i]!));
+    return [kernel, js] as const;
+  };
   const perHead: number[] = [];
   const fused: number[] = [];
   let differ = 0;
@@ -158,7 +183,12 @@ export async function rankerBench(argv: string[]): Promise<void> {
     registry.compute(q, top, buf, familyMs);
     const t4 = performance.now();
     const kernels = forest ? both(buf, top.length, i % 2 === 0 ? 'old' : 'new') : undefined;
+    const netTimes = network ? bothNetworks(buf, top.length, i % 2 === 0) : undefined;
     if (i < 20) continue; // warm-up
+    if (netTimes) {
+      netKernel.push(netTimes[0]);
+      netJs.push(netTimes[1]);
+    }
     if (kernels) {
       perHead.push(kernels[0]);
       fused.push(kernels[1]);
@@ -203,6 +233,14 @@ export async function rankerBench(argv: string[]): Promise<void> {
       `\ntree kernels on the same feature rows, alternately first (${loud.length} heads with weight ≠ 0 on all rows: ${loud.map((k) => `${model.heads[k]!.name} ${boosters[k]!.numTrees}`).join(', ')} trees; ${silent.length ? `${silent.map((k) => model.heads[k]!.name).join(', ')} on ${EXPLAINED_CANDIDATES} rows` : 'no silent heads'}):\n\n` +
         `${table([row('per-head WebAssembly walk (GbdtModel.predictRaw)', perHead), row(`compiled forest, all heads in one pass (${forest.kernel})`, fused)].map(({ stage, ...rest }) => ({ kernel: stage, ...rest })))}\n\n` +
         `per-head / forest: p50 ${(p50(perHead) / p50(fused)).toFixed(2)}×, p99 ${(p99(perHead) / p99(fused)).toFixed(2)}×; scores that differ: ${differ} of ${compared.toLocaleString('en-US')}\n`,
+    );
+  }
+  if (network) {
+    const p99 = (x: number[]) => percentile([...x].sort((a, b) => a - b), 99);
+    process.stdout.write(
+      `\nthe network's forward pass (${network.sizes.join('-')}, input encoding included) on each request's first ${config.rank.cascade.keep} feature rows, alternately first:\n\n` +
+        `${table([row('WebAssembly SIMD (dense-kernel.ts)', netKernel), row('JavaScript loop (predictRawJs)', netJs)].map(({ stage, ...rest }) => ({ path: stage, ...rest })))}\n\n` +
+        `JavaScript / WebAssembly: p50 ${(p50(netJs) / p50(netKernel)).toFixed(2)}×, p99 ${(p99(netJs) / p99(netKernel)).toFixed(2)}×; largest logit difference ${netMaxDiff.toExponential(2)}\n`,
     );
   }
   await engine.close();

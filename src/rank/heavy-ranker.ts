@@ -348,7 +348,8 @@ export class HeavyRanker implements CandidateScorer {
         }
       }
       // The network's logits of these rows, when all of them were scored in full just now.
-      const cached = this.net !== undefined && Array.from(best.subarray(0, m)).every((i) => this.netRowOf[i]! >= 0);
+      let cached = this.net !== undefined;
+      for (let r = 0; r < m && cached; r++) cached = this.netRowOf[best[r]!]! >= 0;
       this.predictHeads(terms.silentHeads, Xe, m, (r) => best[r]! * h, cached ? (r) => this.netRowOf[best[r]!]! : undefined);
     }
     for (let r = 0; r < m; r++) {
@@ -391,25 +392,20 @@ export class HeavyRanker implements CandidateScorer {
   private blendNetwork(X: Float32Array, n: number, ks: readonly number[], raw: Float64Array, netRow?: (row: number) => number): boolean {
     const net = this.net;
     if (!net) return false;
-    const b = net.blend;
-    if (netRow) {
-      // Reused: row i's logits are row netRow(i) of the last full scoring (netRows rows).
-      const logits = this.netRaw;
-      const rows = this.netRows;
-      for (let j = 0; j < ks.length; j++) {
-        const o = net.output[ks[j]!]! * rows;
-        for (let i = 0; i < n; i++) raw[j * n + i] = (1 - b) * raw[j * n + i]! + b * logits[o + netRow(i)]!;
-      }
-      return true;
+    if (!netRow) {
+      this.netRaw = net.model.predictRaw(X, n, this.netRaw);
+      this.netRows = n;
     }
-    const logits = (this.netRaw = net.model.predictRaw(X, n, this.netRaw));
-    this.netRows = n;
+    const logits = this.netRaw;
+    const rows = this.netRows;
+    const b = net.blend;
     for (let j = 0; j < ks.length; j++) {
-      const o = net.output[ks[j]!]! * n;
-      for (let i = 0; i < n; i++) raw[j * n + i] = (1 - b) * raw[j * n + i]! + b * logits[o + i]!;
+      const o = net.output[ks[j]!]! * rows;
+      for (let i = 0; i < n; i++) raw[j * n + i] = (1 - b) * raw[j * n + i]! + b * logits[o + (netRow ? netRow(i) : i)]!;
     }
     return true;
   }
+
 
 }
 

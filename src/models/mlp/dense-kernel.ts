@@ -8,7 +8,9 @@
  * the inputs: one broadcast input times four 4-wide slices of the weight row). Layers are laid
  * out padded to 16 outputs, the padding's weights and biases 0, so a padded unit is 0 after the
  * ReLU and feeds nothing to the next layer. f32 arithmetic (the JavaScript path rounds the same
- * products in f64): logits agree to ~1e-5. Measured ~10× faster than the JavaScript loop.
+ * products in f64): logits agree to ~1e-5. `npm run bench -- ranker --compare` times both on the
+ * same rows: on the demo (32-16 network, 300 rows, the JavaScript input encoding included in
+ * both) 0.39 ms against 3.46 ms at p50, 8.9×, largest logit difference 2.9e-6.
  */
 import { ADD, BLOCK, BR_IF, END, GE_U, get, I32, i32, IF, LOOP, moduleBytes, MUL, set, uleb, V128, vec, wasm } from '../wasm-encoder.js';
 

@@ -19,6 +19,7 @@
  * contiguous row of the weight matrix (row-major, inputs × outputs).
  */
 import { Rng } from '../../eval/prng.js';
+import { logLossOfRaw } from '../gbdt/metrics.js';
 import { DenseStack } from './dense-kernel.js';
 
 export const MLP_FORMAT = 'lenta.mlp.v1';
@@ -44,7 +45,7 @@ export interface MlpData {
   X: Float32Array;
   n: number;
   d: number;
-  /** One label array per head (0 or 1 per row; anything > 0 counts as 1). */
+  /** One label array per head, 0 or 1 per row. */
   labels: readonly Float32Array[];
 }
 
@@ -344,7 +345,7 @@ export class MultiTaskMlp {
       const i = rows[start + r]!;
       for (let h = 0; h < H; h++) {
         const s = z[r * H + h]!;
-        const y = labels[h]![i]! > 0 ? 1 : 0;
+        const y = labels[h]![i]!;
         // logloss = log(1 + e^s) − y·s, stable; its derivative σ(s) − y.
         loss += (s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s))) - y * s;
         dz[r * H + h] = (1 / (1 + Math.exp(-s)) - y) / m;
@@ -385,19 +386,13 @@ export class MultiTaskMlp {
     return loss;
   }
 
-  /** Mean summed logloss per row of `data`. */
+  /** Mean summed logloss per row of `data` (each head's mean logloss, summed over the heads). */
   loss(data: MlpData): number {
-    const H = this.heads.length;
+    if (data.n === 0) return 0;
     const logits = this.predictRawJs(data.X, data.n);
     let loss = 0;
-    for (let h = 0; h < H; h++) {
-      const y = data.labels[h]!;
-      for (let i = 0; i < data.n; i++) {
-        const s = logits[h * data.n + i]!;
-        loss += (s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s))) - (y[i]! > 0 ? s : 0);
-      }
-    }
-    return data.n > 0 ? loss / data.n : 0;
+    for (let h = 0; h < this.heads.length; h++) loss += logLossOfRaw(logits.subarray(h * data.n, (h + 1) * data.n), data.labels[h]!);
+    return loss;
   }
 
   /**
