@@ -18,7 +18,12 @@
  * knobs are fitted to it), --requests (10,000), --concurrency (32), --warmup (500), --sample
  * (200 explain=true requests), --dir (.bench), --db, --json, --cpu-prof DIR (the server's CPU
  * profile, written when it exits), --workers N (`lenta serve --workers N`: the writer process and
- * N serving processes; RSS is then their sum).
+ * N serving processes; RSS is then their sum), --rate R[,R…] (after the closed loop, an open-loop
+ * run per rate: Poisson arrivals at R req/s for --rate-seconds (30), latency from each request's
+ * scheduled send — the latency at a given traffic, which the closed loop's queue hides; the JSON
+ * line then also holds `open_loop`), --overload U (the server's overload protection on, at
+ * `feed.overload.utilization` U; off by default here: a closed loop keeps the server busy all
+ * the time, and the benchmark measures the full request).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -53,6 +58,9 @@ export async function feedBench(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       workers: { type: 'string', default: '1' },
+      rate: { type: 'string' },
+      overload: { type: 'string' },
+      'rate-seconds': { type: 'string', default: '30' },
     },
   });
   const int = (name: string, v: string | undefined, min: number): number => {
@@ -66,6 +74,20 @@ export async function feedBench(argv: string[]): Promise<void> {
   const warmup = int('warmup', values.warmup, 0);
   const sampleSize = int('sample', values.sample, 0);
   const workers = int('workers', values.workers, 1);
+  const rates = values.rate === undefined ? [] : values.rate.split(',').map((x) => {
+    const r = Number(x);
+    if (!(Number.isFinite(r) && r > 0)) throw new Error(`--rate: requests per second > 0 expected (comma-separated for several), got "${x}"`);
+    return r;
+  });
+  const rateSeconds = int('rate-seconds', values['rate-seconds'], 1);
+  // Overload protection (feed.overload) is off unless --overload U: a closed loop keeps the
+  // server busy all the time (it would order nearly every request by the light ranker), and the
+  // benchmark measures the full request.
+  let overload: number | undefined;
+  if (values.overload !== undefined) {
+    overload = Number(values.overload);
+    if (!(overload > 0 && overload <= 1)) throw new Error(`--overload: the event loop's busy share in (0, 1] above which the light ranker orders the feed expected, got ${values.overload}`);
+  }
   const log = (s: string) => process.stderr.write(`${s}\n`);
   mkdirSync(values.dir!, { recursive: true });
 
@@ -100,6 +122,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const s of ['', '-wal', '-shm', '-journal']) rmSync(run + s, { force: true });
     rmSync(`${run}.models`, { force: true, recursive: true });
+    rmSync(`${run}.config.json`, { force: true });
   };
   const onSignal = () => {
     cleanup();
@@ -131,7 +154,8 @@ export async function feedBench(argv: string[]): Promise<void> {
     const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
     // Started with the flags `bin/lenta.js` gives a server (its young generation: server/node-flags.ts).
     const serverFlags = withServerHeapFlags(prof);
-    const server = spawn(process.execPath, [...serverFlags, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(`${run}.config.json`, JSON.stringify({ feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload } } }));
+    const server = spawn(process.execPath, [...serverFlags, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers), '--config', `${run}.config.json`], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = server;
     let serverErr = '';
     let modelsLine = '';
@@ -187,8 +211,25 @@ export async function feedBench(argv: string[]): Promise<void> {
     const feed = await client.load(feedPaths(requests, false), concurrency, (done, s) => log(`  ${fmt(done)}/${fmt(requests)} requests, ${s.toFixed(0)} s`));
     const after = parseMetrics(await client.text('/metrics'));
     const rssLoaded = treeStatus(server.pid!, 'VmRSS');
-    const rssPeak = treeStatus(server.pid!, 'VmHWM');
     const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+
+    // 6b. `--rate`: open-loop runs at the given arrival rates (after the closed loop, on the warm server).
+    const open: { rate: number; result: LoadResult & { maxInFlight: number }; light: number }[] = [];
+    if (rates.length > 0) {
+      const openAgent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+      const openClient = new Client(url.hostname, Number(url.port), openAgent);
+      const arrivals = mulberry32(11);
+      for (const rate of rates) {
+        const n = Math.max(1, Math.round(rate * rateSeconds));
+        log(`open loop: ${fmt(n)} requests at ${rate} req/s (Poisson arrivals, ${rateSeconds} s)`);
+        const light0 = parseMetrics(await client.text('/metrics')).get('lenta_feed_overloaded_total') ?? 0;
+        const result = await openClient.openLoad(feedPaths(n, false), rate, arrivals);
+        const light = (parseMetrics(await client.text('/metrics')).get('lenta_feed_overloaded_total') ?? 0) - light0;
+        open.push({ rate, result, light });
+      }
+      openAgent.destroy();
+    }
+    const rssPeak = treeStatus(server.pid!, 'VmHWM');
 
     // 7. Candidates per request and stage times: a separate explain=true sample, one request at a time.
     log(`explain sample: ${sampleSize} requests one at a time`);
@@ -249,6 +290,18 @@ export async function feedBench(argv: string[]): Promise<void> {
     });
     const rows = [row('baseline: GET /health', health, concurrency), row('GET /v1/users/:id/feed?limit=20&explain=false', feed, concurrency)];
     if (sample.completed > 0) rows.push(row('  unloaded: the same, one at a time (explain=true sample)', sample, 1));
+    const openRows = open.map(({ rate, result: r, light }) => ({
+      'offered req/s': rate,
+      requests: r.completed,
+      'served req/s': r.rps.toFixed(1),
+      'p50 ms': percentile(r.sorted, 50),
+      'p99 ms': percentile(r.sorted, 99),
+      '≤ 30 ms': `${((100 * r.sorted.filter((x) => x <= 30).length) / Math.max(1, r.sorted.length)).toFixed(1)}%`,
+      'most in flight': r.maxInFlight,
+      'light ranker only': `${((100 * light) / Math.max(1, r.completed)).toFixed(1)}%`,
+      errors: r.errors,
+    }));
+    const lightClosed = delta('lenta_feed_overloaded_total');
     const stageRows = [...stages]
       .map(([stage, ms]) => {
         const s = [...ms].sort((a, b) => a - b);
@@ -265,18 +318,21 @@ export async function feedBench(argv: string[]): Promise<void> {
       `store: ${fmt(counts.users)} users, ${fmt(counts.items)} posts, ${fmt(counts.events)} events, ${fmt(counts.edges)} follow/mute/block edges; requests over ${fmt(active.length)} active users (follows or engagements), seeded; closed loop, ${concurrency} keep-alive connections, ${warmup} warm-up requests per row (node ${process.version}, ${process.platform}/${process.arch})\n\n` +
       `${table(rows)}\n\n` +
       `feed / health: p50 ×${round(p50 / percentile(health.sorted, 50), 1)}, p99 ×${round(p99 / percentile(health.sorted, 99), 1)}, req/s ×${round(feed.rps / health.rps, 3)}; closed loop, so mean latency ≈ concurrency / req/s (${round((concurrency / feed.rps) * 1000, 1)} ms)\n` +
-      `errors: ${errors} of ${fmt(feed.completed)} feed requests (${(errorShare * 100).toFixed(2)}%)${feed.errorSamples.length ? `: ${feed.errorSamples.join('; ')}` : ''}; degraded answers (a source failed or timed out): ${feed.degraded}; empty feeds: ${feed.empty}; source failures in /metrics: ${delta('lenta_source_failures_total')}${delta('lenta_source_failures_total') > 0 ? ` (${bySource(before, after, 'lenta_source_failures_total')}; feed.sourceTimeoutMs drops a source that has not answered in time)` : ''}; impression-log errors: ${delta('lenta_side_effect_errors_total')}\n` +
+      `errors: ${errors} of ${fmt(feed.completed)} feed requests (${(errorShare * 100).toFixed(2)}%)${feed.errorSamples.length ? `: ${feed.errorSamples.join('; ')}` : ''}; degraded answers (a source failed or timed out, or overload): ${feed.degraded}; empty feeds: ${feed.empty}; source failures in /metrics: ${delta('lenta_source_failures_total')}${delta('lenta_source_failures_total') > 0 ? ` (${bySource(before, after, 'lenta_source_failures_total')}; feed.sourceTimeoutMs drops a source that has not answered in time)` : ''}; impression-log errors: ${delta('lenta_side_effect_errors_total')}\n` +
+      `overload protection (feed.overload): ${overload === undefined ? 'off (--overload N turns it on): every answer is the full request' : `on, utilization ${overload}: ${fmt(lightClosed)} of the closed loop's ${fmt(feed.completed)} requests were ordered by the light ranker alone, so its numbers (and the one-at-a-time sample's, whose back-to-back requests keep the server busy too) are not the full request's`}\n` +
       `candidates per request: ${candidatesNote}\n` +
       `server: ready in ${startSeconds.toFixed(1)} s — ${ready}${replayLine ? `; ${replayLine.replace(/\s+/g, ' ')}` : ''}${buildNote ? `\nplatform built in this run: ${buildNote}` : ''}\n` +
       (warnings.length > 0 ? `server warnings: ${warnings.join(' | ')}\n` : '') +
       `server memory: RSS ${mb(rssLoaded)} after the load (${mb(rssReady)} when ready, peak ${mb(rssPeak)}); online state ${mb(stateBytes)}${workers > 1 ? ' (summed over the serving processes)' : ''}${healthBody.events !== undefined ? `; store after the run: ${fmt(healthBody.events)} events (the run's impressions included; the copy is deleted)` : ''}\n` +
+      (openRows.length > 0 ? `\nopen loop (--rate): Poisson arrivals at the offered rate, ${rateSeconds} s each, latency from each request's scheduled send (waits for a connection or behind a backlog included):\n\n${table(openRows)}\n` : '') +
       (stageRows.length > 0 ? `\nstages of the explain=true sample (one request at a time, server-side ms, by mean):\n\n${table(stageRows)}\n` : '');
     process.stdout.write(text);
     if (feed.completed === 0 || errorShare > 0.01) {
       throw new Error(`feed benchmark failed: ${errors} of ${feed.completed} feed requests were errors (> 1%)${feed.errorSamples.length ? `, e.g. ${feed.errorSamples[0]}` : ''}`);
     }
     if (values.json) {
-      const json = { p50_ms: round(p50, 3), p99_ms: round(p99, 3), rps: round(feed.rps, 1), rss_mb: Math.round(rssLoaded / (1 << 20)), candidates_per_request: round(candidates, 1), requests: feed.completed };
+      const json: Record<string, unknown> = { p50_ms: round(p50, 3), p99_ms: round(p99, 3), rps: round(feed.rps, 1), rss_mb: Math.round(rssLoaded / (1 << 20)), candidates_per_request: round(candidates, 1), requests: feed.completed };
+      if (open.length > 0) json.open_loop = open.map(({ rate, result: r, light }) => ({ rate, rps: round(r.rps, 1), p50_ms: round(percentile(r.sorted, 50), 3), p99_ms: round(percentile(r.sorted, 99), 3), requests: r.completed, light_only: light, errors: r.errors }));
       process.stdout.write(`${JSON.stringify(json)}\n`);
     }
   } finally {
@@ -474,6 +530,61 @@ class Client {
     await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
     const seconds = (performance.now() - started) / 1000;
     return { completed: paths.length, sorted: Array.from(times).sort((a, b) => a - b), rps: paths.length / seconds, errors, errorSamples, degraded, empty, bodies };
+  }
+
+  /**
+   * An open-loop load: request i is sent at its scheduled time (Poisson arrivals at `rate` per
+   * second, seeded), whether or not the earlier ones have answered, and its latency counts from
+   * that time — so time spent waiting for a free connection or behind a backlog is counted too
+   * (no coordinated omission). What a server's latency is at a given traffic, which a closed
+   * loop cannot show: there the clients slow down with the server. `rps` is the completed
+   * requests over the time from the first scheduled send to the last answer.
+   */
+  async openLoad(paths: string[], rate: number, rng: () => number): Promise<LoadResult & { maxInFlight: number }> {
+    const n = paths.length;
+    const due = new Float64Array(n);
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      t += (-Math.log(1 - rng()) / rate) * 1000;
+      due[i] = t;
+    }
+    const times = new Float64Array(n);
+    const errorSamples: string[] = [];
+    let errors = 0;
+    let degraded = 0;
+    let empty = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let lastDone = 0;
+    const started = performance.now();
+    const pending: Promise<void>[] = [];
+    const send = async (i: number): Promise<void> => {
+      inFlight++;
+      if (inFlight > maxInFlight) maxInFlight = inFlight;
+      const { status, body } = await this.get(paths[i]!);
+      const now = performance.now();
+      inFlight--;
+      times[i] = now - (started + due[i]!);
+      lastDone = Math.max(lastDone, now);
+      if (status !== 200) {
+        errors++;
+        if (errorSamples.length < 5) errorSamples.push(`${status} ${paths[i]} ${body.toString().slice(0, 200)}`);
+        return;
+      }
+      if (body.includes('"degraded":true')) degraded++;
+      if (body.includes('"items":[]')) empty++;
+    };
+    for (let i = 0; i < n; ) {
+      const wait = started + due[i]! - performance.now();
+      if (wait > 1) await new Promise((ok) => setTimeout(ok, wait));
+      // Everything due by now goes out (a timer fires late under load; the schedule does not slip).
+      const now = performance.now() - started;
+      while (i < n && due[i]! <= now + 0.5) pending.push(send(i++));
+      if (i < n && due[i]! > now + 0.5 && wait <= 1) await new Promise((ok) => setImmediate(ok));
+    }
+    await Promise.all(pending);
+    const seconds = (lastDone - started) / 1000;
+    return { completed: n, sorted: Array.from(times).sort((a, b) => a - b), rps: n / seconds, errors, errorSamples, degraded, empty, bodies: [], maxInFlight };
   }
 }
 

@@ -76,6 +76,11 @@ export interface FeedRequest {
   variant?: string;
   /** false: items without their explanations (sources, probabilities, rules): smaller and faster. Default true. */
   explain?: boolean;
+  /**
+   * Order the page by the light ranker alone, for this reason (the server's overload
+   * protection, `feed.overload`): the answer is degraded and gives the reason.
+   */
+  lightOnly?: string;
 }
 
 
@@ -551,6 +556,11 @@ export class Engine {
     let page: Candidate[];
     let timings: StageTiming[] = [];
     const reasons: string[] = [];
+    // The server's overload protection: the light ranker orders the page (when the heavy ranker would have).
+    if (request.lightOnly && variant !== HOLDOUT_VARIANT && this.ranker.enabled(q)) {
+      q.lightOnly = request.lightOnly;
+      reasons.push(request.lightOnly);
+    }
     if (variant === HOLDOUT_VARIANT) {
       // The holdout group: the feed without the For You pipeline (incrementality is measured against it).
       page = this.config.experiments.holdout.feed === 'popular' ? this.popularPage(q) : await this.chronologicalPage(q);

@@ -142,6 +142,23 @@ export const configSchema = z
         sourceBudgets: z.record(z.string(), z.number().int().min(0)).default({}),
         /** A candidate source that has not answered this long after the stage started is skipped (ms). */
         sourceTimeoutMs: z.number().positive().default(100),
+        /**
+         * Overload protection of the server: while this process's event loop has been busy more
+         * than \`utilization\` of the last \`windowMs\`, For You requests are ordered by the light ranker
+         * alone (the heavy ranker, most of a request's CPU, is skipped) and their answers say
+         * \`degraded\` and why. Requests then cost less, the loop catches up, and the full pipeline
+         * comes back: under a burst the feed stays fast instead of queueing. Off: every request
+         * waits its turn. (Node answers one request at a time: a queue builds up unseen in the
+         * sockets, so the loop's busy share is the signal, not the requests in flight.)
+         */
+        overload: z
+          .object({
+            enabled: z.boolean().default(true),
+            utilization: z.number().gt(0).max(1).default(0.9),
+            windowMs: z.number().int().min(10).default(1000),
+          })
+          .strict()
+          .prefault({}),
         /** Weight of each candidate source in reciprocal-rank fusion (default 1 each). */
         sourceWeights: z.record(z.string(), z.number().min(0)).default({}),
         /** k₀ of reciprocal-rank fusion: 1 / (k₀ + rank). */
@@ -397,6 +414,12 @@ export const configSchema = z
             patience: z.number().int().min(1).default(3),
             /** The network's share of the served logit: 0 = the trees alone (the network is only reported), 1 = the network alone on the kept candidates. */
             blend: z.number().min(0).max(1).default(0.25),
+            /**
+             * Per head: the network joins a head only when the blend's AUC on the calibration
+             * slice is at least the trees' alone (else that head's share is 0: e.g. rare negative
+             * reactions the network learns worse). false: every head takes \`blend\`.
+             */
+            perHead: z.boolean().default(true),
           })
           .strict()
           .prefault({}),

@@ -44,6 +44,11 @@ export interface FeedQuery {
    * that only explanations use (the heavy ranker's per-head probabilities). Default true.
    */
   explain?: boolean;
+  /**
+   * Why this request is ordered by the light ranker alone (overload protection,
+   * `feed.overload`): the heavy ranker is skipped. Undefined: the full pipeline.
+   */
+  lightOnly?: string;
 }
 
 /** What a mixer rule did to a candidate: its score multiplied by `factor`, or its position moved; shown in explanations. */

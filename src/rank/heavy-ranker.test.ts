@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseConfig, type Config } from '../domain/config.js';
 import { EventTypeRegistry } from '../domain/event-types.js';
 import { Engine } from '../engine.js';
+import { buildServer } from '../server/app.js';
 import { GbdtModel } from '../models/gbdt/model.js';
 import { MultiTaskMlp } from '../models/mlp/mlp.js';
 import { createSimulation, SIM_PRESETS, simulate } from '../sim/index.js';
@@ -176,17 +177,41 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
       for (const h of r.heads) assert.ok(Number.isFinite(h.treesAuc) && Number.isFinite(h.mlpAuc), JSON.stringify(h));
       // The network alone tells the frequent reactions apart too.
       for (const h of r.heads) if (h.positives >= 300) assert.ok(h.mlpAuc! > 0.55, `${h.name}: network AUC ${h.mlpAuc}`);
-      // The full model's score (every candidate, without the cascade), computed here from the
-      // file: per head, its calibration of (1 − blend) · the trees' logit + blend · the network's.
+      // rank.mlp.perHead: each head takes the configured share or none (the file and the report agree).
+      for (const hd of file.heads) assert.ok(hd.blend === 0 || hd.blend === config.rank.mlp.blend, `${hd.name}: blend ${hd.blend}`);
+      assert.deepEqual(r.heads.map((h) => h.blend), file.heads.map((hd) => hd.blend));
+      assert.ok(file.heads.some((hd) => hd.blend! > 0), 'no head takes the network');
+      // The full model's score (every candidate, without the cascade), computed here from a
+      // file: per head, its calibration of (1 − b) · the trees' logit + b · the network's, b its share.
       const net = MultiTaskMlp.fromJSON(file.mlp.model).predictRaw(X, n);
-      const fullScore = new Float64Array(n);
-      file.heads.forEach((hd, k) => {
-        if (terms.weights[k] === 0) return;
-        const trees = GbdtModel.fromJSON(hd.model).predictRaw(X, n, new Float64Array(n));
-        const calibrator = calibratorFromJson(hd.calibration);
-        for (let i = 0; i < n; i++) fullScore[i] += terms.weights[k]! * calibrator.apply((1 - file.mlp!.blend) * trees[i]! + file.mlp!.blend * net[k * n + i]!);
-      });
+      const fullScoreOf = (f: RankerModelFile): Float64Array => {
+        const out = new Float64Array(n);
+        f.heads.forEach((hd, k) => {
+          if (terms.weights[k] === 0) return;
+          const trees = GbdtModel.fromJSON(hd.model).predictRaw(X, n, new Float64Array(n));
+          const calibrator = calibratorFromJson(hd.calibration);
+          const b = hd.blend!;
+          for (let i = 0; i < n; i++) out[i] += terms.weights[k]! * calibrator.apply((1 - b) * trees[i]! + b * net[k * n + i]!);
+        });
+        return out;
+      };
+      const fullScore = fullScoreOf(file);
       scored.forEach((c, i) => assert.ok(close(full.get(c.item)!, fullScore[i]!), `${c.item}: the full model's ${full.get(c.item)} vs ${fullScore[i]} from the file`));
+      // Other shares in the file are served as written: none for the weighted heads at even
+      // positions, the whole network for those at odd ones (the trees alone would fail this).
+      const weighted = file.heads.map((_, k) => k).filter((k) => terms.weights[k] !== 0);
+      assert.ok(weighted.length >= 2, `${weighted.length} weighted heads`);
+      const shares = { ...file, heads: file.heads.map((hd, k) => ({ ...hd, blend: weighted.indexOf(k) % 2 === 1 ? 1 : 0 })) };
+      const sharesRanker = new HeavyRanker({ ...config.rank, cascade: { ...config.rank.cascade, enabled: false } });
+      sharesRanker.setModel(shares, registry, terms);
+      const c3 = before.map((c) => ({ ...c }));
+      sharesRanker.score(q, c3);
+      const sharesScore = fullScoreOf(shares);
+      const sharesServed = new Map(c3.map((c) => [c.item, c.score]));
+      scored.forEach((c, i) => assert.ok(close(sharesServed.get(c.item)!, sharesScore[i]!), `${c.item}: ${sharesServed.get(c.item)} served vs ${sharesScore[i]} from the file with other shares`));
+      assert.ok(scored.some((c, i) => !close(sharesScore[i]!, fullScore[i]!)), 'the other shares changed no score');
+      // A share outside [0, 1] is refused, naming the head.
+      assert.throws(() => new HeavyRanker(config.rank).setModel({ ...file, heads: file.heads.map((hd, k) => (k === 2 ? { ...hd, blend: 1.5 } : hd)) }, registry, terms), /heads\[2\]\.blend must be a number in \[0, 1\], got 1\.5/);
       // The heads that weigh 0 are predicted for the explained candidates only, from the network's
       // logits of the full scoring (not run again): the same blend, with and without the cascade.
       // (A cascade keeping all but one candidate: its best are all kept, so the kept rows' logits
@@ -203,7 +228,8 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
         const trees = GbdtModel.fromJSON(hd.model).predictRaw(X, n, new Float64Array(n));
         const calibrator = calibratorFromJson(hd.calibration);
         scored.forEach((c, i) => {
-          const expected = calibrator.apply((1 - file.mlp!.blend) * trees[i]! + file.mlp!.blend * net[k * n + i]!);
+          const b = hd.blend!;
+          const expected = calibrator.apply((1 - b) * trees[i]! + b * net[k * n + i]!);
           for (const predicted of [plainPredicted.get(c.item), widePredicted.get(c.item), c.firstPass ? undefined : c.predicted]) {
             if (!predicted) continue;
             explained++;
@@ -212,6 +238,33 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
         });
       });
       assert.ok(explained >= 400, `${explained} silent-head probabilities compared`);
+      // Overload protection (feed.overload, on by default): after the event loop has been busy a
+      // whole window, the page is ordered by the light ranker alone (no head probabilities) and
+      // says so, and /metrics counts it; once the loop has idled for a window the full pipeline is back.
+      const app = buildServer(engine);
+      const busy = (ms: number) => {
+        const until = performance.now() + ms;
+        while (performance.now() < until);
+      };
+      const page = async () => {
+        const res = await app.inject({ method: 'GET', url: `/v1/users/${encodeURIComponent(user)}/feed?limit=10` });
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json() as { items: { predicted?: Record<string, number> }[]; degraded?: boolean; degradedReasons?: string[] };
+      };
+      const windowMs = config.feed.overload.windowMs;
+      busy(windowMs + 100);
+      await page(); // (its window may still hold older idle time: it only starts a window of pure load)
+      busy(windowMs + 100);
+      const loaded = await page();
+      assert.equal(loaded.degraded, true, JSON.stringify(loaded.degradedReasons));
+      assert.ok(loaded.degradedReasons!.some((x) => /^overloaded: the server was busy \d+% of its last \d+ ms .*light ranker ordered this page/.test(x)), loaded.degradedReasons!.join('; '));
+      assert.equal(loaded.items.length, 10);
+      assert.ok(loaded.items.every((i) => i.predicted === undefined), 'the heavy ranker ran');
+      assert.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /^lenta_feed_overloaded_total [1-9]/m);
+      await new Promise((ok) => setTimeout(ok, windowMs + 100));
+      const calm = await page();
+      assert.equal(calm.degraded, undefined, JSON.stringify(calm.degradedReasons));
+      assert.ok(calm.items.length === 10 && calm.items.every((i) => i.predicted && Number.isFinite(i.predicted.engaged)), 'the heavy ranker did not run');
       // A network without one of the heads is refused, naming it.
       const lacking = { ...file, mlp: { ...file.mlp, model: { ...file.mlp.model, heads: file.mlp.model.heads.map((h, k) => (k === 1 ? 'other' : h)) } } };
       assert.throws(() => new HeavyRanker(config.rank).setModel(lacking, registry, terms), new RegExp(`no output for the head "${file.heads[1]!.name}"`));

@@ -39,6 +39,8 @@ export interface RankerHeadFile {
   calibration: CalibratorJson;
   /** The cascade's first pass (rank.cascade): the model's first `trees` trees and their own calibration. */
   firstPass?: { trees: number; calibration: CalibratorJson };
+  /** With the network: this head's share of it (rank.mlp.perHead; absent: the file's mlp.blend). */
+  blend?: number;
 }
 
 export interface RankerHeadReport {
@@ -52,9 +54,10 @@ export interface RankerHeadReport {
   ece: number;
   /** ECE of the raw (uncalibrated) probability, for comparison. */
   eceRaw: number;
-  /** With the network (rank.mlp): the trees' AUC alone and the network's alone (\`auc\` is their blend's). */
+  /** With the network (rank.mlp): the trees' AUC alone and the network's alone (\`auc\` is their blend's), and the head's share of the network. */
   treesAuc?: number;
   mlpAuc?: number;
+  blend?: number;
   /** The cascade's first pass: its trees and their AUC on the same test groups. */
   firstPassTrees?: number;
   firstPassAuc?: number;
@@ -168,8 +171,8 @@ export class HeavyRanker implements CandidateScorer {
    * the first pass's calibrators (a head without a first pass: all its trees, its calibrator).
    */
   private cascade: { first: GbdtForest; second: GbdtForest; firstCalibrators: Calibrator[]; deferred?: Deferred } | undefined;
-  /** The multi-task network blended into the heads (rank.mlp; undefined: the trees alone), its output per head, its logits' scratch. */
-  private net: { model: MultiTaskMlp; blend: number; output: Int32Array } | undefined;
+  /** The multi-task network blended into the heads (rank.mlp; undefined: the trees alone), its output and share per head, its logits' scratch. */
+  private net: { model: MultiTaskMlp; blend: Float64Array; output: Int32Array } | undefined;
   private netRaw: Float64Array = new Float64Array(0);
   /**
    * Per scored candidate, its row in netRaw (the network's logits of the rows last scored in
@@ -185,9 +188,12 @@ export class HeavyRanker implements CandidateScorer {
 
   constructor(private readonly settings: Config['rank']) {}
 
-  /** Off when untrained, and for the `light-ranker` variant (the light ranker's order, for comparisons). */
+  /**
+   * Off when untrained, for the `light-ranker` variant (the light ranker's order, for
+   * comparisons), and for a request the engine orders by the light ranker (FeedQuery.lightOnly: overload).
+   */
   enabled(q?: FeedQuery): boolean {
-    return this.file !== undefined && q?.variant !== LIGHT_RANKER_VARIANT;
+    return this.file !== undefined && q?.variant !== LIGHT_RANKER_VARIANT && q?.lightOnly === undefined;
   }
 
   get trained(): RankerModelFile | undefined {
@@ -212,7 +218,7 @@ export class HeavyRanker implements CandidateScorer {
     const mismatch = featureMismatch(file.features, registry.names);
     if (mismatch) throw new Error(`ranker model: ${mismatch}`);
     this.heads = file.heads.map((h) => ({ name: h.name, booster: GbdtModel.fromJSON(h.model), calibrator: calibratorFromJson(h.calibration) }));
-    this.net = file.mlp && file.mlp.blend > 0 ? loadNetwork(file, registry.width) : undefined;
+    this.net = file.mlp ? loadNetwork(file, registry.width) : undefined;
     // All heads' trees compiled once per model (undefined where WebAssembly is unavailable).
     this.forest = GbdtForest.create(this.heads.map((hd) => hd.booster));
     this.cascade = undefined;
@@ -386,7 +392,8 @@ export class HeavyRanker implements CandidateScorer {
 
   /**
    * With the network (rank.mlp): raw[j·n + i] (the trees' logit of head ks[j] for row i of X)
-   * becomes (1 − blend) · trees + blend · the network's logit of that head. `netRow`: the
+   * becomes (1 − b) · trees + b · the network's logit of that head, b the head's share (a head
+   * with none keeps the trees' logit). `netRow`: the
    * network is not run, row i's logits are row netRow(i) of its last run. False without a network.
    */
   private blendNetwork(X: Float32Array, n: number, ks: readonly number[], raw: Float64Array, netRow?: (row: number) => number): boolean {
@@ -398,8 +405,9 @@ export class HeavyRanker implements CandidateScorer {
     }
     const logits = this.netRaw;
     const rows = this.netRows;
-    const b = net.blend;
     for (let j = 0; j < ks.length; j++) {
+      const b = net.blend[ks[j]!]!;
+      if (b === 0) continue;
       const o = net.output[ks[j]!]! * rows;
       for (let i = 0; i < n; i++) raw[j * n + i] = (1 - b) * raw[j * n + i]! + b * logits[o + (netRow ? netRow(i) : i)]!;
     }
@@ -443,8 +451,17 @@ export function deferredFamilies(registry: FeatureRegistry, firstPass: readonly 
   return columns.length > 0 ? { first, rest, columns } : undefined;
 }
 
-/** The model file's network with, per head, its output; throws, naming the field, when they do not match. */
-function loadNetwork(file: RankerModelFile, width: number): { model: MultiTaskMlp; blend: number; output: Int32Array } {
+/**
+ * The model file's network with, per head, its output and share; undefined when no head takes
+ * any of it. Throws, naming the field, when they do not match.
+ */
+function loadNetwork(file: RankerModelFile, width: number): { model: MultiTaskMlp; blend: Float64Array; output: Int32Array } | undefined {
+  const blend = Float64Array.from(file.heads, (hd, k) => {
+    const b = hd.blend ?? file.mlp!.blend;
+    if (!(typeof b === 'number' && b >= 0 && b <= 1)) throw new Error(`ranker model: heads[${k}].blend must be a number in [0, 1], got ${String(b)}`);
+    return b;
+  });
+  if (blend.every((b) => b === 0)) return undefined;
   const model = MultiTaskMlp.fromJSON(file.mlp!.model);
   if (model.numFeatures !== width) throw new Error(`ranker model: mlp.model has ${model.numFeatures} features, the pipeline ${width}`);
   const output = Int32Array.from(file.heads, (hd) => {
@@ -452,7 +469,7 @@ function loadNetwork(file: RankerModelFile, width: number): { model: MultiTaskMl
     if (o < 0) throw new Error(`ranker model: mlp.model has no output for the head "${hd.name}"`);
     return o;
   });
-  return { model, blend: file.mlp!.blend, output };
+  return { model, blend, output };
 }
 
 /** Why two feature lists differ (the first difference), or undefined when equal. */

@@ -9,6 +9,7 @@ import type { Engine } from '../engine.js';
 import type { LogRecord } from '../domain/types.js';
 import { ValidationError, validateEdge, validateEvent, validateItem, validateUser } from '../domain/validate.js';
 import { VERSION } from '../version.js';
+import { LoopLoad } from './loop-load.js';
 import { MetricsRegistry } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 
@@ -52,6 +53,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   const sourceYield = metrics.counter('lenta_source_candidates_total', 'Candidates proposed by each source');
   const sourceFailures = metrics.counter('lenta_source_failures_total', 'Candidate sources that failed or timed out, skipped (fail open)');
   const sideEffectErrors = metrics.counter('lenta_side_effect_errors_total', 'Failed side effects (impression logging) by effect');
+  const overloaded = metrics.counter('lenta_feed_overloaded_total', 'For You pages ordered by the light ranker alone because the event loop was busier than feed.overload.utilization');
   metrics.gauge('lenta_users', 'Known users', () => engine.store.userIds.length);
   metrics.gauge('lenta_items', 'Known items', () => engine.store.itemIds.length);
   metrics.gauge('lenta_log_seq', 'Sequence number of the newest log row', () => engine.state.lastSeq);
@@ -61,6 +63,9 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   );
   metrics.gauge('process_resident_memory_bytes', 'Resident memory of the process', () => process.memoryUsage().rss);
   metrics.gauge('nodejs_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
+
+  // The event loop's busy share (overload protection: feed.overload).
+  const load = new LoopLoad();
 
   engine.onSideEffectError = (effect, err) => {
     sideEffectErrors.inc({ effect });
@@ -151,8 +156,15 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     const request: Parameters<Engine['forYouFeed']>[1] = { limit, exclude, explain };
     if (q.cursor) request.cursor = q.cursor;
     if (q.variant) request.variant = q.variant;
+    // Overload protection: while the event loop is busier than the limit, the light ranker orders the page.
+    const overload = engine.config.feed.overload;
+    if (overload.enabled) {
+      const busy = load.utilization(overload.windowMs);
+      if (busy > overload.utilization) request.lightOnly = `overloaded: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.utilization ${overload.utilization}); the light ranker ordered this page`;
+    }
     const feed = await engine.forYouFeed(id, request);
     feedItems.inc({ feed: 'for_you' }, feed.items.length);
+    if (request.lightOnly && feed.degradedReasons?.includes(request.lightOnly)) overloaded.inc();
     for (const t of feed.timings ?? []) {
       if (t.stage !== 'source' || !t.component) continue;
       sourceLatency.observe(t.ms / 1000, { source: t.component });

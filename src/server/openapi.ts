@@ -125,7 +125,7 @@ export const schemas = {
       nextCursor: { type: ['string', 'null'] },
       requestId: { type: 'string' },
       variant: { type: 'string', description: 'the experiment variant that served the page (default outside experiments)' },
-      degraded: { type: 'boolean', description: 'true when a component failed: a source skipped, or ranking failed and the chronological feed was served' },
+      degraded: { type: 'boolean', description: "true when the page is not the full pipeline's: a source was skipped, ranking failed and the chronological feed was served, or the server was overloaded and the light ranker alone ordered the page (feed.overload)" },
       degradedReasons: { type: 'array', items: { type: 'string' } },
     },
   },

@@ -21,8 +21,10 @@
  *    first pass it had.
  * 6. The multi-task network (rank.mlp, impression rows): one network for every head on the same
  *    fitting rows, stopped early on the calibration slice; each head's calibration is then
- *    fitted on (1 − blend) · trees + blend · network, and the report gives the trees' and the
- *    network's AUC alone and the trees' weighted score alone. A warm start continues it.
+ *    fitted on (1 − blend) · trees + blend · network — per head (rank.mlp.perHead), only where
+ *    that blend's AUC on the calibration slice is at least the trees' alone, else on the trees
+ *    alone — and the report gives the trees' and the network's AUC alone and the trees'
+ *    weighted score alone. A warm start continues it.
  */
 import type { EventTypeRegistry } from '../domain/event-types.js';
 import type { Config } from '../domain/config.js';
@@ -118,19 +120,26 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     }
     // Calibrate on the earlier validation half; measure on the later one. With the network,
     // the served logit is the blend of the trees' and the network's, calibrated the same way.
+    // rank.mlp.perHead: the head takes the network only when the blend orders the calibration
+    // rows at least as well as its trees alone.
     const treesCal = predict(model, cal);
     const treesTest = predict(model, test);
-    const calRaw = netCal ? blendLogits(treesCal, netCal.subarray(h * cal.n, (h + 1) * cal.n), blend) : treesCal;
-    const testRaw = netTest ? blendLogits(treesTest, netTest.subarray(h * test.n, (h + 1) * test.n), blend) : treesTest;
+    let headBlend = blend;
+    let calRaw = netCal ? blendLogits(treesCal, netCal.subarray(h * cal.n, (h + 1) * cal.n), blend) : treesCal;
+    if (netCal && s.mlp.perHead && rocAuc(calRaw, cal.labels[h]!) < rocAuc(treesCal, cal.labels[h]!)) {
+      headBlend = 0;
+      calRaw = treesCal;
+    }
+    const testRaw = netTest && headBlend > 0 ? blendLogits(treesTest, netTest.subarray(h * test.n, (h + 1) * test.n), headBlend) : treesTest;
     const calibrator = fitCalibrator(s, calRaw, cal.labels[h]!);
     const p = testRaw.map((x) => calibrator.apply(x));
     const pRaw = testRaw.map((x) => 1 / (1 + Math.exp(-x)));
     testProbs.push(p);
-    let netReport: Pick<RankerHeadReport, 'treesAuc' | 'mlpAuc'> = {};
+    let netReport: Pick<RankerHeadReport, 'treesAuc' | 'mlpAuc' | 'blend'> = {};
     if (netTest) {
       const treesCalibrator = fitCalibrator(s, treesCal, cal.labels[h]!);
       gbdtProbs.push(treesTest.map((x) => treesCalibrator.apply(x)));
-      netReport = { treesAuc: round(rocAuc(treesTest, test.labels[h]!)), mlpAuc: round(rocAuc(netTest.subarray(h * test.n, (h + 1) * test.n), test.labels[h]!)) };
+      netReport = { treesAuc: round(rocAuc(treesTest, test.labels[h]!)), mlpAuc: round(rocAuc(netTest.subarray(h * test.n, (h + 1) * test.n), test.labels[h]!)), blend: headBlend };
     }
     // The cascade's first pass: the head's first trees, calibrated on their own (their raw
     // scores are the full model's shrunk towards the start, so the full calibration would misjudge them).
@@ -154,7 +163,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       ece: round(expectedCalibrationError(p, test.labels[h]!)),
       eceRaw: round(expectedCalibrationError(pRaw, test.labels[h]!)),
     });
-    heads.push({ name, ...(ds.headWeights[name] !== undefined ? { weight: ds.headWeights[name] } : {}), positives, model: model.toJSON(), calibration: calibrator.toJSON(), ...(firstPass ? { firstPass } : {}) });
+    heads.push({ name, ...(ds.headWeights[name] !== undefined ? { weight: ds.headWeights[name] } : {}), positives, model: model.toJSON(), calibration: calibrator.toJSON(), ...(firstPass ? { firstPass } : {}), ...(net ? { blend: headBlend } : {}) });
     if (name === ENGAGED_HEAD) importance = topImportance(model.featureImportance(), 15);
   }
 
@@ -265,7 +274,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
  */
 function fitNetwork(ds: RankerDataset, fit: RankerDataset, cal: RankerDataset, s: Config['rank'], o: RankerTrainingOptions, progress: (done: number, total: number, note?: string) => void): MultiTaskMlp {
   const warm = o.warmStart?.mlp ? MultiTaskMlp.fromJSON(o.warmStart.mlp.model) : undefined;
-  const { enabled: _enabled, blend: _blend, ...options } = s.mlp;
+  const { enabled: _enabled, blend: _blend, perHead: _perHead, ...options } = s.mlp;
   return MultiTaskMlp.fit(
     { X: fit.X, n: fit.n, d: ds.d, labels: fit.labels },
     { X: cal.X, n: cal.n, d: ds.d, labels: cal.labels },

@@ -77,7 +77,7 @@ export function rankerSummary(engine: Engine): Record<string, unknown> {
   const r = engine.ranker.trained;
   const ranker = r
     ? {
-        heads: Object.fromEntries(r.report.heads.map((h) => [h.name, { positives: h.positives, trees: h.trees, auc: h.auc, light_auc: h.lightAuc, ece: h.ece, ece_uncalibrated: h.eceRaw, ...(h.mlpAuc !== undefined ? { trees_auc: h.treesAuc, mlp_auc: h.mlpAuc } : {}), ...(h.firstPassTrees !== undefined ? { first_pass_trees: h.firstPassTrees, first_pass_auc: h.firstPassAuc } : {}) }])),
+        heads: Object.fromEntries(r.report.heads.map((h) => [h.name, { positives: h.positives, trees: h.trees, auc: h.auc, light_auc: h.lightAuc, ece: h.ece, ece_uncalibrated: h.eceRaw, ...(h.mlpAuc !== undefined ? { trees_auc: h.treesAuc, mlp_auc: h.mlpAuc, mlp_blend: h.blend } : {}), ...(h.firstPassTrees !== undefined ? { first_pass_trees: h.firstPassTrees, first_pass_auc: h.firstPassAuc } : {}) }])),
         [`held_out_ndcg@${r.report.validation.k}`]: { weighted_score: r.report.validation.ndcg, ...(r.report.validation.trees ? { trees_alone: r.report.validation.trees.ndcg } : {}), engaged_head: r.report.validation.engagedNdcg, light: r.report.validation.lightNdcg },
         [`held_out_recall@${r.report.validation.k}`]: { weighted_score: r.report.validation.recall, engaged_head: r.report.validation.engagedRecall, light: r.report.validation.lightRecall },
         [`held_out_value@${r.report.validation.k}`]: { weighted_score: r.report.validation.value, ...(r.report.validation.trees ? { trees_alone: r.report.validation.trees.value } : {}), light: r.report.validation.lightValue },
