@@ -468,6 +468,26 @@ interface LoadResult {
   bodies: string[];
 }
 
+/** What the answers of a load were: errors (with a few samples), degraded and empty feeds. */
+class Tally {
+  errors = 0;
+  errorSamples: string[] = [];
+  degraded = 0;
+  empty = 0;
+
+  /** Counts one answer; false for an error. Cheap checks on the bytes (no JSON parse on the timed path). */
+  add(path: string, status: number, body: Buffer): boolean {
+    if (status !== 200) {
+      this.errors++;
+      if (this.errorSamples.length < 5) this.errorSamples.push(`${status} ${path} ${body.toString().slice(0, 200)}`);
+      return false;
+    }
+    if (body.includes('"degraded":true')) this.degraded++;
+    if (body.includes('"items":[]')) this.empty++;
+    return true;
+  }
+}
+
 /** A closed-loop HTTP client: `concurrency` workers, each sending its next request when the previous one has answered. */
 class Client {
   constructor(
@@ -498,11 +518,8 @@ class Client {
   async load(paths: string[], concurrency: number, progress?: (done: number, seconds: number) => void, keepBodies = false): Promise<LoadResult> {
     const times = new Float64Array(paths.length);
     const bodies: string[] = [];
-    const errorSamples: string[] = [];
+    const tally = new Tally();
     let next = 0;
-    let errors = 0;
-    let degraded = 0;
-    let empty = 0;
     let lastReport = performance.now();
     const started = performance.now();
     const worker = async () => {
@@ -512,14 +529,7 @@ class Client {
         const t0 = performance.now();
         const { status, body } = await this.get(paths[i]!);
         times[i] = performance.now() - t0;
-        if (status !== 200) {
-          errors++;
-          if (errorSamples.length < 5) errorSamples.push(`${status} ${paths[i]} ${body.toString().slice(0, 200)}`);
-          continue;
-        }
-        // Cheap checks on the bytes (no JSON parse on the timed path).
-        if (body.includes('"degraded":true')) degraded++;
-        if (body.includes('"items":[]')) empty++;
+        if (!tally.add(paths[i]!, status, body)) continue;
         if (keepBodies) bodies.push(body.toString());
         if (progress && performance.now() - lastReport > 15_000) {
           lastReport = performance.now();
@@ -529,7 +539,7 @@ class Client {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
     const seconds = (performance.now() - started) / 1000;
-    return { completed: paths.length, sorted: Array.from(times).sort((a, b) => a - b), rps: paths.length / seconds, errors, errorSamples, degraded, empty, bodies };
+    return { completed: paths.length, sorted: Array.from(times).sort((a, b) => a - b), rps: paths.length / seconds, ...tally, bodies };
   }
 
   /**
@@ -549,10 +559,7 @@ class Client {
       due[i] = t;
     }
     const times = new Float64Array(n);
-    const errorSamples: string[] = [];
-    let errors = 0;
-    let degraded = 0;
-    let empty = 0;
+    const tally = new Tally();
     let inFlight = 0;
     let maxInFlight = 0;
     let lastDone = 0;
@@ -566,13 +573,7 @@ class Client {
       inFlight--;
       times[i] = now - (started + due[i]!);
       lastDone = Math.max(lastDone, now);
-      if (status !== 200) {
-        errors++;
-        if (errorSamples.length < 5) errorSamples.push(`${status} ${paths[i]} ${body.toString().slice(0, 200)}`);
-        return;
-      }
-      if (body.includes('"degraded":true')) degraded++;
-      if (body.includes('"items":[]')) empty++;
+      tally.add(paths[i]!, status, body);
     };
     for (let i = 0; i < n; ) {
       const wait = started + due[i]! - performance.now();
@@ -584,7 +585,7 @@ class Client {
     }
     await Promise.all(pending);
     const seconds = (lastDone - started) / 1000;
-    return { completed: n, sorted: Array.from(times).sort((a, b) => a - b), rps: n / seconds, errors, errorSamples, degraded, empty, bodies: [], maxInFlight };
+    return { completed: n, sorted: Array.from(times).sort((a, b) => a - b), rps: n / seconds, ...tally, bodies: [], maxInFlight };
   }
 }
 
