@@ -23,7 +23,7 @@
  * scheduled send — the latency at a given traffic, which the closed loop's queue hides; the JSON
  * line then also holds `open_loop`), --overload U (the server's overload protection on, at
  * `feed.overload.utilization` U; off by default here: a closed loop keeps the server busy all
- * the time, and the benchmark measures the full request).
+ * the time, and the benchmark measures the full request; --overload-window MS its window).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -60,6 +60,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       workers: { type: 'string', default: '1' },
       rate: { type: 'string' },
       overload: { type: 'string' },
+      'overload-window': { type: 'string' },
       'rate-seconds': { type: 'string', default: '30' },
     },
   });
@@ -88,6 +89,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     overload = Number(values.overload);
     if (!(overload > 0 && overload <= 1)) throw new Error(`--overload: the event loop's busy share in (0, 1] above which the light ranker orders the feed expected, got ${values.overload}`);
   }
+  const overloadWindow = values['overload-window'] === undefined ? undefined : int('overload-window', values['overload-window'], 10);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   mkdirSync(values.dir!, { recursive: true });
 
@@ -154,7 +156,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
     // Started with the flags `bin/lenta.js` gives a server (its young generation: server/node-flags.ts).
     const serverFlags = withServerHeapFlags(prof);
-    writeFileSync(`${run}.config.json`, JSON.stringify({ feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload } } }));
+    writeFileSync(`${run}.config.json`, JSON.stringify({ feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload, ...(overloadWindow ? { windowMs: overloadWindow } : {}) } } }));
     const server = spawn(process.execPath, [...serverFlags, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers), '--config', `${run}.config.json`], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = server;
     let serverErr = '';
@@ -319,7 +321,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       `${table(rows)}\n\n` +
       `feed / health: p50 ×${round(p50 / percentile(health.sorted, 50), 1)}, p99 ×${round(p99 / percentile(health.sorted, 99), 1)}, req/s ×${round(feed.rps / health.rps, 3)}; closed loop, so mean latency ≈ concurrency / req/s (${round((concurrency / feed.rps) * 1000, 1)} ms)\n` +
       `errors: ${errors} of ${fmt(feed.completed)} feed requests (${(errorShare * 100).toFixed(2)}%)${feed.errorSamples.length ? `: ${feed.errorSamples.join('; ')}` : ''}; degraded answers (a source failed or timed out, or overload): ${feed.degraded}; empty feeds: ${feed.empty}; source failures in /metrics: ${delta('lenta_source_failures_total')}${delta('lenta_source_failures_total') > 0 ? ` (${bySource(before, after, 'lenta_source_failures_total')}; feed.sourceTimeoutMs drops a source that has not answered in time)` : ''}; impression-log errors: ${delta('lenta_side_effect_errors_total')}\n` +
-      `overload protection (feed.overload): ${overload === undefined ? 'off (--overload N turns it on): every answer is the full request' : `on, utilization ${overload}: ${fmt(lightClosed)} of the closed loop's ${fmt(feed.completed)} requests were ordered by the light ranker alone, so its numbers (and the one-at-a-time sample's, whose back-to-back requests keep the server busy too) are not the full request's`}\n` +
+      `overload protection (feed.overload): ${overload === undefined ? 'off (--overload N turns it on): every answer is the full request' : `on, utilization ${overload}${overloadWindow ? `, windowMs ${overloadWindow}` : ''}: ${fmt(lightClosed)} of the closed loop's ${fmt(feed.completed)} requests were ordered by the light ranker alone, so its numbers (and the one-at-a-time sample's, whose back-to-back requests keep the server busy too) are not the full request's`}\n` +
       `candidates per request: ${candidatesNote}\n` +
       `server: ready in ${startSeconds.toFixed(1)} s — ${ready}${replayLine ? `; ${replayLine.replace(/\s+/g, ' ')}` : ''}${buildNote ? `\nplatform built in this run: ${buildNote}` : ''}\n` +
       (warnings.length > 0 ? `server warnings: ${warnings.join(' | ')}\n` : '') +
