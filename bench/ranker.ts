@@ -33,7 +33,7 @@ import { loadConfig } from '../src/domain/config.js';
 import { GbdtForest } from '../src/models/gbdt/forest.js';
 import { GbdtModel } from '../src/models/gbdt/model.js';
 import { MultiTaskMlp } from '../src/models/mlp/mlp.js';
-import { EXPLAINED_CANDIDATES, HeavyRanker } from '../src/rank/heavy-ranker.js';
+import { EXPLAINED_CANDIDATES, HeavyRanker, networkShares } from '../src/rank/heavy-ranker.js';
 import { scoreTerms } from '../src/rank/score-formula.js';
 import { Engine } from '../src/engine.js';
 import { SIM_PRESETS, simulate } from '../src/sim/index.js';
@@ -83,14 +83,24 @@ export async function rankerBench(argv: string[]): Promise<void> {
   let netOutJs: Float64Array = new Float64Array(0);
   const bothNetworks = (X: Float32Array, n: number, kernelFirst: boolean) => {
     const m = Math.min(n, config.rank.cascade.keep);
-    let kernel = 0;
-    let js = 0;
-    for (const which of kernelFirst ? ['kernel', 'js'] : ['js', 'kernel']) {
+    const kernelRun = () => {
       const t = performance.now();
-      if (which === 'kernel') netOut = network!.predictRaw(X, m, netOut);
-      else netOutJs = network!.predictRawJs(X, m, netOutJs);
-      if (which === 'kernel') kernel = performance.now() - t;
-      else js = performance.now() - t;
+      netOut = network!.predictRaw(X, m, netOut);
+      return performance.now() - t;
+    };
+    const jsRun = () => {
+      const t = performance.now();
+      netOutJs = network!.predictRawJs(X, m, netOutJs);
+      return performance.now() - t;
+    };
+    let kernel: number;
+    let js: number;
+    if (kernelFirst) {
+      kernel = kernelRun();
+      js = jsRun();
+    } else {
+      js = jsRun();
+      kernel = kernelRun();
     }
     for (let i = 0; i < m * network!.heads.length; i++) netMaxDiff = Math.max(netMaxDiff, Math.abs(netOut[i]! - netOutJs[i]!));
     return [kernel, js] as const;
@@ -136,8 +146,8 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const noCascade: number[] = [];
   // With a network (rank.mlp): the same model's trees alone (their calibrators were fitted on
   // the blend, so only the time compares), alternately first.
-  const withNet = model.mlp !== undefined && model.mlp.blend > 0;
-  const treesAlone = withNet ? new HeavyRanker(config.rank) : undefined;
+  const shares = networkShares(model);
+  const treesAlone = shares ? new HeavyRanker(config.rank) : undefined;
   treesAlone?.setModel({ ...model, mlp: undefined }, registry, scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id)));
   const noNet: number[] = [];
   let agree = 0;
@@ -217,7 +227,7 @@ export async function rankerBench(argv: string[]): Promise<void> {
         row('baseline: light ranker (source fusion), all candidates', light),
         row(cascadeOn ? `heavy ranker as served: cascade, first pass ${config.rank.cascade.treeShare} of the trees, the rest on its best ${config.rank.cascade.keep} (features + heads + formula)` : 'heavy ranker (features + heads + formula)', heavy),
         ...(full ? [row('heavy ranker without the cascade: every tree on every candidate', noCascade)] : []),
-        ...(treesAlone ? [row(`heavy ranker without the network (rank.mlp blend ${model.mlp!.blend}, layers ${model.mlp!.model.sizes.join('-')}): the trees alone`, noNet)] : []),
+        ...(treesAlone ? [row(`heavy ranker without the network (its share per head ${Array.from(shares!, (b, k) => `${model.heads[k]!.name} ${b}`).join(', ')}; layers ${model.mlp!.model.sizes.join('-')}): the trees alone`, noNet)] : []),
         row('  features alone, computed again right after on the same candidates (data the ranker just read; the post rows it just cached)', features),
       ])}\n\n` +
       (treesAlone ? `the network costs ${(p50(heavy) - p50(noNet)).toFixed(2)} ms at p50 (${(p50(heavy) / p50(noNet)).toFixed(2)}× the trees alone)\n` : '') +

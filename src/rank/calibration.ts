@@ -11,7 +11,7 @@
  *
  * Both serialise to plain JSON (`toJSON`, `calibratorFromJson`).
  */
-import { rocAuc } from '../models/gbdt/metrics.js';
+import { rocAuc, softplus } from '../models/gbdt/metrics.js';
 
 export { rocAuc };
 
@@ -139,8 +139,7 @@ export function fitPlatt(scores: ArrayLike<number>, labels: ArrayLike<number>, o
     let sum = 0;
     for (let i = 0; i < n; i++) {
       const m = a * ((scores[i]! - mean) / sd) + b;
-      const softplus = m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m));
-      sum += (w ? w[i]! : 1) * (softplus - labels[i]! * m);
+      sum += (w ? w[i]! : 1) * (softplus(m) - labels[i]! * m);
     }
     return sum / total + 0.5 * ridge * a * a;
   };

@@ -218,7 +218,7 @@ export class HeavyRanker implements CandidateScorer {
     const mismatch = featureMismatch(file.features, registry.names);
     if (mismatch) throw new Error(`ranker model: ${mismatch}`);
     this.heads = file.heads.map((h) => ({ name: h.name, booster: GbdtModel.fromJSON(h.model), calibrator: calibratorFromJson(h.calibration) }));
-    this.net = file.mlp ? loadNetwork(file, registry.width) : undefined;
+    this.net = loadNetwork(file, registry.width);
     // All heads' trees compiled once per model (undefined where WebAssembly is unavailable).
     this.forest = GbdtForest.create(this.heads.map((hd) => hd.booster));
     this.cascade = undefined;
@@ -318,8 +318,7 @@ export class HeavyRanker implements CandidateScorer {
       }
       for (let r = 0; r < m; r++) scored[rows[r]!]!.score = formula(rows[r]!);
     } else {
-      this.predictHeads(terms.scoredHeads, X, n, (i) => i * h);
-      if (this.net && terms.scoredHeads.length > 0) for (let i = 0; i < n; i++) this.netRowOf[i] = i;
+      if (this.predictHeads(terms.scoredHeads, X, n, (i) => i * h)) for (let i = 0; i < n; i++) this.netRowOf[i] = i;
       for (let i = 0; i < n; i++) {
         scored[i]!.score = formula(i);
         scored[i]!.firstPass = undefined;
@@ -369,10 +368,11 @@ export class HeavyRanker implements CandidateScorer {
   /**
    * The calibrated probability of each head in `ks` for each of the `n` rows of X, written to
    * probs[at(row) + k]: all heads in one pass of the compiled forest (models/gbdt/forest.ts),
-   * or head by head when it is unavailable. Both give the models' exact raw scores.
+   * or head by head when it is unavailable. Both give the models' exact raw scores. True when
+   * the network ran on these rows (see blendNetwork).
    */
-  private predictHeads(ks: readonly number[], X: Float32Array, n: number, at: (row: number) => number, netRow?: (row: number) => number): void {
-    if (ks.length === 0 || n === 0) return;
+  private predictHeads(ks: readonly number[], X: Float32Array, n: number, at: (row: number) => number, netRow?: (row: number) => number): boolean {
+    if (ks.length === 0 || n === 0) return false;
     const p = this.probs;
     const forest = this.forest;
     if (this.raw.length < n * ks.length) this.raw = new Float64Array(n * ks.length);
@@ -382,23 +382,25 @@ export class HeavyRanker implements CandidateScorer {
       const one = new Float64Array(n);
       ks.forEach((k, j) => raw.set(this.heads[k]!.booster.predictRaw(X, n, one), j * n));
     }
-    this.blendNetwork(X, n, ks, raw, netRow);
+    const ran = this.blendNetwork(X, n, ks, raw, netRow);
     for (let j = 0; j < ks.length; j++) {
       const k = ks[j]!;
       const calibrator = this.heads[k]!.calibrator;
       for (let i = 0; i < n; i++) p[at(i) + k] = calibrator.apply(raw[j * n + i]!);
     }
+    return ran && !netRow;
   }
 
   /**
    * With the network (rank.mlp): raw[j·n + i] (the trees' logit of head ks[j] for row i of X)
    * becomes (1 − b) · trees + b · the network's logit of that head, b the head's share (a head
-   * with none keeps the trees' logit). `netRow`: the
-   * network is not run, row i's logits are row netRow(i) of its last run. False without a network.
+   * with none keeps the trees' logit). `netRow`: the network is not run, row i's logits are row
+   * netRow(i) of its last run. False when nothing was blended: no network, or none of these
+   * heads takes a share of it (the network is then not run).
    */
   private blendNetwork(X: Float32Array, n: number, ks: readonly number[], raw: Float64Array, netRow?: (row: number) => number): boolean {
     const net = this.net;
-    if (!net) return false;
+    if (!net || !ks.some((k) => net.blend[k]! > 0)) return false;
     if (!netRow) {
       this.netRaw = net.model.predictRaw(X, n, this.netRaw);
       this.netRows = n;
@@ -413,8 +415,6 @@ export class HeavyRanker implements CandidateScorer {
     }
     return true;
   }
-
-
 }
 
 /** The cascade's feature families: those its first pass reads, computed for every candidate, and the rest. */
@@ -452,16 +452,24 @@ export function deferredFamilies(registry: FeatureRegistry, firstPass: readonly 
 }
 
 /**
- * The model file's network with, per head, its output and share; undefined when no head takes
- * any of it. Throws, naming the field, when they do not match.
+ * Each head's share of the model file's network (its own, else the file's mlp.blend); undefined
+ * when the file has no network or no head takes any of it. Throws, naming the head, for a share
+ * outside [0, 1].
  */
-function loadNetwork(file: RankerModelFile, width: number): { model: MultiTaskMlp; blend: Float64Array; output: Int32Array } | undefined {
+export function networkShares(file: RankerModelFile): Float64Array | undefined {
+  if (!file.mlp) return undefined;
   const blend = Float64Array.from(file.heads, (hd, k) => {
     const b = hd.blend ?? file.mlp!.blend;
     if (!(typeof b === 'number' && b >= 0 && b <= 1)) throw new Error(`ranker model: heads[${k}].blend must be a number in [0, 1], got ${String(b)}`);
     return b;
   });
-  if (blend.every((b) => b === 0)) return undefined;
+  return blend.some((b) => b > 0) ? blend : undefined;
+}
+
+/** The model file's network with, per head, its output and share; undefined when no head takes any of it. Throws, naming the field, when they do not match. */
+function loadNetwork(file: RankerModelFile, width: number): { model: MultiTaskMlp; blend: Float64Array; output: Int32Array } | undefined {
+  const blend = networkShares(file);
+  if (!blend) return undefined;
   const model = MultiTaskMlp.fromJSON(file.mlp!.model);
   if (model.numFeatures !== width) throw new Error(`ranker model: mlp.model has ${model.numFeatures} features, the pipeline ${width}`);
   const output = Int32Array.from(file.heads, (hd) => {

@@ -169,16 +169,12 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
 
   // The weighted score against the light ranker's order, on the test users.
   const weights = ds.heads.map((h) => headWeight(h, s, o.types, ds.heads, ds.headWeights[h]));
-  const score = new Float64Array(test.n);
-  for (let i = 0; i < test.n; i++) for (let h = 0; h < weights.length; h++) score[i] += weights[h]! * testProbs[h]![i]!;
+  const score = weightedSum(testProbs, weights, test.n);
   const heavyRank = rankingQuality(test, score, 10);
   const lightRank = rankingQuality(test, light, 10);
   const engagedRank = rankingQuality(test, testProbs[0]!, 10);
-  // With the network: the trees' weighted score alone, for comparison.
-  let treesOnly: { ndcg: number; recall: number; value: number } | undefined;
   // The cascade as served: the first pass keeps its best `keep` of `maxCandidates` (the same share of each test group) for the full score.
-  const first = new Float64Array(test.n);
-  for (let i = 0; i < test.n; i++) for (let h = 0; h < weights.length; h++) first[i] += weights[h]! * firstPassProbs[h]![i]!;
+  const first = weightedSum(firstPassProbs, weights, test.n);
   const keepShare = Math.min(1, s.cascade.keep / s.maxCandidates);
   const cascaded = cascadeScores(test, first, score, keepShare);
   const cascadeRank = rankingQuality(test, cascaded.score, 10);
@@ -191,12 +187,10 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const heavyGroups = groupValues(test, score, gain, 10);
   const lightGroups = groupValues(test, light, gain, 10);
   const heavyValue = mean(heavyGroups);
-  if (net) {
-    const treesScore = new Float64Array(test.n);
-    for (let i = 0; i < test.n; i++) for (let h = 0; h < weights.length; h++) treesScore[i] += weights[h]! * gbdtProbs[h]![i]!;
-    const q = rankingQuality(test, treesScore, 10);
-    treesOnly = { ndcg: round(q.ndcg), recall: round(q.recall), value: round(mean(groupValues(test, treesScore, gain, 10))) };
-  }
+  // With the network: the trees' weighted score alone, for comparison.
+  const treesScore = net ? weightedSum(gbdtProbs, weights, test.n) : undefined;
+  const treesRank = treesScore ? rankingQuality(test, treesScore, 10) : undefined;
+  const treesOnly = treesScore && treesRank ? { ndcg: round(treesRank.ndcg), recall: round(treesRank.recall), value: round(mean(groupValues(test, treesScore, gain, 10))) } : undefined;
   const lightValue = mean(lightGroups);
   // Realized value is noisy (one report weighs −369, a like 0.5): the score fails only when it is
   // clearly worse — by more than two standard errors of the paired per-group difference.
@@ -283,6 +277,13 @@ function fitNetwork(ds: RankerDataset, fit: RankerDataset, cal: RankerDataset, s
     (epoch, epochs, loss) => progress(20 + Math.round((10 * epoch) / epochs), 100, `network epoch ${epoch}/${epochs}, validation loss ${loss.toFixed(4)}`),
     warm,
   );
+}
+
+/** Per row, Σ weights[h] · probs[h][row] (the score formula's heads). */
+function weightedSum(probs: readonly Float64Array[], weights: readonly number[], n: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let h = 0; h < weights.length; h++) out[i] += weights[h]! * probs[h]![i]!;
+  return out;
 }
 
 /** The light ranker's score (the `fusion_score` feature) of every row. */

@@ -81,6 +81,11 @@ export function logLoss(p: ArrayLike<number>, labels: ArrayLike<number>, weights
 }
 
 /** Log loss of raw scores (log-odds), without materialising probabilities. */
+/** log(1 + e^s), computed stably: the logloss of a raw score s is softplus(s) − y·s. */
+export function softplus(s: number): number {
+  return s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s));
+}
+
 export function logLossOfRaw(raw: ArrayLike<number>, labels: ArrayLike<number>, weights?: ArrayLike<number>): number {
   let sum = 0;
   let total = 0;
@@ -88,9 +93,8 @@ export function logLossOfRaw(raw: ArrayLike<number>, labels: ArrayLike<number>, 
     const s = raw[i]!;
     const y = labels[i]!;
     const w = weights ? weights[i]! : 1;
-    // -[y log σ(s) + (1-y) log(1-σ(s))] = log(1 + e^s) - y s, computed stably.
-    const softplus = s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s));
-    sum += w * (softplus - y * s);
+    // -[y log σ(s) + (1-y) log(1-σ(s))] = log(1 + e^s) - y s.
+    sum += w * (softplus(s) - y * s);
     total += w;
   }
   return total > 0 ? sum / total : NaN;

@@ -19,7 +19,7 @@
  * contiguous row of the weight matrix (row-major, inputs × outputs).
  */
 import { Rng } from '../../eval/prng.js';
-import { logLossOfRaw } from '../gbdt/metrics.js';
+import { logLossOfRaw, softplus } from '../gbdt/metrics.js';
 import { DenseStack } from './dense-kernel.js';
 
 export const MLP_FORMAT = 'lenta.mlp.v1';
@@ -251,8 +251,6 @@ export class MultiTaskMlp {
     const vb = biases.map((b) => new Float32Array(b.length));
     const gw = weights.map((w) => new Float32Array(w.length));
     const gb = biases.map((b) => new Float32Array(b.length));
-    const beta1 = 0.9;
-    const beta2 = 0.999;
     let step = 0;
 
     const order = Uint32Array.from({ length: fit.n }, (_, i) => i);
@@ -283,8 +281,8 @@ export class MultiTaskMlp {
         lossSum += model.backward(work, m, fit.labels, order, start, gw, gb);
         step++;
         const lr = o.learningRate;
-        const c1 = 1 - Math.pow(beta1, step);
-        const c2 = 1 - Math.pow(beta2, step);
+        const c1 = 1 - Math.pow(ADAM_BETA1, step);
+        const c2 = 1 - Math.pow(ADAM_BETA2, step);
         const decay = 1 - lr * o.weightDecay;
         for (let l = 0; l < weights.length; l++) {
           adam(weights[l]!, gw[l]!, m1[l]!, v1[l]!, lr, c1, c2, decay);
@@ -346,8 +344,8 @@ export class MultiTaskMlp {
       for (let h = 0; h < H; h++) {
         const s = z[r * H + h]!;
         const y = labels[h]![i]!;
-        // logloss = log(1 + e^s) − y·s, stable; its derivative σ(s) − y.
-        loss += (s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s))) - y * s;
+        // logloss = log(1 + e^s) − y·s; its derivative σ(s) − y.
+        loss += softplus(s) - y * s;
         dz[r * H + h] = (1 / (1 + Math.exp(-s)) - y) / m;
       }
     }
@@ -477,12 +475,16 @@ export class MultiTaskMlp {
   }
 }
 
-/** One Adam step (decoupled weight decay `decay` = 1 − lr·λ applied first). */
+/** Adam's moment decay rates. */
+const ADAM_BETA1 = 0.9;
+const ADAM_BETA2 = 0.999;
+
+/** One Adam step (decoupled weight decay `decay` = 1 − lr·λ applied first; c1, c2 the bias corrections). */
 function adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, c1: number, c2: number, decay: number): void {
   for (let k = 0; k < p.length; k++) {
     const gk = g[k]!;
-    const mk = (m[k] = 0.9 * m[k]! + 0.1 * gk);
-    const vk = (v[k] = 0.999 * v[k]! + 0.001 * gk * gk);
+    const mk = (m[k] = ADAM_BETA1 * m[k]! + (1 - ADAM_BETA1) * gk);
+    const vk = (v[k] = ADAM_BETA2 * v[k]! + (1 - ADAM_BETA2) * gk * gk);
     p[k] = p[k]! * decay - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + 1e-8);
   }
 }
