@@ -61,6 +61,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       rate: { type: 'string' },
       overload: { type: 'string' },
       'overload-window': { type: 'string' },
+      'shed-after': { type: 'string' },
       'rate-seconds': { type: 'string', default: '30' },
     },
   });
@@ -90,6 +91,8 @@ export async function feedBench(argv: string[]): Promise<void> {
     if (!(overload > 0 && overload <= 1)) throw new Error(`--overload: the event loop's busy share in (0, 1] above which the light ranker orders the feed expected, got ${values.overload}`);
   }
   const overloadWindow = values['overload-window'] === undefined ? undefined : int('overload-window', values['overload-window'], 10);
+  const shedAfter = values['shed-after'] === undefined ? undefined : int('shed-after', values['shed-after'], 0);
+  if ((overloadWindow !== undefined || shedAfter !== undefined) && overload === undefined) throw new Error('--overload-window and --shed-after set the overload protection, which is off without --overload U');
   const log = (s: string) => process.stderr.write(`${s}\n`);
   mkdirSync(values.dir!, { recursive: true });
 
@@ -156,7 +159,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
     // Started with the flags `bin/lenta.js` gives a server (its young generation: server/node-flags.ts).
     const serverFlags = withServerHeapFlags(prof);
-    writeFileSync(`${run}.config.json`, JSON.stringify({ feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload, ...(overloadWindow ? { windowMs: overloadWindow } : {}) } } }));
+    writeFileSync(`${run}.config.json`, JSON.stringify({ feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload, ...(overloadWindow ? { windowMs: overloadWindow } : {}), ...(shedAfter !== undefined ? { shedAfterMs: shedAfter } : {}) } } }));
     const server = spawn(process.execPath, [...serverFlags, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers), '--config', `${run}.config.json`], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = server;
     let serverErr = '';
@@ -296,11 +299,12 @@ export async function feedBench(argv: string[]): Promise<void> {
       'offered req/s': rate,
       requests: r.completed,
       'served req/s': r.rps.toFixed(1),
+      shed: `${((100 * r.shed) / Math.max(1, r.completed)).toFixed(1)}%`,
       'p50 ms': percentile(r.sorted, 50),
       'p99 ms': percentile(r.sorted, 99),
       '≤ 30 ms': `${((100 * r.sorted.filter((x) => x <= 30).length) / Math.max(1, r.sorted.length)).toFixed(1)}%`,
       'most in flight': r.maxInFlight,
-      'light ranker only': `${((100 * light) / Math.max(1, r.completed)).toFixed(1)}%`,
+      'light ranker only': `${((100 * light) / Math.max(1, r.sorted.length)).toFixed(1)}%`,
       errors: r.errors,
     }));
     const lightClosed = delta('lenta_feed_overloaded_total');
@@ -320,13 +324,13 @@ export async function feedBench(argv: string[]): Promise<void> {
       `store: ${fmt(counts.users)} users, ${fmt(counts.items)} posts, ${fmt(counts.events)} events, ${fmt(counts.edges)} follow/mute/block edges; requests over ${fmt(active.length)} active users (follows or engagements), seeded; closed loop, ${concurrency} keep-alive connections, ${warmup} warm-up requests per row (node ${process.version}, ${process.platform}/${process.arch})\n\n` +
       `${table(rows)}\n\n` +
       `feed / health: p50 ×${round(p50 / percentile(health.sorted, 50), 1)}, p99 ×${round(p99 / percentile(health.sorted, 99), 1)}, req/s ×${round(feed.rps / health.rps, 3)}; closed loop, so mean latency ≈ concurrency / req/s (${round((concurrency / feed.rps) * 1000, 1)} ms)\n` +
-      `errors: ${errors} of ${fmt(feed.completed)} feed requests (${(errorShare * 100).toFixed(2)}%)${feed.errorSamples.length ? `: ${feed.errorSamples.join('; ')}` : ''}; degraded answers (a source failed or timed out, or overload): ${feed.degraded}; empty feeds: ${feed.empty}; source failures in /metrics: ${delta('lenta_source_failures_total')}${delta('lenta_source_failures_total') > 0 ? ` (${bySource(before, after, 'lenta_source_failures_total')}; feed.sourceTimeoutMs drops a source that has not answered in time)` : ''}; impression-log errors: ${delta('lenta_side_effect_errors_total')}\n` +
+      `errors: ${errors} of ${fmt(feed.completed)} feed requests (${(errorShare * 100).toFixed(2)}%)${feed.errorSamples.length ? `: ${feed.errorSamples.join('; ')}` : ''}; shed (503, feed.overload.shedAfterMs): ${feed.shed}; degraded answers (a source failed or timed out, or overload): ${feed.degraded}; empty feeds: ${feed.empty}; source failures in /metrics: ${delta('lenta_source_failures_total')}${delta('lenta_source_failures_total') > 0 ? ` (${bySource(before, after, 'lenta_source_failures_total')}; feed.sourceTimeoutMs drops a source that has not answered in time)` : ''}; impression-log errors: ${delta('lenta_side_effect_errors_total')}\n` +
       `overload protection (feed.overload): ${overload === undefined ? 'off (--overload N turns it on): every answer is the full request' : `on, utilization ${overload}${overloadWindow ? `, windowMs ${overloadWindow}` : ''}: ${fmt(lightClosed)} of the closed loop's ${fmt(feed.completed)} requests were ordered by the light ranker alone, so its numbers (and the one-at-a-time sample's, whose back-to-back requests keep the server busy too) are not the full request's`}\n` +
       `candidates per request: ${candidatesNote}\n` +
       `server: ready in ${startSeconds.toFixed(1)} s — ${ready}${replayLine ? `; ${replayLine.replace(/\s+/g, ' ')}` : ''}${buildNote ? `\nplatform built in this run: ${buildNote}` : ''}\n` +
       (warnings.length > 0 ? `server warnings: ${warnings.join(' | ')}\n` : '') +
       `server memory: RSS ${mb(rssLoaded)} after the load (${mb(rssReady)} when ready, peak ${mb(rssPeak)}); online state ${mb(stateBytes)}${workers > 1 ? ' (summed over the serving processes)' : ''}${healthBody.events !== undefined ? `; store after the run: ${fmt(healthBody.events)} events (the run's impressions included; the copy is deleted)` : ''}\n` +
-      (openRows.length > 0 ? `\nopen loop (--rate): Poisson arrivals at the offered rate, ${rateSeconds} s each, latency from each request's scheduled send (waits for a connection or behind a backlog included):\n\n${table(openRows)}\n` : '') +
+      (openRows.length > 0 ? `\nopen loop (--rate): Poisson arrivals at the offered rate, ${rateSeconds} s each, latency from each request's scheduled send (waits for a connection or behind a backlog included); served req/s, latency and the light-ordered share are of the pages served, shed the share answered 503 (feed.overload.shedAfterMs ${overload === undefined ? 'off' : (shedAfter ?? 'default')}):\n\n${table(openRows)}\n` : '') +
       (stageRows.length > 0 ? `\nstages of the explain=true sample (one request at a time, server-side ms, by mean):\n\n${table(stageRows)}\n` : '');
     process.stdout.write(text);
     if (feed.completed === 0 || errorShare > 0.01) {
@@ -334,7 +338,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     }
     if (values.json) {
       const json: Record<string, unknown> = { p50_ms: round(p50, 3), p99_ms: round(p99, 3), rps: round(feed.rps, 1), rss_mb: Math.round(rssLoaded / (1 << 20)), candidates_per_request: round(candidates, 1), requests: feed.completed };
-      if (open.length > 0) json.open_loop = open.map(({ rate, result: r, light }) => ({ rate, rps: round(r.rps, 1), p50_ms: round(percentile(r.sorted, 50), 3), p99_ms: round(percentile(r.sorted, 99), 3), requests: r.completed, light_only: light, errors: r.errors }));
+      if (open.length > 0) json.open_loop = open.map(({ rate, result: r, light }) => ({ rate, rps: round(r.rps, 1), p50_ms: round(percentile(r.sorted, 50), 3), p99_ms: round(percentile(r.sorted, 99), 3), requests: r.completed, shed: r.shed, light_only: light, errors: r.errors }));
       process.stdout.write(`${JSON.stringify(json)}\n`);
     }
   } finally {
@@ -460,25 +464,32 @@ async function readPlatform(db: string, cache: string): Promise<{ counts: StoreC
 
 interface LoadResult {
   completed: number;
-  /** Latencies (ms) of every request, sorted. */
+  /** Latencies (ms) of every request, sorted (the open loop: of the served ones, not the shed). */
   sorted: number[];
   rps: number;
   errors: number;
+  /** Answered 503 by the overload protection's shedding (feed.overload.shedAfterMs): not errors. */
+  shed: number;
   errorSamples: string[];
   degraded: number;
   empty: number;
   bodies: string[];
 }
 
-/** What the answers of a load were: errors (with a few samples), degraded and empty feeds. */
+/** What the answers of a load were: errors (with a few samples), shed requests, degraded and empty feeds. */
 class Tally {
   errors = 0;
   errorSamples: string[] = [];
+  shed = 0;
   degraded = 0;
   empty = 0;
 
-  /** Counts one answer; false for an error. Cheap checks on the bytes (no JSON parse on the timed path). */
+  /** Counts one answer; false for an error or a shed request. Cheap checks on the bytes (no JSON parse on the timed path). */
   add(path: string, status: number, body: Buffer): boolean {
+    if (status === 503 && body.includes('"code":"overloaded"')) {
+      this.shed++;
+      return false;
+    }
     if (status !== 200) {
       this.errors++;
       if (this.errorSamples.length < 5) this.errorSamples.push(`${status} ${path} ${body.toString().slice(0, 200)}`);
@@ -561,6 +572,7 @@ class Client {
       due[i] = t;
     }
     const times = new Float64Array(n);
+    const served = new Uint8Array(n);
     const tally = new Tally();
     let inFlight = 0;
     let maxInFlight = 0;
@@ -575,7 +587,7 @@ class Client {
       inFlight--;
       times[i] = now - (started + due[i]!);
       lastDone = Math.max(lastDone, now);
-      tally.add(paths[i]!, status, body);
+      if (tally.add(paths[i]!, status, body)) served[i] = 1;
     };
     for (let i = 0; i < n; ) {
       const wait = started + due[i]! - performance.now();
@@ -587,7 +599,9 @@ class Client {
     }
     await Promise.all(pending);
     const seconds = (lastDone - started) / 1000;
-    return { completed: n, sorted: Array.from(times).sort((a, b) => a - b), rps: n / seconds, ...tally, bodies: [], maxInFlight };
+    // Latency and rate of the pages served: a shed request (a fast 503) is not a page.
+    const sorted = Array.from(times.filter((_, i) => served[i] === 1)).sort((a, b) => a - b);
+    return { completed: n, sorted, rps: sorted.length / seconds, ...tally, bodies: [], maxInFlight };
   }
 }
 

@@ -1,15 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { buildServer } from '../src/server/app.js';
+import type { Config, DeepPartial } from '../src/domain/config.js';
 import { openEngine, tempDir } from './helpers.js';
 
 const T0 = Date.UTC(2026, 0, 10);
 const HOUR = 3_600_000;
 
-async function setup() {
+async function setup(overrides: DeepPartial<Config> = {}) {
   const { dir, cleanup } = tempDir();
-  const engine = await openEngine(join(dir, 'lenta.db'));
+  const engine = await openEngine(join(dir, 'lenta.db'), overrides);
   const app = buildServer(engine);
   const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object });
   // 3 authors with 30 posts each; 40 other posts by 8 authors; alice follows a1, a2 and engages with a1.
@@ -200,6 +202,73 @@ test('the state rebuilt by replay equals the state built online', async () => {
     assert.equal(reopened.state.fingerprint(), online);
     await reopened.close();
   } finally {
+    cleanup();
+  }
+});
+
+/** One HTTP/1.1 exchange on an open keep-alive socket: the request is in the kernel's buffer when this returns. */
+function exchange(socket: Socket, request: string): Promise<{ status: number; headers: string; body: string }> {
+  const answer = new Promise<{ status: number; headers: string; body: string }>((ok, fail) => {
+    let data = '';
+    const onData = (d: Buffer) => {
+      data += d.toString();
+      const end = data.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const headers = data.slice(0, end);
+      const length = Number(/content-length: (\d+)/i.exec(headers)?.[1] ?? NaN);
+      if (Buffer.byteLength(data.slice(end + 4)) < length) return;
+      socket.off('data', onData);
+      ok({ status: Number(headers.split(' ')[1]), headers, body: data.slice(end + 4) });
+    };
+    socket.on('data', onData);
+    socket.once('error', fail);
+  });
+  socket.write(request); // a connected socket writes at once (libuv tries the write synchronously)
+  return answer;
+}
+
+test('overload shedding: a read that waited longer than shedAfterMs gets a 503 with Retry-After; writes are kept', async () => {
+  const { engine, app, cleanup } = await setup({ feed: { overload: { shedAfterMs: 100 } } });
+  try {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = new URL(address);
+    const open = () => new Promise<Socket>((ok) => { const s = connect(Number(port), '127.0.0.1', () => ok(s)); });
+    const [reader, writer] = [await open(), await open()];
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const event = JSON.stringify({ events: [{ userId: 'alice', itemId: 'a2-p3', type: 'like', timestamp: T0 }] });
+    const post = `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(event)}\r\n\r\n${event}`;
+    // Idle: served.
+    assert.equal((await exchange(reader, get('/v1/users/alice/feed?limit=5&explain=false'))).status, 200);
+    // Both requests arrive while the event loop is busy for 300 ms (what a backlog looks like).
+    const feed = exchange(reader, get('/v1/users/alice/feed?limit=5&explain=false'));
+    const write = exchange(writer, post);
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    const shed = await feed;
+    assert.equal(shed.status, 503, shed.body);
+    assert.match(shed.headers, /^retry-after: 1$/im);
+    const error = (JSON.parse(shed.body) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'overloaded');
+    assert.match(error.message, /waited about \d+ ms for its turn \(> feed\.overload\.shedAfterMs 100\)/);
+    const written = await write;
+    assert.equal(written.status, 200, written.body);
+    assert.deepEqual(JSON.parse(written.body), { accepted: 1, duplicates: 0 });
+    // The backlog gone, the next read is served; /metrics counts the shed request by route.
+    await new Promise((ok) => setTimeout(ok, 50));
+    const served = await exchange(reader, get('/v1/users/alice/feed?limit=5&explain=false'));
+    assert.equal(served.status, 200, served.body);
+    assert.equal((JSON.parse(served.body) as { items: unknown[] }).items.length, 5);
+    const metrics = await exchange(reader, get('/metrics'));
+    assert.match(metrics.body, /^lenta_requests_shed_total\{route="\/v1\/users\/:id\/feed"\} 1$/m);
+    reader.destroy();
+    writer.destroy();
+    // The API description says so for every read.
+    const doc = (await app.inject('/openapi.json')).json() as { paths: Record<string, { get?: { responses: Record<string, { headers?: object }> } }> };
+    assert.ok(doc.paths['/v1/users/{id}/feed']!.get!.responses['503']!.headers, 'the feed documents its 503 with Retry-After');
+    assert.ok(doc.paths['/v1/trending']!.get!.responses['503']);
+  } finally {
+    await app.close();
+    await engine.close();
     cleanup();
   }
 });

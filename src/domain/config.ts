@@ -150,12 +150,16 @@ export const configSchema = z
          * comes back: under a burst the feed stays fast instead of queueing. Off: every request
          * waits its turn. (Node answers one request at a time: a queue builds up unseen in the
          * sockets, so the loop's busy share is the signal, not the requests in flight.)
+         * Beyond what the light ranker can serve the queue grows again: a read request (\`GET /v1/…\`)
+         * that has waited longer than \`shedAfterMs\` in it is answered \`503\` with \`Retry-After\`
+         * at once, so the requests that are served stay fast (0: never shed). Writes are never shed.
          */
         overload: z
           .object({
             enabled: z.boolean().default(true),
             utilization: z.number().gt(0).max(1).default(0.9),
             windowMs: z.number().int().min(10).default(1000),
+            shedAfterMs: z.number().int().min(0).default(1000),
           })
           .strict()
           .prefault({}),

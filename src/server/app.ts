@@ -54,6 +54,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   const sourceFailures = metrics.counter('lenta_source_failures_total', 'Candidate sources that failed or timed out, skipped (fail open)');
   const sideEffectErrors = metrics.counter('lenta_side_effect_errors_total', 'Failed side effects (impression logging) by effect');
   const overloaded = metrics.counter('lenta_feed_overloaded_total', 'For You pages ordered by the light ranker alone because the event loop was busier than feed.overload.utilization');
+  const shed = metrics.counter('lenta_requests_shed_total', 'Read requests answered 503 because they had waited longer than feed.overload.shedAfterMs, by route');
   metrics.gauge('lenta_users', 'Known users', () => engine.store.userIds.length);
   metrics.gauge('lenta_items', 'Known items', () => engine.store.itemIds.length);
   metrics.gauge('lenta_log_seq', 'Sequence number of the newest log row', () => engine.state.lastSeq);
@@ -64,7 +65,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   metrics.gauge('process_resident_memory_bytes', 'Resident memory of the process', () => process.memoryUsage().rss);
   metrics.gauge('nodejs_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
 
-  // The event loop's busy share (overload protection: feed.overload).
+  // The event loop's busy share and queue wait (overload protection: feed.overload).
   const load = new LoopLoad();
 
   engine.onSideEffectError = (effect, err) => {
@@ -79,6 +80,21 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
       reply.header('x-lenta-worker', worker);
     });
   }
+  const overload = engine.config.feed.overload;
+  if (overload.enabled && overload.shedAfterMs > 0) {
+    load.queueWait(); // starts its ticking
+    // Shedding: a read that has waited too long behind a backlog is answered 503 at once, so
+    // that the queue drains and the requests served stay fast. Writes are never shed.
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.method !== 'GET' || !req.url.startsWith('/v1/')) return;
+      const waited = load.queueWait();
+      if (waited <= overload.shedAfterMs) return;
+      shed.inc({ route: req.routeOptions.url ?? 'unmatched' });
+      reply.header('retry-after', '1');
+      return sendError(reply, 503, 'overloaded', `the server is overloaded: this request waited about ${Math.round(waited)} ms for its turn (> feed.overload.shedAfterMs ${overload.shedAfterMs}); retry after 1 s`);
+    });
+  }
+  app.addHook('onClose', async () => load.stop());
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     requests.inc({ route, method: req.method, status: String(reply.statusCode) });
@@ -157,7 +173,6 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     if (q.cursor) request.cursor = q.cursor;
     if (q.variant) request.variant = q.variant;
     // Overload protection: while the event loop is busier than the limit, the light ranker orders the page.
-    const overload = engine.config.feed.overload;
     if (overload.enabled) {
       const busy = load.utilization(overload.windowMs);
       if (busy > overload.utilization) request.lightOnly = `overloaded: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.utilization ${overload.utilization}); the light ranker ordered this page`;

@@ -158,7 +158,7 @@ const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', mini
 const cursorParam = { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page' };
 
 export function openApiDocument(version: string): Record<string, unknown> {
-  return {
+  const document = {
     openapi: '3.1.0',
     info: { title: 'Lenta API', version, description: 'An open For You feed engine: write users, items, follows and events; read ranked and chronological feeds.' },
     paths: {
@@ -314,4 +314,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     components: { schemas },
   };
+  // Every read under /v1/ can be shed under overload (feed.overload.shedAfterMs).
+  const shed = {
+    ...errorResponse('overloaded: the request waited longer than `feed.overload.shedAfterMs` for its turn (error code `overloaded`); retry after the `Retry-After` seconds'),
+    headers: { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer' } } },
+  };
+  for (const [path, item] of Object.entries(document.paths as Record<string, { get?: { responses: Record<string, unknown> } }>)) {
+    if (path.startsWith('/v1/') && item.get) item.get.responses['503'] = shed;
+  }
+  return document;
 }
