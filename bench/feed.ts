@@ -62,6 +62,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       overload: { type: 'string' },
       'overload-window': { type: 'string' },
       'shed-after': { type: 'string' },
+      'queue-concurrency': { type: 'string' },
       'rate-seconds': { type: 'string', default: '30' },
     },
   });
@@ -92,7 +93,10 @@ export async function feedBench(argv: string[]): Promise<void> {
   }
   const overloadWindow = values['overload-window'] === undefined ? undefined : int('overload-window', values['overload-window'], 10);
   const shedAfter = values['shed-after'] === undefined ? undefined : int('shed-after', values['shed-after'], 0);
-  if ((overloadWindow !== undefined || shedAfter !== undefined) && overload === undefined) throw new Error('--overload-window and --shed-after set the overload protection, which is off without --overload U');
+  const queueConcurrency = values['queue-concurrency'] === undefined ? undefined : int('queue-concurrency', values['queue-concurrency'], 1);
+  if ((overloadWindow !== undefined || shedAfter !== undefined || queueConcurrency !== undefined) && overload === undefined) {
+    throw new Error('--overload-window, --shed-after and --queue-concurrency set the overload protection, which is off without --overload U');
+  }
   const log = (s: string) => process.stderr.write(`${s}\n`);
   mkdirSync(values.dir!, { recursive: true });
 
@@ -159,7 +163,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
     // Started with the flags `bin/lenta.js` gives a server (its young generation: server/node-flags.ts).
     const serverFlags = withServerHeapFlags(prof);
-    writeFileSync(`${run}.config.json`, JSON.stringify({ feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload, ...(overloadWindow ? { windowMs: overloadWindow } : {}), ...(shedAfter !== undefined ? { shedAfterMs: shedAfter } : {}) } } }));
+    writeFileSync(`${run}.config.json`, JSON.stringify({ feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload, ...(overloadWindow ? { windowMs: overloadWindow } : {}), ...(shedAfter !== undefined ? { shedAfterMs: shedAfter } : {}), ...(queueConcurrency ? { concurrency: queueConcurrency } : {}) } } }));
     const server = spawn(process.execPath, [...serverFlags, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers), '--config', `${run}.config.json`], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = server;
     let serverErr = '';
@@ -221,7 +225,9 @@ export async function feedBench(argv: string[]): Promise<void> {
     // 6b. `--rate`: open-loop runs at the given arrival rates (after the closed loop, on the warm server).
     const open: { rate: number; result: LoadResult & { maxInFlight: number }; light: number }[] = [];
     if (rates.length > 0) {
-      const openAgent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+      // Up to 1,024 connections: a cap the server can keep busy (every connection waiting up to
+      // shedAfterMs) would move the backlog into this client, where the server cannot see it.
+      const openAgent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024 });
       const openClient = new Client(url.hostname, Number(url.port), openAgent);
       const arrivals = mulberry32(11);
       for (const rate of rates) {

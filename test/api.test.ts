@@ -227,45 +227,63 @@ function exchange(socket: Socket, request: string): Promise<{ status: number; he
   return answer;
 }
 
-test('overload shedding: a read that waited longer than shedAfterMs gets a 503 with Retry-After; writes are kept', async () => {
-  const { engine, app, cleanup } = await setup({ feed: { overload: { shedAfterMs: 100 } } });
+test('overload: feed requests queue in arrival order; those that waited longer than shedAfterMs get a 503 with Retry-After; writes are kept', async () => {
+  const { engine, cleanup } = await setup({ feed: { overload: { concurrency: 1, shedAfterMs: 15 } } });
+  const app = buildServer(engine); // (setup's server is ready already: no more hooks)
+  // When the burst's first feed request is read, the event loop will be busy for 40 ms before the
+  // queue starts anything (what other requests' work does under load): everything read with it waits longer than 15 ms.
+  let armed = false;
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  app.addHook('onRequest', async (req) => {
+    if (!armed || !req.url.includes('/feed')) return;
+    armed = false;
+    setImmediate(() => busy(40));
+  });
   try {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = new URL(address);
-    const open = () => new Promise<Socket>((ok) => { const s = connect(Number(port), '127.0.0.1', () => ok(s)); });
-    const [reader, writer] = [await open(), await open()];
+    const port = Number(new URL(address).port);
+    const open = () => new Promise<Socket>((ok) => { const s = connect(port, '127.0.0.1', () => ok(s)); });
+    const sockets = await Promise.all(Array.from({ length: 41 }, open));
     const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const feedPath = (i: number) => `/v1/users/${i % 2 === 0 ? 'alice' : 'bob'}/feed?limit=10&explain=false`;
+    // Idle: served, and explain=true shows the time in the queue.
+    const first = await exchange(sockets[0]!, get('/v1/users/alice/feed?limit=5&explain=true'));
+    assert.equal(first.status, 200, first.body);
+    assert.ok((JSON.parse(first.body) as { timings: { stage: string }[] }).timings.some((t) => t.stage === 'queue'));
+    // The burst: 40 feed requests and a write, all in the kernel's buffers before the server reads any.
     const event = JSON.stringify({ events: [{ userId: 'alice', itemId: 'a2-p3', type: 'like', timestamp: T0 }] });
     const post = `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(event)}\r\n\r\n${event}`;
-    // Idle: served.
-    assert.equal((await exchange(reader, get('/v1/users/alice/feed?limit=5&explain=false'))).status, 200);
-    // Both requests arrive while the event loop is busy for 300 ms (what a backlog looks like).
-    const feed = exchange(reader, get('/v1/users/alice/feed?limit=5&explain=false'));
-    const write = exchange(writer, post);
-    const until = performance.now() + 300;
-    while (performance.now() < until);
-    const shed = await feed;
-    assert.equal(shed.status, 503, shed.body);
-    assert.match(shed.headers, /^retry-after: 1$/im);
-    const error = (JSON.parse(shed.body) as { error: { code: string; message: string } }).error;
-    assert.equal(error.code, 'overloaded');
-    assert.match(error.message, /waited about \d+ ms for its turn \(> feed\.overload\.shedAfterMs 100\)/);
+    armed = true;
+    const answers = sockets.slice(0, 40).map((s, i) => exchange(s, get(feedPath(i))));
+    const write = exchange(sockets[40]!, post);
+    const done = await Promise.all(answers);
+    const served = done.flatMap((a, i) => (a.status === 200 ? [i] : []));
+    const shed = done.flatMap((a, i) => (a.status === 503 ? [i] : []));
+    assert.equal(served.length + shed.length, 40, done.map((a) => a.status).join(','));
+    assert.ok(shed.length >= 1, `served ${served.length}, shed ${shed.length}`);
+    for (const i of shed) {
+      assert.match(done[i]!.headers, /^retry-after: 1$/im);
+      const error = (JSON.parse(done[i]!.body) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'overloaded');
+      assert.match(error.message, /waited \d+ ms in the queue \(> feed\.overload\.shedAfterMs 15\)/);
+    }
+    for (const i of served) assert.ok(Array.isArray((JSON.parse(done[i]!.body) as { items: unknown[] }).items), done[i]!.body);
     const written = await write;
     assert.equal(written.status, 200, written.body);
     assert.deepEqual(JSON.parse(written.body), { accepted: 1, duplicates: 0 });
-    // The backlog gone, the next read is served; /metrics counts the shed request by route.
-    await new Promise((ok) => setTimeout(ok, 50));
-    const served = await exchange(reader, get('/v1/users/alice/feed?limit=5&explain=false'));
-    assert.equal(served.status, 200, served.body);
-    assert.equal((JSON.parse(served.body) as { items: unknown[] }).items.length, 5);
-    const metrics = await exchange(reader, get('/metrics'));
-    assert.match(metrics.body, /^lenta_requests_shed_total\{route="\/v1\/users\/:id\/feed"\} 1$/m);
-    reader.destroy();
-    writer.destroy();
-    // The API description says so for every read.
+    // The burst over, the next request is served; /metrics counts the shed ones.
+    const after = await exchange(sockets[0]!, get(feedPath(0)));
+    assert.equal(after.status, 200, after.body);
+    const metrics = await exchange(sockets[0]!, get('/metrics'));
+    assert.match(metrics.body, new RegExp(`^lenta_feed_shed_total ${shed.length}$`, 'm'));
+    assert.match(metrics.body, /^lenta_feed_queue_waiting 0$/m);
+    for (const s of sockets) s.destroy();
+    // The API description says so.
     const doc = (await app.inject('/openapi.json')).json() as { paths: Record<string, { get?: { responses: Record<string, { headers?: object }> } }> };
     assert.ok(doc.paths['/v1/users/{id}/feed']!.get!.responses['503']!.headers, 'the feed documents its 503 with Retry-After');
-    assert.ok(doc.paths['/v1/trending']!.get!.responses['503']);
   } finally {
     await app.close();
     await engine.close();

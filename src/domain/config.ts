@@ -150,9 +150,11 @@ export const configSchema = z
          * comes back: under a burst the feed stays fast instead of queueing. Off: every request
          * waits its turn. (Node answers one request at a time: a queue builds up unseen in the
          * sockets, so the loop's busy share is the signal, not the requests in flight.)
-         * Beyond what the light ranker can serve the queue grows again: a read request (\`GET /v1/…\`)
-         * that has waited longer than \`shedAfterMs\` in it is answered \`503\` with \`Retry-After\`
-         * at once, so the requests that are served stay fast (0: never shed). Writes are never shed.
+         * The For You requests also wait in an admission queue (server/admission.ts), started in
+         * arrival order, \`concurrency\` at a time. One that waited there longer than \`lightAfterMs\`
+         * is ordered by the light ranker alone too (0: only the busy share decides); one that waited
+         * longer than \`shedAfterMs\` is answered \`503\` with \`Retry-After\` (0: never shed), so
+         * beyond what even the light ranker can serve the queue stays short. Off: no queue, no shedding.
          */
         overload: z
           .object({
@@ -160,6 +162,8 @@ export const configSchema = z
             utilization: z.number().gt(0).max(1).default(0.9),
             windowMs: z.number().int().min(10).default(1000),
             shedAfterMs: z.number().int().min(0).default(1000),
+            concurrency: z.number().int().min(1).default(8),
+            lightAfterMs: z.number().int().min(0).default(50),
           })
           .strict()
           .prefault({}),

@@ -265,6 +265,25 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
       const calm = await page();
       assert.equal(calm.degraded, undefined, JSON.stringify(calm.degradedReasons));
       assert.ok(calm.items.length === 10 && calm.items.every((i) => i.predicted && Number.isFinite(i.predicted.engaged)), 'the heavy ranker did not run');
+      // A request that waited longer than feed.overload.lightAfterMs in the admission queue is
+      // light-ordered too: here the event loop is held up for 120 ms right after it was queued.
+      const queued = buildServer(engine);
+      let hold = true;
+      queued.addHook('onRequest', async () => {
+        if (hold) setImmediate(() => busy(120));
+        hold = false;
+      });
+      const lightAfterMs = config.feed.overload.lightAfterMs;
+      assert.ok(lightAfterMs > 0 && lightAfterMs < 120);
+      const [held, behind] = await Promise.all([0, 1].map(() => queued.inject({ method: 'GET', url: `/v1/users/${encodeURIComponent(user)}/feed?limit=10&explain=true` })));
+      for (const res of [held!, behind!]) {
+        assert.equal(res.statusCode, 200, res.body);
+        const body = res.json() as { items: { predicted?: Record<string, number> }[]; degradedReasons?: string[]; timings: { stage: string; ms: number }[] };
+        assert.ok(body.degradedReasons?.some((x) => new RegExp(`^overloaded: this request waited \\d+ ms in the queue \\(> feed\\.overload\\.lightAfterMs ${lightAfterMs}\\)`).test(x)), JSON.stringify(body.degradedReasons));
+        assert.ok(body.items.every((i) => i.predicted === undefined), 'the heavy ranker ran');
+        assert.ok(body.timings.find((t) => t.stage === 'queue')!.ms >= 120);
+      }
+      await queued.close();
       // A network without one of the heads is refused, naming it.
       const lacking = { ...file, mlp: { ...file.mlp, model: { ...file.mlp.model, heads: file.mlp.model.heads.map((h, k) => (k === 1 ? 'other' : h)) } } };
       assert.throws(() => new HeavyRanker(config.rank).setModel(lacking, registry, terms), new RegExp(`no output for the head "${file.heads[1]!.name}"`));

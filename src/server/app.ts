@@ -9,6 +9,7 @@ import type { Engine } from '../engine.js';
 import type { LogRecord } from '../domain/types.js';
 import { ValidationError, validateEdge, validateEvent, validateItem, validateUser } from '../domain/validate.js';
 import { VERSION } from '../version.js';
+import { AdmissionQueue, OverloadedError } from './admission.js';
 import { LoopLoad } from './loop-load.js';
 import { MetricsRegistry } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -53,8 +54,9 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   const sourceYield = metrics.counter('lenta_source_candidates_total', 'Candidates proposed by each source');
   const sourceFailures = metrics.counter('lenta_source_failures_total', 'Candidate sources that failed or timed out, skipped (fail open)');
   const sideEffectErrors = metrics.counter('lenta_side_effect_errors_total', 'Failed side effects (impression logging) by effect');
-  const overloaded = metrics.counter('lenta_feed_overloaded_total', 'For You pages ordered by the light ranker alone because the event loop was busier than feed.overload.utilization');
-  const shed = metrics.counter('lenta_requests_shed_total', 'Read requests answered 503 because they had waited longer than feed.overload.shedAfterMs, by route');
+  const overloaded = metrics.counter('lenta_feed_overloaded_total', 'For You pages ordered by the light ranker alone because the request waited longer than feed.overload.lightAfterMs in the queue or the event loop was busier than feed.overload.utilization');
+  const shed = metrics.counter('lenta_feed_shed_total', 'For You requests answered 503 because they had waited longer than feed.overload.shedAfterMs in the admission queue');
+  metrics.gauge('lenta_feed_queue_waiting', 'For You requests waiting in the admission queue', () => admission?.waiting ?? 0);
   metrics.gauge('lenta_users', 'Known users', () => engine.store.userIds.length);
   metrics.gauge('lenta_items', 'Known items', () => engine.store.itemIds.length);
   metrics.gauge('lenta_log_seq', 'Sequence number of the newest log row', () => engine.state.lastSeq);
@@ -65,8 +67,10 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   metrics.gauge('process_resident_memory_bytes', 'Resident memory of the process', () => process.memoryUsage().rss);
   metrics.gauge('nodejs_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
 
-  // The event loop's busy share and queue wait (overload protection: feed.overload).
+  // Overload protection (feed.overload): the event loop's busy share, and the feed's admission queue.
+  const overload = engine.config.feed.overload;
   const load = new LoopLoad();
+  const admission = overload.enabled ? new AdmissionQueue(overload.concurrency, overload.shedAfterMs, overload.lightAfterMs > 0 ? { targetMs: overload.lightAfterMs, intervalMs: overload.windowMs } : undefined) : undefined;
 
   engine.onSideEffectError = (effect, err) => {
     sideEffectErrors.inc({ effect });
@@ -80,21 +84,6 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
       reply.header('x-lenta-worker', worker);
     });
   }
-  const overload = engine.config.feed.overload;
-  if (overload.enabled && overload.shedAfterMs > 0) {
-    load.queueWait(); // starts its ticking
-    // Shedding: a read that has waited too long behind a backlog is answered 503 at once, so
-    // that the queue drains and the requests served stay fast. Writes are never shed.
-    app.addHook('onRequest', async (req, reply) => {
-      if (req.method !== 'GET' || !req.url.startsWith('/v1/')) return;
-      const waited = load.queueWait();
-      if (waited <= overload.shedAfterMs) return;
-      shed.inc({ route: req.routeOptions.url ?? 'unmatched' });
-      reply.header('retry-after', '1');
-      return sendError(reply, 503, 'overloaded', `the server is overloaded: this request waited about ${Math.round(waited)} ms for its turn (> feed.overload.shedAfterMs ${overload.shedAfterMs}); retry after 1 s`);
-    });
-  }
-  app.addHook('onClose', async () => load.stop());
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     requests.inc({ route, method: req.method, status: String(reply.statusCode) });
@@ -163,7 +152,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     return { users: engine.store.userIds.slice(0, limit).map((id) => ({ id })) };
   });
 
-  app.get('/v1/users/:id/feed', async (req: FastifyRequest) => {
+  app.get('/v1/users/:id/feed', async (req: FastifyRequest, reply) => {
     const { id } = req.params as { id: string };
     const q = req.query as Record<string, string | undefined>;
     const limit = intParam(q.limit, 'limit', engine.config.feed.pageSize, 1, 200);
@@ -172,12 +161,31 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     const request: Parameters<Engine['forYouFeed']>[1] = { limit, exclude, explain };
     if (q.cursor) request.cursor = q.cursor;
     if (q.variant) request.variant = q.variant;
-    // Overload protection: while the event loop is busier than the limit, the light ranker orders the page.
-    if (overload.enabled) {
-      const busy = load.utilization(overload.windowMs);
-      if (busy > overload.utilization) request.lightOnly = `overloaded: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.utilization ${overload.utilization}); the light ranker ordered this page`;
-    }
-    const feed = await engine.forYouFeed(id, request);
+    let feed: Awaited<ReturnType<Engine['forYouFeed']>>;
+    let queuedMs: number | undefined;
+    if (admission) {
+      // Overload protection: in the admission queue (server/admission.ts), in arrival order; shed
+      // after waiting too long; ordered by the light ranker alone when it waited a while, or while
+      // the event loop is busier than the limit.
+      try {
+        const turn = await admission.run((waited) => {
+          const busy = load.utilization(overload.windowMs);
+          if (overload.lightAfterMs > 0 && waited > overload.lightAfterMs) {
+            request.lightOnly = `overloaded: this request waited ${Math.round(waited)} ms in the queue (> feed.overload.lightAfterMs ${overload.lightAfterMs}); the light ranker ordered this page`;
+          } else if (busy > overload.utilization) {
+            request.lightOnly = `overloaded: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.utilization ${overload.utilization}); the light ranker ordered this page`;
+          }
+          return engine.forYouFeed(id, request);
+        });
+        feed = turn.result;
+        queuedMs = turn.waitedMs;
+      } catch (err) {
+        if (!(err instanceof OverloadedError)) throw err;
+        shed.inc();
+        return sendError(reply.header('retry-after', '1'), 503, 'overloaded', err.message);
+      }
+    } else feed = await engine.forYouFeed(id, request);
+    if (queuedMs !== undefined && feed.timings) feed.timings.unshift({ stage: 'queue', ms: queuedMs, count: admission!.waiting });
     feedItems.inc({ feed: 'for_you' }, feed.items.length);
     if (request.lightOnly && feed.degradedReasons?.includes(request.lightOnly)) overloaded.inc();
     for (const t of feed.timings ?? []) {

@@ -25,26 +25,3 @@ test('loop load: the busy share of the last window, which ends only once windowM
   const after = load.utilization(100);
   assert.ok(after < 0.5, `idle window after the load read as ${after}`);
 });
-
-test('loop load: the queue wait reads how long the loop was held up, and falls back once it turns freely', async () => {
-  const load = new LoopLoad(10);
-  try {
-    assert.equal(load.queueWait(), 0); // starts the ticking
-    await idle(60);
-    const calm = load.queueWait();
-    assert.ok(calm < 40, `an idle loop read as ${calm} ms`);
-    // Held up for 150 ms: within the same turn the wait grows with it …
-    busy(150);
-    const during = load.queueWait();
-    assert.ok(during >= 150, `during the turn: ${during} ms`);
-    // … and in the next turn (after the late tick), the requests read then arrived during it.
-    await idle(0);
-    const after = load.queueWait();
-    assert.ok(after >= 100, `the turn after: ${after} ms`);
-    await idle(60);
-    const later = load.queueWait();
-    assert.ok(later < 40, `idle again: ${later} ms`);
-  } finally {
-    load.stop();
-  }
-});

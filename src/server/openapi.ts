@@ -314,13 +314,11 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     components: { schemas },
   };
-  // Every read under /v1/ can be shed under overload (feed.overload.shedAfterMs).
+  // The For You feed can be shed under overload (feed.overload.shedAfterMs).
   const shed = {
-    ...errorResponse('overloaded: the request waited longer than `feed.overload.shedAfterMs` for its turn (error code `overloaded`); retry after the `Retry-After` seconds'),
+    ...errorResponse('overloaded: the request waited longer than `feed.overload.shedAfterMs` in the admission queue (error code `overloaded`); retry after the `Retry-After` seconds'),
     headers: { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer' } } },
   };
-  for (const [path, item] of Object.entries(document.paths as Record<string, { get?: { responses: Record<string, unknown> } }>)) {
-    if (path.startsWith('/v1/') && item.get) item.get.responses['503'] = shed;
-  }
+  (document.paths['/v1/users/{id}/feed'].get.responses as Record<string, unknown>)['503'] = shed;
   return document;
 }
