@@ -6,12 +6,14 @@
  * server cannot see how long they have waited: under a backlog a request can wait seconds
  * before its handler even starts. So the feed handler does not compute at once: it queues. Each
  * turn of the loop then reads every request that has arrived (queuing is cheap), and the queue
- * starts them in arrival order in the turn's check phase (setImmediate), at most `concurrency`
- * at a time (8 by default: a request waits for the embedding search's worker thread in the
- * middle, and with 2 at a time the loop idled then; at 100k users the light ranker's capacity
- * fell from ~220 to ~185 req/s). A finished request's successor starts in the next turn, after
- * the arrivals meanwhile have been read. The wait is now measured where it happens, and the
- * server acts on it (server/app.ts): a request that waited a while is ordered by the light
+ * starts them in arrival order in the turn's check phase (setImmediate), one per turn and at
+ * most `concurrency` at a time (8 by default: a request waits for the embedding search's worker
+ * thread in the middle, and with 2 at a time the loop idled then; at 100k users the light
+ * ranker's capacity fell from ~220 to ~185 req/s). One start per turn keeps the turns short,
+ * and that matters beyond reading: libuv accepts one new connection per turn of the loop, so
+ * with several requests computed per turn, new connections waited in the kernel's accept queue
+ * for seconds during a burst (the demo server: 300 in the queue, p99 9 s). The wait is now
+ * measured where it happens, and the server acts on it (server/app.ts): a request that waited a while is ordered by the light
  * ranker alone, and one whose turn comes after more than `shedAfterMs` is answered at once with
  * `OverloadedError` (503 with Retry-After), so that under sustained overload the queue stays
  * short instead of every request waiting longer and longer.
@@ -131,8 +133,13 @@ export class AdmissionQueue {
         if (waited < this.intervalMin) this.intervalMin = waited;
         this.active++;
         w.start(waited);
+        // One start per turn: the turn then stays short, and between turns the loop reads the
+        // sockets and accepts connections (libuv accepts one connection per turn).
+        break;
       }
     }
+    // More to start: in the next turn (a full house waits for a finish, which schedules).
+    if (this.active < this.concurrency) this.schedule();
     // Compact the array once its consumed prefix dominates.
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
