@@ -6,10 +6,10 @@
  * server cannot see how long they have waited: under a backlog a request can wait seconds
  * before its handler even starts. So the feed handler does not compute at once: it queues. Each
  * turn of the loop then reads every request that has arrived (queuing is cheap), and the queue
- * starts them in arrival order in the turn's check phase (setImmediate), one per turn and at
+ * starts them in arrival order in the turn's check phase (setImmediate), two per turn and at
  * most `concurrency` at a time (8 by default: a request waits for the embedding search's worker
  * thread in the middle, and with 2 at a time the loop idled then; at 100k users the light
- * ranker's capacity fell from ~220 to ~185 req/s). One start per turn keeps the turns short,
+ * ranker's capacity fell from ~220 to ~185 req/s). Few starts per turn keep the turns short,
  * and that matters beyond reading: libuv accepts one new connection per turn of the loop, so
  * with several requests computed per turn, new connections waited in the kernel's accept queue
  * for seconds during a burst (the demo server: 300 in the queue, p99 9 s). The wait is now
@@ -32,6 +32,13 @@ export class OverloadedError extends Error {
     );
   }
 }
+
+/**
+ * Requests started per turn of the event loop. At 100k users, 1 gave the shortest waits at
+ * moderate load but 15% less capacity under overload (each turn costs something of its own);
+ * 2 kept most of both (server/README: the stop 22 table).
+ */
+const STARTS_PER_TURN = 2;
 
 interface Waiter {
   at: number;
@@ -118,6 +125,7 @@ export class AdmissionQueue {
       this.intervalAt = now;
     }
     const limit = this.limitMs;
+    let started = 0;
     // From the oldest: shed what waited too long (also when no slot is free: its answer should
     // not wait longer), start the rest while slots are free.
     while (this.waiting > 0) {
@@ -133,9 +141,9 @@ export class AdmissionQueue {
         if (waited < this.intervalMin) this.intervalMin = waited;
         this.active++;
         w.start(waited);
-        // One start per turn: the turn then stays short, and between turns the loop reads the
-        // sockets and accepts connections (libuv accepts one connection per turn).
-        break;
+        // A few starts per turn: the turn then stays short, and between turns the loop reads
+        // the sockets and accepts connections (libuv accepts one connection per turn).
+        if (++started >= STARTS_PER_TURN) break;
       }
     }
     // More to start: in the next turn (a full house waits for a finish, which schedules).
