@@ -36,7 +36,7 @@ export class OverloadedError extends Error {
 /**
  * Requests started per turn of the event loop. At 100k users, 1 gave the shortest waits at
  * moderate load but 15% less capacity under overload (each turn costs something of its own);
- * 2 kept most of both (server/README: the stop 22 table).
+ * 2 kept most of both (README, Serving: the stop 22 table).
  */
 const STARTS_PER_TURN = 2;
 
