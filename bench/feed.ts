@@ -23,7 +23,9 @@
  * scheduled send — the latency at a given traffic, which the closed loop's queue hides; the JSON
  * line then also holds `open_loop`), --overload U (the server's overload protection on, at
  * `feed.overload.utilization` U; off by default here: a closed loop keeps the server busy all
- * the time, and the benchmark measures the full request; --overload-window MS its window).
+ * the time, and the benchmark measures the full request; --overload-window MS its window,
+ * --shed-after MS and --queue-concurrency N its admission queue's `shedAfterMs` and
+ * `concurrency`; 503 answers are counted as shed, not as errors).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -470,7 +472,7 @@ async function readPlatform(db: string, cache: string): Promise<{ counts: StoreC
 
 interface LoadResult {
   completed: number;
-  /** Latencies (ms) of every request, sorted (the open loop: of the served ones, not the shed). */
+  /** Latencies (ms) of the pages served (not of errors or shed requests), sorted; `rps` counts those too. */
   sorted: number[];
   rps: number;
   errors: number;
@@ -480,6 +482,15 @@ interface LoadResult {
   degraded: number;
   empty: number;
   bodies: string[];
+}
+
+/**
+ * Latencies (sorted) and rate of the pages served (`served[i]` = 1): a request shed with a fast
+ * 503, or an error, is not a page, and would flatter both.
+ */
+function pagesServed(times: Float64Array, served: Uint8Array, seconds: number): { sorted: number[]; rps: number } {
+  const sorted = Array.from(times.filter((_, i) => served[i] === 1)).sort((a, b) => a - b);
+  return { sorted, rps: sorted.length / seconds };
 }
 
 /** What the answers of a load were: errors (with a few samples), shed requests, degraded and empty feeds. */
@@ -536,6 +547,7 @@ class Client {
 
   async load(paths: string[], concurrency: number, progress?: (done: number, seconds: number) => void, keepBodies = false): Promise<LoadResult> {
     const times = new Float64Array(paths.length);
+    const served = new Uint8Array(paths.length);
     const bodies: string[] = [];
     const tally = new Tally();
     let next = 0;
@@ -549,6 +561,7 @@ class Client {
         const { status, body } = await this.get(paths[i]!);
         times[i] = performance.now() - t0;
         if (!tally.add(paths[i]!, status, body)) continue;
+        served[i] = 1;
         if (keepBodies) bodies.push(body.toString());
         if (progress && performance.now() - lastReport > 15_000) {
           lastReport = performance.now();
@@ -558,7 +571,7 @@ class Client {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
     const seconds = (performance.now() - started) / 1000;
-    return { completed: paths.length, sorted: Array.from(times).sort((a, b) => a - b), rps: paths.length / seconds, ...tally, bodies };
+    return { completed: paths.length, ...pagesServed(times, served, seconds), ...tally, bodies };
   }
 
   /**
@@ -605,9 +618,7 @@ class Client {
     }
     await Promise.all(pending);
     const seconds = (lastDone - started) / 1000;
-    // Latency and rate of the pages served: a shed request (a fast 503) is not a page.
-    const sorted = Array.from(times.filter((_, i) => served[i] === 1)).sort((a, b) => a - b);
-    return { completed: n, sorted, rps: sorted.length / seconds, ...tally, bodies: [], maxInFlight };
+    return { completed: n, ...pagesServed(times, served, seconds), ...tally, bodies: [], maxInFlight };
   }
 }
 

@@ -83,25 +83,17 @@ export async function rankerBench(argv: string[]): Promise<void> {
   let netOutJs: Float64Array = new Float64Array(0);
   const bothNetworks = (X: Float32Array, n: number, kernelFirst: boolean) => {
     const m = Math.min(n, config.rank.cascade.keep);
-    const kernelRun = () => {
+    const timed = (run: () => void) => {
       const t = performance.now();
-      netOut = network!.predictRaw(X, m, netOut);
+      run();
       return performance.now() - t;
     };
-    const jsRun = () => {
-      const t = performance.now();
-      netOutJs = network!.predictRawJs(X, m, netOutJs);
-      return performance.now() - t;
-    };
-    let kernel: number;
-    let js: number;
-    if (kernelFirst) {
-      kernel = kernelRun();
-      js = jsRun();
-    } else {
-      js = jsRun();
-      kernel = kernelRun();
-    }
+    const kernelRun = () => timed(() => (netOut = network!.predictRaw(X, m, netOut)));
+    const jsRun = () => timed(() => (netOutJs = network!.predictRawJs(X, m, netOutJs)));
+    let kernel = 0;
+    if (kernelFirst) kernel = kernelRun();
+    const js = jsRun();
+    if (!kernelFirst) kernel = kernelRun();
     for (let i = 0; i < m * network!.heads.length; i++) netMaxDiff = Math.max(netMaxDiff, Math.abs(netOut[i]! - netOutJs[i]!));
     return [kernel, js] as const;
   };

@@ -151,8 +151,9 @@ export const configSchema = z
          * waits its turn. (Node answers one request at a time: a queue builds up unseen in the
          * sockets, so the loop's busy share is the signal, not the requests in flight.)
          * The For You requests also wait in an admission queue (server/admission.ts), started in
-         * arrival order, two per turn of the event loop and at most \`concurrency\` at a time. One that waited there longer than \`lightAfterMs\`
-         * is ordered by the light ranker alone too (0: only the busy share decides); one that waited
+         * arrival order, two per turn of the event loop and at most \`concurrency\` at a time. One
+         * that waited there longer than \`lightAfterMs\` is ordered by the light ranker alone too
+         * (0: only the busy share decides); one that waited
          * longer than \`shedAfterMs\` is answered \`503\` with \`Retry-After\` (0: never shed), so
          * beyond what even the light ranker can serve the queue stays short. Off: no queue, no shedding.
          */

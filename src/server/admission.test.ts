@@ -28,8 +28,7 @@ test('admission queue: arrival order, at most `concurrency` at once, the wait me
   // The first two start at once; the last two wait for two rounds of 20 ms.
   assert.ok(done[0]!.waitedMs < 15, `the first waited ${done[0]!.waitedMs} ms`);
   assert.ok(done[5]!.waitedMs >= 35, `the sixth waited ${done[5]!.waitedMs} ms`);
-  assert.equal(queue.waiting, 0);
-  assert.equal(queue.shedCount, 0);
+  assert.equal(queue.waiting, 0); // (and none was shed: Promise.all resolved every one)
 });
 
 test('admission queue: a request that waited longer than shedAfterMs is shed and never runs; a failure frees its slot', async () => {
@@ -42,11 +41,13 @@ test('admission queue: a request that waited longer than shedAfterMs is shed and
   });
   const late = [1, 2, 3].map((i) => queue.run(async () => (ran.push(i), i)));
   assert.equal((await slow).result, 'slow');
+  let shed = 0;
   for (const r of late) {
     await assert.rejects(r, (err: unknown) => err instanceof OverloadedError && err.waitedMs > 30 && /waited \d+ ms in the queue \(> feed\.overload\.shedAfterMs 30\)/.test(err.message));
+    shed++;
   }
   assert.deepEqual(ran, [0]);
-  assert.equal(queue.shedCount, 3);
+  assert.equal(shed, 3);
   // Quiet again: served at once. A failing request frees its slot for the next.
   await assert.rejects(queue.run(async () => Promise.reject(new Error('boom'))), /boom/);
   const calm = await queue.run(async () => 'ok');

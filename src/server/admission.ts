@@ -51,8 +51,6 @@ export class AdmissionQueue {
   private head = 0;
   private active = 0;
   private scheduled = false;
-  /** Requests shed so far. */
-  shedCount = 0;
   /** The least wait of the requests started in the current interval, and when it began. */
   private intervalMin = Infinity;
   private intervalAt = performance.now();
@@ -135,7 +133,6 @@ export class AdmissionQueue {
       if (!stale && this.active >= this.concurrency) break;
       this.queue[this.head++] = undefined;
       if (stale) {
-        this.shedCount++;
         w.shed(new OverloadedError(waited, limit, limit < this.shedAfterMs));
       } else {
         if (waited < this.intervalMin) this.intervalMin = waited;

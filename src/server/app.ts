@@ -71,6 +71,15 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   const overload = engine.config.feed.overload;
   const load = new LoopLoad();
   const admission = overload.enabled ? new AdmissionQueue(overload.concurrency, overload.shedAfterMs, overload.lightAfterMs > 0 ? { targetMs: overload.lightAfterMs, intervalMs: overload.windowMs } : undefined) : undefined;
+  /** Why a request that waited `waited` ms in the queue is ordered by the light ranker alone, if it is. */
+  const lightReason = (waited: number): string | undefined => {
+    if (overload.lightAfterMs > 0 && waited > overload.lightAfterMs) {
+      return `overloaded: this request waited ${Math.round(waited)} ms in the queue (> feed.overload.lightAfterMs ${overload.lightAfterMs}); the light ranker ordered this page`;
+    }
+    const busy = load.utilization(overload.windowMs);
+    if (busy > overload.utilization) return `overloaded: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.utilization ${overload.utilization}); the light ranker ordered this page`;
+    return undefined;
+  };
 
   engine.onSideEffectError = (effect, err) => {
     sideEffectErrors.inc({ effect });
@@ -162,30 +171,26 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     if (q.cursor) request.cursor = q.cursor;
     if (q.variant) request.variant = q.variant;
     let feed: Awaited<ReturnType<Engine['forYouFeed']>>;
-    let queuedMs: number | undefined;
     if (admission) {
       // Overload protection: in the admission queue (server/admission.ts), in arrival order; shed
       // after waiting too long; ordered by the light ranker alone when it waited a while, or while
       // the event loop is busier than the limit.
+      let turn: { result: typeof feed; waitedMs: number };
       try {
-        const turn = await admission.run((waited) => {
-          const busy = load.utilization(overload.windowMs);
-          if (overload.lightAfterMs > 0 && waited > overload.lightAfterMs) {
-            request.lightOnly = `overloaded: this request waited ${Math.round(waited)} ms in the queue (> feed.overload.lightAfterMs ${overload.lightAfterMs}); the light ranker ordered this page`;
-          } else if (busy > overload.utilization) {
-            request.lightOnly = `overloaded: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.utilization ${overload.utilization}); the light ranker ordered this page`;
-          }
+        turn = await admission.run((waited) => {
+          const reason = lightReason(waited);
+          if (reason) request.lightOnly = reason;
           return engine.forYouFeed(id, request);
         });
-        feed = turn.result;
-        queuedMs = turn.waitedMs;
       } catch (err) {
         if (!(err instanceof OverloadedError)) throw err;
         shed.inc();
         return sendError(reply.header('retry-after', '1'), 503, 'overloaded', err.message);
       }
+      feed = turn.result;
+      // explain=true: the wait, and the requests still queued when this one was answered.
+      feed.timings?.unshift({ stage: 'queue', ms: turn.waitedMs, count: admission.waiting });
     } else feed = await engine.forYouFeed(id, request);
-    if (queuedMs !== undefined && feed.timings) feed.timings.unshift({ stage: 'queue', ms: queuedMs, count: admission!.waiting });
     feedItems.inc({ feed: 'for_you' }, feed.items.length);
     if (request.lightOnly && feed.degradedReasons?.includes(request.lightOnly)) overloaded.inc();
     for (const t of feed.timings ?? []) {

@@ -133,6 +133,11 @@ export const schemas = {
 
 const ref = (name: keyof typeof schemas) => ({ $ref: `#/components/schemas/${name}` });
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
+/** The For You feed's answer when the admission queue sheds the request (feed.overload). */
+const shedResponse = {
+  ...errorResponse('overloaded: the request waited too long in the admission queue (`feed.overload.shedAfterMs`, or twice `lightAfterMs` while the queue stands; error code `overloaded`); retry after the `Retry-After` seconds'),
+  headers: { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer' } } },
+};
 const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
 
 function batch(name: string, item: keyof typeof schemas, summary: string) {
@@ -158,7 +163,7 @@ const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', mini
 const cursorParam = { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page' };
 
 export function openApiDocument(version: string): Record<string, unknown> {
-  const document = {
+  return {
     openapi: '3.1.0',
     info: { title: 'Lenta API', version, description: 'An open For You feed engine: write users, items, follows and events; read ranked and chronological feeds.' },
     paths: {
@@ -189,7 +194,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
               description: 'false drops the explanations (sources, probabilities, rules, propensity); true also adds stage timings',
             },
           ],
-          responses: { '200': json(ref('Feed')), '400': errorResponse('bad parameter') },
+          responses: { '200': json(ref('Feed')), '400': errorResponse('bad parameter'), '503': shedResponse },
         },
       },
       '/v1/users/{id}/following': {
@@ -314,11 +319,4 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     components: { schemas },
   };
-  // The For You feed can be shed under overload (feed.overload.shedAfterMs).
-  const shed = {
-    ...errorResponse('overloaded: the request waited longer than `feed.overload.shedAfterMs` in the admission queue (error code `overloaded`); retry after the `Retry-After` seconds'),
-    headers: { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer' } } },
-  };
-  (document.paths['/v1/users/{id}/feed'].get.responses as Record<string, unknown>)['503'] = shed;
-  return document;
 }
