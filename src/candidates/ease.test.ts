@@ -9,7 +9,7 @@ import type { LogRecord } from '../domain/types.js';
 import { Engine } from '../engine.js';
 import type { FeedQuery } from '../pipeline/types.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { EaseSource, recencyWeights } from './ease.js';
+import { EaseSource, likedWeights, recencyWeights } from './ease.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -214,17 +214,19 @@ test('ease: recency weighting ranks a neighbour of the newest item above one of 
     const ref = referenceWeightedScores(engine, 2, new Map([[item('new'), 1], [item('old'), 0.5]]));
     for (const c of byRecency) assert.ok(Math.abs(c.score - ref.get(c.item)!) < 1e-6, `${engine.store.itemIds[c.item]}: ${c.score} vs ${ref.get(c.item)}`);
     // Features: the recent columns describe the same scores (rel = score / best).
-    assert.deepEqual([...source.featureNames()], ['score', 'rel', 'z', 'recent_score', 'recent_rel', 'recent_z']);
-    const out = new Float32Array(2 * 6);
-    source.candidateFeatures(q, byRecency.slice(0, 2), out, 6, 0);
-    assert.ok(Math.abs(out[3]! - byRecency[0]!.score) < 1e-4 && Math.abs(out[4]! - 1) < 1e-6 && Math.abs(out[6 + 4]! - byRecency[1]!.score / byRecency[0]!.score) < 1e-5);
-    assert.ok(out[3 + 2]! > out[6 + 3 + 2]!, 'recent_z follows the recent score');
+    assert.deepEqual([...source.featureNames()], ['score', 'rel', 'z', 'liked_score', 'liked_rel', 'liked_z', 'recent_score', 'recent_rel', 'recent_z']);
+    const out = new Float32Array(2 * 9);
+    source.candidateFeatures(q, byRecency.slice(0, 2), out, 9, 0);
+    assert.ok(Math.abs(out[6]! - byRecency[0]!.score) < 1e-4 && Math.abs(out[7]! - 1) < 1e-6 && Math.abs(out[9 + 7]! - byRecency[1]!.score / byRecency[0]!.score) < 1e-5);
+    assert.ok(out[6 + 2]! > out[9 + 6 + 2]!, 'recent_z follows the recent score');
+    // Likes carry no value: the liked columns are missing.
+    assert.ok([3, 4, 5, 12, 13, 14].every((j) => Number.isNaN(out[j]!)), String(out));
     // recencyRank 0: no recency list, the three set columns only.
     const plain = new EaseSource({ lambda: 2, recencyRank: 0 });
     await plain.train({ state: engine.state, store: engine.store, now: engine.now() });
     assert.equal(plain.recentSource().enabled(q), false);
     assert.deepEqual(plain.recentSource().fetch(q, 10), []);
-    assert.deepEqual([...plain.featureNames()], ['score', 'rel', 'z']);
+    assert.deepEqual([...plain.featureNames()], ['score', 'rel', 'z', 'liked_score', 'liked_rel', 'liked_z']);
   } finally {
     await engine.close();
   }
@@ -238,9 +240,9 @@ test('ease: a history engaged all at one time has no order — no recency list, 
     const q = query(engine, 't');
     assert.ok(source.fetch(q, 10).length > 0);
     assert.deepEqual(source.recentSource().fetch(q, 10), []);
-    const out = new Float32Array(6);
-    source.candidateFeatures(q, source.fetch(q, 1), out, 6, 0);
-    assert.ok([0, 1, 2].every((j) => Number.isFinite(out[j]!)) && [3, 4, 5].every((j) => Number.isNaN(out[j]!)), String(out));
+    const out = new Float32Array(9);
+    source.candidateFeatures(q, source.fetch(q, 1), out, 9, 0);
+    assert.ok([0, 1, 2].every((j) => Number.isFinite(out[j]!)) && [6, 7, 8].every((j) => Number.isNaN(out[j]!)), String(out));
   } finally {
     await engine.close();
   }
@@ -251,4 +253,40 @@ test('ease: recency weights count the items engaged strictly later (ties share a
   assert.deepEqual(Array.from(recencyWeights([9, 7, 3], 2)!), [1, 1 / 1.5, 1 / 2]);
   assert.equal(recencyWeights([5, 5, 5], 1), undefined);
   assert.equal(recencyWeights([5], 1), undefined);
+});
+
+test('ease: the liked history (values at least the user’s mean) scores a neighbour of the highly rated item first', async () => {
+  // `hi` and `lo` each have a mate co-rated by other users (lo's pair the stronger); the user `t`
+  // rated `hi` 5 stars and `lo` 2: as a set the stronger pair wins, liked only hi's mate scores.
+  const out: LogRecord[] = [];
+  let ts = T0;
+  const rate = (u: string, i: string, value: number) => out.push({ kind: 'event', event: { userId: u, itemId: i, type: 'rating', timestamp: (ts += 1000), value } });
+  for (let u = 0; u < 8; u++) for (const i of ['hi', 'hiMate', `bg${u % 4}`]) rate(`h${u}`, i, 4);
+  for (let u = 0; u < 14; u++) for (const i of ['lo', 'loMate', `bg${u % 4}`]) rate(`l${u}`, i, 4);
+  rate('t', 'hi', 5);
+  rate('t', 'lo', 2);
+  const engine = await engineWith(out);
+  try {
+    const source = new EaseSource({ lambda: 2, recencyRank: 0 });
+    await source.train({ state: engine.state, store: engine.store, now: engine.now() });
+    const item = (id: string) => engine.store.itemIndex(id)!;
+    const q = query(engine, 't');
+    const mates = [item('hiMate'), item('loMate')].map((i) => ({ item: i, author: -1, inNetwork: false, score: 0, sources: [] }));
+    const f = new Float32Array(2 * 6);
+    source.candidateFeatures(q, mates, f, 6, 0);
+    assert.ok(f[6]! > f[0]!, `as a set the stronger pair first: hiMate ${f[0]} loMate ${f[6]}`);
+    // liked = EASE of the row with hi alone, by the book.
+    const ref = referenceWeightedScores(engine, 2, new Map([[item('hi'), 1]]));
+    assert.ok(Math.abs(f[3]! - ref.get(item('hiMate'))!) < 1e-5 && Math.abs(f[6 + 3]! - ref.get(item('loMate'))!) < 1e-5, String(f));
+    assert.ok(f[3]! > f[6 + 3]! && f[4]! === 1, 'liked: hi’s mate first, the best liked score');
+  } finally {
+    await engine.close();
+  }
+});
+
+test('ease: liked weights keep the values at least the mean; none without values', () => {
+  assert.deepEqual(Array.from(likedWeights([5, 2, 4, NaN])!), [1, 0, 1, 0]);
+  assert.deepEqual(Array.from(likedWeights([3, 3])!), [1, 1]);
+  assert.equal(likedWeights([NaN, NaN]), undefined);
+  assert.equal(likedWeights([]), undefined);
 });

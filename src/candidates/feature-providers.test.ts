@@ -102,9 +102,9 @@ test('providers: names are [] before training, fixed after, and the registry pic
   for (const s of all) await s.train(p.ctx);
   const names = all.map((s) => [...s.featureNames()]);
   assert.deepEqual(names, [
-    ['score', 'rel', 'z', 'recent_score', 'recent_rel', 'recent_z'],
+    ['score', 'rel', 'z', 'liked_score', 'liked_rel', 'liked_z', 'recent_score', 'recent_rel', 'recent_z'],
     ['dot', 'cos'],
-    ['score', 'max', 'rel', 'links'],
+    ['score', 'max', 'rel', 'links', 'seq', 'seq_rel'],
     ['score', 'overlap'],
   ]);
   // Retrained on more data (and after new items): the same names.
@@ -116,13 +116,14 @@ test('providers: names are [] before training, fixed after, and the registry pic
   );
   const registry = new FeatureRegistry({ state: p.state, sources: all.map((s) => s.name), providers: all });
   const model = registry.describe().find((f) => f.family === 'model')!;
-  assert.deepEqual(model.names, ['ease_score', 'ease_rel', 'ease_z', 'ease_recent_score', 'ease_recent_rel', 'ease_recent_z', 'embedding_dot', 'embedding_cos', 'item_to_item_score', 'item_to_item_max', 'item_to_item_rel', 'item_to_item_links', 'communities_score', 'communities_overlap']);
+  assert.deepEqual(model.names, ['ease_score', 'ease_rel', 'ease_z', 'ease_liked_score', 'ease_liked_rel', 'ease_liked_z', 'ease_recent_score', 'ease_recent_rel', 'ease_recent_z', 'embedding_dot', 'embedding_cos', 'item_to_item_score', 'item_to_item_max', 'item_to_item_rel', 'item_to_item_links', 'item_to_item_seq', 'item_to_item_seq_rel', 'communities_score', 'communities_overlap']);
   // The registry fills them for every candidate.
   const q = p.query('b4');
   const cands = [...unseen(p, 'b4', ids('A'), 1), ...unseen(p, 'b4', ids('B'), 1), ...unseen(p, 'b4', ids('C'), 1)];
   const X = registry.compute(q, cands);
   const start = registry.names.indexOf('ease_score');
-  for (let i = 0; i < cands.length; i++) for (let j = 0; j < model.columns; j++) assert.ok(Number.isFinite(X[i * registry.width + start + j]!), `${model.names[j]} of candidate ${i}`);
+  // Likes carry no value: EASE's liked columns are missing, every other column has a value.
+  for (let i = 0; i < cands.length; i++) for (let j = 0; j < model.columns; j++) assert.equal(Number.isFinite(X[i * registry.width + start + j]!), !model.names[j]!.startsWith('ease_liked_'), `${model.names[j]} of candidate ${i}`);
 });
 
 test('providers: the values equal the source’s own scores for the items it retrieves', async (t) => {
@@ -146,10 +147,10 @@ test('providers: the values equal the source’s own scores for the items it ret
       // The recency-weighted columns describe the `ease_recent` list's scores the same way.
       const r = ease.recentSource().fetch(q, 1000);
       assert.ok(r.length > 10, `${name}: ease_recent candidates`);
-      provided(ease, fq, r).forEach(([, , , score, rel, z], k, rows) => {
+      provided(ease, fq, r).forEach(([, , , , , , score, rel, z], k, rows) => {
         close(score!, r[k]!.score, `${name} ease recent score`);
         close(rel!, r[k]!.score / r[0]!.score, `${name} ease recent rel`);
-        if (k > 0) assert.ok(z! <= rows[k - 1]![5]!, `${name} ease recent z follows the score`);
+        if (k > 0) assert.ok(z! <= rows[k - 1]![8]!, `${name} ease recent z follows the score`);
       });
 
       const m = await embedding.fetch(q, 1000);
@@ -184,7 +185,8 @@ test('providers: the values equal the source’s own scores for the items it ret
   const every = Array.from({ length: 60 }, (_, i) => bare(i)).filter((c) => known.has(c.item) && !p.state.history.recentValues(q.user).includes(c.item));
   for (const s of [ease, embedding, itemToItem, communities]) {
     const rows = provided(s, q, every);
-    assert.ok(rows.every((r) => r.every((v) => Number.isFinite(v))), `${s.name}: a value for every known item`);
+    const valued = s.featureNames().map((f) => !f.startsWith('liked_'));
+    assert.ok(rows.every((r) => r.every((v, j) => Number.isFinite(v) === valued[j])), `${s.name}: a value for every known item (none in the liked columns: likes carry no value)`);
   }
   // EASE's z over the whole catalogue outside the history: mean 0, deviation 1.
   const z = provided(ease, q, every).map((r) => r[2]!);
@@ -209,7 +211,7 @@ test('providers: NaN for unknown users, users without history and items newer th
     }
     // A known user: the new item is unknown to every model (communities: no engager, no prior).
     const [k, f] = provided(s, p.query('a1'), [bare(known), bare(fresh)]);
-    assert.ok(k!.every((v) => Number.isFinite(v)), `${s.name} known item: ${k}`);
+    assert.ok(k!.every((v, j) => Number.isFinite(v) === !s.featureNames()[j]!.startsWith('liked_')), `${s.name} known item: ${k}`);
     assert.ok(f!.every((v) => Number.isNaN(v)), `${s.name} new item: ${f}`);
   }
   // Untrained sources with a known user: no columns, nothing written.

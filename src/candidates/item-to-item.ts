@@ -30,6 +30,7 @@ import { TopK } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor, servable } from './ranked.js';
 import type { CandidateFeatureProvider } from '../features/registry.js';
 import { fillMissing, RequestMemo } from './request-memo.js';
+import { buildSequenceGraph, DEFAULT_SEQUENCE_OPTIONS, SequenceScores, type SequenceGraphArrays, type SequenceGraphOptions } from '../models/knn/sequence-graph.js';
 
 export interface ItemToItemOptions {
   weighting: 'rp3b' | 'cosine';
@@ -49,6 +50,8 @@ export interface ItemToItemOptions {
   tagEdgeWeight: number;
   /** 'max': each row scaled to a largest weight of 1; 'none': the raw weights (RP3β rows then sum to ≈ 1 before damping). */
   rowNormalize: 'max' | 'none';
+  /** The sequence graph (models/knn/sequence-graph.ts) behind the `seq` features: items engaged close together in users' timelines. */
+  sequence: SequenceGraphOptions;
 }
 
 export const DEFAULT_ITEM_TO_ITEM_OPTIONS: ItemToItemOptions = {
@@ -61,9 +64,10 @@ export const DEFAULT_ITEM_TO_ITEM_OPTIONS: ItemToItemOptions = {
   tagEdges: 0,
   tagEdgeWeight: 0.3,
   rowNormalize: 'max',
+  sequence: DEFAULT_SEQUENCE_OPTIONS,
 };
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 
 interface Graph {
   items: number;
@@ -77,18 +81,22 @@ interface Header {
   version: number;
   items: number;
   edges: number;
+  /** Edges of the sequence graph. */
+  sequenceEdges: number;
   options: ItemToItemOptions;
   trainedAtSeq: number;
   trainedEvents: number;
 }
 
 /** The feature columns (CandidateFeatureProvider), fixed for every trained graph. */
-const ITEM_TO_ITEM_FEATURES: readonly string[] = Object.freeze(['score', 'max', 'rel', 'links']);
+const ITEM_TO_ITEM_FEATURES: readonly string[] = Object.freeze(['score', 'max', 'rel', 'links', 'seq', 'seq_rel']);
 
 export class ItemToItemSource implements TrainableSource, CandidateFeatureProvider {
   readonly name = 'item_to_item';
   readonly options: ItemToItemOptions;
   private graph: Graph | undefined;
+  /** The sequence graph and its per-request sums (trained with the graph). */
+  private sequence: SequenceScores | undefined;
   private trainedAtSeq = 0;
   private trainedEvents = 0;
   /** Positive events applied since the graph was trained or loaded. */
@@ -258,6 +266,14 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
         if (i % (progressEvery * 10) === 0) await yieldToLoop();
       }
     }
+    // 4. The sequence graph, from each user's newest `maxItemsPerUser` positive events in log order.
+    ctx.onProgress?.(numItems, numItems, 'sequence graph');
+    const seqStart = new Int32Array(numUsers + 1);
+    for (let u = 0; u < numUsers; u++) seqStart[u + 1] = seqStart[u]! + Math.min(cap, uStart[u + 1]! - uStart[u]!);
+    const seq = new Int32Array(seqStart[numUsers]!);
+    for (let u = 0; u < numUsers; u++) seq.set(raw.subarray(uStart[u + 1]! - (seqStart[u + 1]! - seqStart[u]!), uStart[u + 1]!), seqStart[u]!);
+    await yieldToLoop();
+    this.sequence = new SequenceScores(buildSequenceGraph(seq, seqStart, numItems, this.options.sequence));
     let graph: Graph = { items: numItems, offsets, targets: targets.slice(0, nnz), weights: weights.slice(0, nnz) };
     if (this.options.tagEdges > 0) graph = addTagEdges(graph, state, itemDeg, this.options);
     this.graph = graph;
@@ -275,12 +291,14 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
 
   async save(dir: string): Promise<void> {
     const g = this.graph;
-    if (!g) throw new Error('item_to_item: save() before train()');
+    const sg = this.sequence?.graph;
+    if (!g || !sg) throw new Error('item_to_item: save() before train()');
     const header: Header = {
       format: 'lenta-item-to-item',
       version: FORMAT_VERSION,
       items: g.items,
       edges: g.targets.length,
+      sequenceEdges: sg.targets.length,
       options: this.options,
       trainedAtSeq: this.trainedAtSeq,
       trainedEvents: this.trainedEvents,
@@ -288,6 +306,9 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
     await writeFile(join(dir, `${this.name}.offsets.bin`), bytesOf(g.offsets));
     await writeFile(join(dir, `${this.name}.targets.bin`), bytesOf(g.targets));
     await writeFile(join(dir, `${this.name}.weights.bin`), bytesOf(g.weights));
+    await writeFile(join(dir, `${this.name}.seq-offsets.bin`), bytesOf(sg.offsets));
+    await writeFile(join(dir, `${this.name}.seq-targets.bin`), bytesOf(sg.targets));
+    await writeFile(join(dir, `${this.name}.seq-weights.bin`), bytesOf(sg.weights));
     // The header last: a reader that finds it finds complete arrays.
     await writeFile(join(dir, `${this.name}.json`), JSON.stringify(header, null, 2) + '\n');
   }
@@ -308,7 +329,12 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
       const weights = new Float32Array(toArrayBuffer(await readFile(join(dir, `${this.name}.weights.bin`))));
       if (offsets.length !== header.items + 1 || targets.length !== header.edges || weights.length !== header.edges) return false;
       if (offsets[header.items] !== header.edges) return false;
+      const so = new Int32Array(toArrayBuffer(await readFile(join(dir, `${this.name}.seq-offsets.bin`))));
+      const st = new Int32Array(toArrayBuffer(await readFile(join(dir, `${this.name}.seq-targets.bin`))));
+      const sw = new Float32Array(toArrayBuffer(await readFile(join(dir, `${this.name}.seq-weights.bin`))));
+      if (so.length !== header.items + 1 || st.length !== header.sequenceEdges || sw.length !== header.sequenceEdges || so[header.items] !== header.sequenceEdges) return false;
       this.graph = { items: header.items, offsets, targets, weights };
+      this.sequence = new SequenceScores({ items: header.items, offsets: so, targets: st, weights: sw });
     } catch {
       return false;
     }
@@ -438,6 +464,30 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
       out[row + 1] = hit ? max[j]! : 0;
       out[row + 2] = best > 0 ? s / best : NaN;
       out[row + 3] = hit ? links[j]! / k : 0;
+    }
+    this.sequenceFeatures(q, candidates, out, stride, offset + 4);
+  }
+
+  /**
+   * `seq`: the sum of the candidate's sequence-graph weights from every positive history item
+   * the state holds (not only the newest `historyItems`, unweighted: which items were engaged
+   * together matters, not how long ago); `seq_rel`: over the user's best sum outside the history.
+   */
+  private sequenceFeatures(q: FeedQuery, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void {
+    const sq = this.sequence;
+    if (!sq) return fillMissing(out, candidates.length, stride, offset, 2);
+    const polarity = q.state.polarity;
+    sq.begin();
+    q.state.history.forEachRecent(q.user, (item, type) => {
+      if (polarity[type]! > 0) sq.add(item);
+    });
+    if (sq.summed === 0) return fillMissing(out, candidates.length, stride, offset, 2);
+    const best = sq.best();
+    for (let i = 0; i < candidates.length; i++) {
+      const row = i * stride + offset;
+      const s = sq.score(candidates[i]!.item);
+      out[row] = s;
+      out[row + 1] = best > 0 && s === s ? s / best : NaN;
     }
   }
 

@@ -16,6 +16,7 @@ const eventTypeSchema = z.object({
   polarity: z.enum(['positive', 'negative', 'neutral']),
   weight: z.number(),
   valued: z.boolean().optional(),
+  positiveFrom: z.number().optional(),
   description: z.string().optional(),
 });
 
@@ -355,6 +356,13 @@ export const configSchema = z
         objective: z.enum(['binary', 'lambdarank']).default('lambdarank'),
         trees: z.number().int().min(1).default(200),
         leaves: z.number().int().min(2).default(31),
+        /**
+         * With held-out candidate rows (catalogues): leaf counts the deployment check's
+         * cross-validation tries besides `leaves`; the trees get the one with the best
+         * cross-validated ndcg@10 (ties: `leaves`). [] = `leaves` only. Small catalogues' few
+         * hundred users are fitted better by small trees, larger ones by larger.
+         */
+        selectLeaves: z.array(z.number().int().min(2)).default([7]),
         learningRate: z.number().gt(0).max(1).default(0.05),
         minDataInLeaf: z.number().int().min(1).default(50),
         /** Stop adding trees after this many rounds without improvement on the validation slice. */

@@ -13,6 +13,12 @@ export interface EventTypeSpec {
   weight: number;
   /** The event carries a numeric value (dwell ms, rating stars, listen count). */
   valued?: boolean;
+  /**
+   * For a valued positive type: the rankers learn it as a positive (the `engaged` label and the
+   * type's own head) only from this value on, e.g. ratings from 4 stars. A lower value is still an
+   * engagement everywhere else (history, counters, the sources' training).
+   */
+  positiveFrom?: number;
   description?: string;
 }
 

@@ -60,4 +60,4 @@ registerAlgorithm(
   },
   'implicit ALS with conjugate-gradient row solves',
 );
-registerAlgorithm('lenta', (p) => new LentaRecommender(LentaRecommender.catalogueConfig({ holdout: p.protocol === 'random' ? 'random' : p.protocol === 'loo' ? 'last' : 'latest', seed: p.seed }, p.config)), 'the Lenta For You pipeline, replaying the training log (same code as the API)');
+registerAlgorithm('lenta', (p) => new LentaRecommender(LentaRecommender.catalogueConfig({ holdout: p.protocol === 'random' ? 'random' : p.protocol === 'loo' ? 'last' : 'latest', seed: p.seed }, p.config, p.threshold)), 'the Lenta For You pipeline, replaying the training log (same code as the API)');

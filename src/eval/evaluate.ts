@@ -79,7 +79,7 @@ export async function evaluate(ds: EvalDataset, options: EvaluationOptions): Pro
   const progress = options.progress ?? (() => noProgress);
 
   // Create every algorithm first, so that an unknown name fails before any long work.
-  const algorithms: (Recommender | undefined)[] = options.algorithms.map((name) => createAlgorithm(name, { seed, protocol: options.protocol, options: options.algorithmOptions ?? {}, config: options.algorithmConfig }));
+  const algorithms: (Recommender | undefined)[] = options.algorithms.map((name) => createAlgorithm(name, { seed, protocol: options.protocol, threshold, options: options.algorithmOptions ?? {}, config: options.algorithmConfig }));
   const split: EvalSplit = prepareSplit(ds, { protocol: options.protocol, seed, threshold });
   const results: AlgorithmResult[] = [];
   for (let a = 0; a < algorithms.length; a++) {

@@ -30,10 +30,12 @@ export class LentaRecommender implements Recommender {
    * The learned fusion holds out items like the evaluation protocol does (random or latest).
    * `given` (the user's config as written: `lenta eval --config`) goes on top of all that.
    */
-  static catalogueConfig(fusion: { holdout?: 'latest' | 'random' | 'last'; seed?: number } = {}, given: Record<string, unknown> = {}): Config {
+  static catalogueConfig(fusion: { holdout?: 'latest' | 'random' | 'last'; seed?: number } = {}, given: Record<string, unknown> = {}, threshold?: number): Config {
     const defaults = parseConfig({});
     const allTime = 1e13;
     const base = {
+      // The protocol's positives are ratings from `threshold` on: so are the rankers' labels.
+      ...(threshold !== undefined ? { eventTypes: defaults.eventTypes.map((t) => (t.name === 'rating' ? { ...t, positiveFrom: threshold } : t)) } : {}),
       state: { windows: [...defaults.state.windows, allTime], historyLength: 2000 },
       feed: { maxPostAge: 0, clock: 'log', popularWindow: allTime, fusion: { ...fusion, holdout: fusion.holdout ?? 'latest' } },
       // The protocols measure relevance: no diversity re-order and no exploration (a random
@@ -110,7 +112,7 @@ export class LentaRecommender implements Recommender {
     if (!engine) return {};
     const r = engine.ranker.trained;
     const ranker = r
-      ? `${r.heads.map((h) => `${h.name} ${h.model.trees.length} trees`).join(', ')} on ${r.report.rows} rows × ${r.report.features} features of ${r.report.users} users (${r.report.seconds.toFixed(1)} s); ` +
+      ? `${r.heads.map((h) => `${h.name} ${h.model.trees.length} trees`).join(', ')}${r.report.crossValidation?.leaves ? ` of ${r.report.crossValidation.leaves.chosen} leaves (cross-validated ndcg@10 ${r.report.crossValidation.leaves.tried.map((t) => `${t.leaves} leaves ${t.ndcg.toFixed(4)}`).join(', ')})` : ''} on ${r.report.rows} rows × ${r.report.features} features of ${r.report.users} users (${r.report.seconds.toFixed(1)} s); ` +
         `held-out ndcg@${r.report.validation.k} ${r.report.validation.ndcg.toFixed(4)} (engaged head ${r.report.validation.engagedNdcg.toFixed(4)}) vs light ${r.report.validation.lightNdcg.toFixed(4)}; top features ${r.report.importance
           .slice(0, 4)
           .map((x) => x.feature)

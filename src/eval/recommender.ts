@@ -61,6 +61,8 @@ export interface AlgorithmParams {
   seed: number;
   /** The evaluation protocol, for algorithms that tune themselves on a split like it. */
   protocol?: string;
+  /** Test positives of explicit data: ratings from this value on (`--threshold`). */
+  threshold?: number;
   options: Record<string, number | string | boolean | undefined>;
   /** The user's Lenta config as given (`--config`, LENTA_* variables), for algorithms built on the engine. */
   config?: Record<string, unknown>;

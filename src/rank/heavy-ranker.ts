@@ -109,7 +109,16 @@ export interface RankerReport {
    */
   cascade?: { treeShare: number; keepShare: number; ndcg: number; recall: number; top10Kept: number };
   /** With held-out candidate rows: the gate's k-fold cross-validation of the `engaged` head (ndcg@10 over all held-out users). */
-  crossValidation?: { folds: number; users: number; engagedNdcg: number; lightNdcg: number; difference: number; se: number };
+  crossValidation?: {
+    folds: number;
+    users: number;
+    engagedNdcg: number;
+    lightNdcg: number;
+    difference: number;
+    se: number;
+    /** rank.selectLeaves: the engaged head's cross-validated ndcg@10 per leaf count tried, and the one the trees use. */
+    leaves?: { tried: { leaves: number; ndcg: number }[]; chosen: number };
+  };
   /** Gain importance of the `engaged` head, top features. */
   importance: { feature: string; gain: number }[];
   seconds: number;

@@ -180,6 +180,9 @@ export class RingLists {
   private valueSlabs: Int32Array[] = [];
   private typeSlabs: Uint8Array[] = [];
   private timeSlabs: Float64Array[] = [];
+  /** With `withStrength`: each entry's strength (an event's value: rating stars, dwell; NaN for none). */
+  private strengthSlabs: Float32Array[] = [];
+  private readonly withStrength: boolean;
   /** Entries used in the newest slab (blocks are cut from its end). */
   private slabUsed = 0;
   /** Per node: its slab, the block's first entry in it, the block's length (0: no block). */
@@ -192,10 +195,11 @@ export class RingLists {
   /** Free blocks per block length: [slab, base, slab, base, …]. */
   private readonly free = new Map<number, number[]>();
 
-  constructor(capacity: number, withMeta = true) {
+  constructor(capacity: number, withMeta = true, withStrength = false) {
     if (!(capacity >= 1)) throw new Error('RingLists: capacity must be ≥ 1');
     this.capacity = capacity;
     this.withMeta = withMeta;
+    this.withStrength = withMeta && withStrength;
   }
 
   get bytes(): number {
@@ -203,6 +207,7 @@ export class RingLists {
     for (const l of this.valueSlabs) b += l.byteLength;
     for (const l of this.typeSlabs) b += l.byteLength;
     for (const l of this.timeSlabs) b += l.byteLength;
+    for (const l of this.strengthSlabs) b += l.byteLength;
     return b;
   }
 
@@ -216,7 +221,7 @@ export class RingLists {
     return node < this.counts.length ? Math.min(this.counts[node]!, this.capacity) : 0;
   }
 
-  push(node: number, value: number, type = 0, ts = 0): void {
+  push(node: number, value: number, type = 0, ts = 0, strength = NaN): void {
     if (node >= this.counts.length) this.growNodes(node + 1);
     if (node > this.maxPushed) this.maxPushed = node;
     const count = this.counts[node]!;
@@ -228,12 +233,13 @@ export class RingLists {
     if (this.withMeta) {
       this.typeSlabs[slab]![at] = type;
       this.timeSlabs[slab]![at] = ts;
+      if (this.withStrength) this.strengthSlabs[slab]![at] = strength;
     }
     this.counts[node] = count + 1;
   }
 
-  /** Visits the node's entries from newest to oldest; stop early by returning false. */
-  forEachRecent(node: number, fn: (value: number, type: number, ts: number) => boolean | void): void {
+  /** Visits the node's entries from newest to oldest (strength: NaN without `withStrength`); stop early by returning false. */
+  forEachRecent(node: number, fn: (value: number, type: number, ts: number, strength: number) => boolean | void): void {
     const count = node < this.counts.length ? this.counts[node]! : 0;
     if (count === 0) return;
     const slab = this.slabOf[node]!;
@@ -241,10 +247,11 @@ export class RingLists {
     const vals = this.valueSlabs[slab]!;
     const types = this.withMeta ? this.typeSlabs[slab] : undefined;
     const times = this.withMeta ? this.timeSlabs[slab] : undefined;
+    const strengths = this.withStrength ? this.strengthSlabs[slab] : undefined;
     const n = Math.min(count, this.capacity);
     for (let k = 0; k < n; k++) {
       const at = base + ((count - 1 - k) % this.capacity);
-      if (fn(vals[at]!, types ? types[at]! : 0, times ? times[at]! : 0) === false) return;
+      if (fn(vals[at]!, types ? types[at]! : 0, times ? times[at]! : 0, strengths ? strengths[at]! : NaN) === false) return;
     }
   }
 
@@ -321,6 +328,7 @@ export class RingLists {
         if (this.withMeta) {
           this.typeSlabs.push(new Uint8Array(size));
           this.timeSlabs.push(new Float64Array(size));
+          if (this.withStrength) this.strengthSlabs.push(new Float32Array(size));
         }
         this.slabUsed = 0;
       }
@@ -335,6 +343,7 @@ export class RingLists {
       if (this.withMeta) {
         this.typeSlabs[slab]!.set(this.typeSlabs[oldSlab]!.subarray(oldBase, oldBase + alloc), base);
         this.timeSlabs[slab]!.set(this.timeSlabs[oldSlab]!.subarray(oldBase, oldBase + alloc), base);
+        if (this.withStrength) this.strengthSlabs[slab]!.set(this.strengthSlabs[oldSlab]!.subarray(oldBase, oldBase + alloc), base);
       }
       let list = this.free.get(alloc);
       if (!list) this.free.set(alloc, (list = []));

@@ -128,7 +128,7 @@ export class OnlineState {
     this.authorCounts = new DecayedCounterTable('author', w, 1024, direct);
     this.userAuthorCounts = new DecayedCounterTable('user_author', w, 16384);
     this.userTagCounts = new DecayedCounterTable('user_tag', w, 16384);
-    this.history = new RingLists(this.options.historyLength);
+    this.history = new RingLists(this.options.historyLength, true, true);
     this.engagers = new RingLists(this.options.engagersPerItem);
     this.seen = new RingLists(this.options.seenPerUser, false);
     this.authorPosts = new RingLists(this.options.postsPerAuthor);
@@ -280,7 +280,7 @@ export class OnlineState {
   /** Applies a run of log rows (in log order). */
   applyLog(chunk: LogChunk): void {
     for (let r = 0; r < chunk.length; r++) {
-      if (chunk.kind[r] === LOG_EVENT) this.applyEvent(chunk.user[r], chunk.target[r], chunk.type[r], chunk.ts[r]);
+      if (chunk.kind[r] === LOG_EVENT) this.applyEvent(chunk.user[r], chunk.target[r], chunk.type[r], chunk.ts[r], chunk.value[r]);
       else if (chunk.kind[r] === LOG_EDGE) this.applyEdge(chunk.user[r], chunk.target[r], chunk.type[r], chunk.value[r] !== 0);
       if (chunk.seq[r] > this.lastSeq) this.lastSeq = chunk.seq[r];
     }
@@ -291,7 +291,7 @@ export class OnlineState {
     this.applyLog(chunk);
   }
 
-  private applyEvent(user: number, item: number, type: number, ts: number): void {
+  private applyEvent(user: number, item: number, type: number, ts: number, value: number): void {
     this.events++;
     if (ts > this.clock) this.clock = ts;
     if (item >= this.itemCount) this.ensureItems(item + 1);
@@ -305,7 +305,7 @@ export class OnlineState {
       return;
     }
     if (polarity > 0) this.count(user, item, author, tags, this.ENGAGED, ts);
-    if (polarity !== 0) this.history.push(user, item, type, ts);
+    if (polarity !== 0) this.history.push(user, item, type, ts, value);
     if (polarity > 0) {
       this.engagements++;
       this.engagers.push(item, user, type, ts);
@@ -414,8 +414,8 @@ export class OnlineState {
       for (let n = 0; n < nodes; n++) {
         if (ring.size(n) === 0) continue;
         const parts: string[] = [];
-        ring.forEachRecent(n, (v, t, ts) => {
-          parts.push(`${v}/${t}/${ts}`);
+        ring.forEachRecent(n, (v, t, ts, strength) => {
+          parts.push(strength === strength ? `${v}/${t}/${ts}/${strength}` : `${v}/${t}/${ts}`);
         });
         h.update(`${n}:${parts.join(' ')}\n`);
       }

@@ -98,9 +98,12 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
   const t0 = performance.now();
   const progress = options.onProgress ?? (() => {});
   const polarity = engine.state.polarity;
+  // A reaction the rankers learn as a positive: a positive type, from its `positiveFrom` value on.
+  const positiveFrom = engine.types.specs.map((s) => s.positiveFrom ?? -Infinity);
+  const labelPositive = (type: number, value: number) => polarity[type]! > 0 && (positiveFrom[type] === -Infinity || value >= positiveFrom[type]!);
 
   // Each user's reactions (item, type, time) and impressions in log order, in one pass.
-  const reactions = new Map<number, { item: number[]; type: number[]; ts: number[] }>();
+  const reactions = new Map<number, { item: number[]; type: number[]; ts: number[]; value: number[] }>();
   const impressionType = engine.state.impressionType;
   const wantImpressions = options.holdout === 'cutoff' && options.impressions !== 'never' && impressionType >= 0;
   const impressions = new Map<number, { item: number[]; ts: number[]; context: (string | null)[] }>();
@@ -120,10 +123,11 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
       }
       if (polarity[chunk.type[r]!] === 0) continue;
       let list = reactions.get(u);
-      if (!list) reactions.set(u, (list = { item: [], type: [], ts: [] }));
+      if (!list) reactions.set(u, (list = { item: [], type: [], ts: [], value: [] }));
       list.item.push(chunk.target[r]!);
       list.type.push(chunk.type[r]!);
       list.ts.push(chunk.ts[r]!);
+      list.value.push(chunk.value[r]!);
     }
   }
   const engagedCount = (l: { item: number[]; type: number[] }) => {
@@ -165,7 +169,7 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
       const truth = new Map<number, number[]>();
       const engaged = new Set<number>();
       let time = Infinity;
-      const l = reactions.get(u) ?? { item: [], type: [], ts: [] };
+      const l = reactions.get(u) ?? { item: [], type: [], ts: [], value: [] };
       for (let p = 0; p < l.item.length; p++) {
         const item = l.item[p]!;
         if (l.ts[p]! <= cutoff) {
@@ -174,8 +178,9 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
         }
         let types = truth.get(item);
         if (!types) truth.set(item, (types = []));
-        if (!types.includes(l.type[p]!)) types.push(l.type[p]!);
-        if (polarity[l.type[p]!]! > 0) engaged.add(item);
+        const liked = labelPositive(l.type[p]!, l.value[p]!);
+        if (!types.includes(l.type[p]!) && (liked || !(polarity[l.type[p]!]! > 0))) types.push(l.type[p]!);
+        if (liked) engaged.add(item);
         if (l.ts[p]! < time) time = l.ts[p]!;
       }
       // Items the user had already reacted to before the cutoff are not new to them.
@@ -208,8 +213,9 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
       if (!held.has(item)) continue;
       let types = truth.get(item);
       if (!types) truth.set(item, (types = []));
-      if (!types.includes(l.type[p]!)) types.push(l.type[p]!);
-      if (polarity[l.type[p]!]! > 0) engaged.add(item);
+      const liked = labelPositive(l.type[p]!, l.value[p]!);
+      if (!types.includes(l.type[p]!) && (liked || !(polarity[l.type[p]!]! > 0))) types.push(l.type[p]!);
+      if (liked) engaged.add(item);
       if (l.ts[p]! < time) time = l.ts[p]!;
     }
     if (engaged.size === 0) continue;

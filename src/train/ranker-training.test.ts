@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../domain/config.js';
 import { Rng } from '../sim/random.js';
 import { concatGroups, sliceGroups, type RankerDataset } from './ranker-dataset.js';
-import { cascadeScores, crossValidate } from './ranker-training.js';
+import { cascadeScores, chooseLeaves, crossValidate } from './ranker-training.js';
 
 /**
  * Held-out candidate rows of `users` users × 60 candidates: the light ranker's score
@@ -98,4 +98,25 @@ test('cascade report: the first pass keeps its best share of each group for the 
   for (let r = 0; r < n; r++) assert.equal(score[r], r % 40 < 10 ? full[r] : first[r], `row ${r}`);
   // Group 1 keeps all of its full top 10, group 2 none of it.
   assert.equal(top10Kept, 0.5);
+});
+
+test('rank.selectLeaves: the cross-validation per leaf count picks the best, the same numbers as each count on its own', () => {
+  const rank = parseConfig({ rank: { trees: 40, minDataInLeaf: 20, earlyStopping: 10, gateFolds: 4, leaves: 31, selectLeaves: [3, 31] } }).rank;
+  const ds = dataset(120, true, 5);
+  const light = fusionScores(ds);
+  const folds: string[] = [];
+  const r = chooseLeaves(ds, rank, light, 42, (leaves, f) => folds.push(`${leaves}:${f}`))!;
+  assert.deepEqual(r.leaves.tried.map((t) => t.leaves), [31, 3], 'leaves first, each other count once');
+  assert.deepEqual(folds, ['31:0', '31:1', '31:2', '31:3', '3:0', '3:1', '3:2', '3:3']);
+  for (const t of r.leaves.tried) {
+    const alone = crossValidate(ds, { ...rank, leaves: t.leaves }, light, 4, 42);
+    assert.ok(Math.abs(alone.ndcg - t.ndcg) < 1e-4, `${t.leaves} leaves: ${alone.ndcg} vs ${t.ndcg}`);
+  }
+  const best = r.leaves.tried.reduce((a, b) => (b.ndcg > a.ndcg ? b : a));
+  assert.equal(r.leaves.chosen, best.leaves);
+  assert.ok(Math.abs(r.ndcg - best.ndcg) < 1e-4, 'the result is the chosen count’s cross-validation');
+  assert.notEqual(r.leaves.tried[0]!.ndcg, r.leaves.tried[1]!.ndcg, 'the counts fit differently');
+  // Nothing to choose: leaves only.
+  assert.equal(chooseLeaves(ds, { ...rank, selectLeaves: [31] }, light, 42), undefined);
+  assert.equal(chooseLeaves(ds, { ...rank, selectLeaves: [] }, light, 42), undefined);
 });

@@ -55,7 +55,7 @@ export interface RankerTrainingOptions {
 export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOptions): Promise<RankerModelFile> {
   const t0 = performance.now();
   const progress = o.onProgress ?? (() => {});
-  const s = o.settings;
+  const s0 = o.settings;
   const ds = o.dataset;
   const g = ds.groupUser.length;
   const unit = ds.kind === 'impressions' ? 'requests' : 'users';
@@ -64,6 +64,11 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
     const mismatch = featureMismatch(o.warmStart.features, ds.features);
     if (mismatch) throw new Error(`ranker warm start: ${mismatch}`);
   }
+  // Held-out candidate rows: the deployment check cross-validates the engaged head over all the
+  // groups (below). With rank.selectLeaves it does so per leaf count first, and the trees take the best.
+  const canCv = ds.kind === 'candidates' && s0.gateFolds >= 2 && g >= 2 * s0.gateFolds;
+  const chosenCv = canCv && !o.warmStart ? chooseLeaves(ds, s0, lightScores(ds), o.seed ?? 42, (leaves, f) => progress(1, 100, `cross-validation, ${leaves} leaves, fold ${f + 1}/${s0.gateFolds}`)) : undefined;
+  const s = chosenCv ? { ...s0, leaves: chosenCv.leaves.chosen } : s0;
   const fitEnd = Math.max(1, Math.min(g - 2, Math.round(g * s.fitShare)));
   const calEnd = fitEnd + Math.max(1, Math.floor((g - fitEnd) / 2));
   const fit = sliceGroups(ds, 0, fitEnd);
@@ -201,7 +206,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const valueReason = `weighted score's realized value@10 ${heavyValue.toFixed(4)} vs the light ranker's ${lightValue.toFixed(4)}: difference ${diffMean.toFixed(4)} ± ${diffSe.toFixed(4)} (standard error) ${valueOk ? 'is not' : 'is'} clearly below 0 ${where}`;
   // Held-out candidate rows: a few hundred users, one small test slice is noise. The order
   // check cross-validates the engaged head over all of them instead, and asks for a clear gain.
-  const cv = ds.kind === 'candidates' && s.gateFolds >= 2 && g >= 2 * s.gateFolds ? crossValidate(ds, s, lightScores(ds), s.gateFolds, o.seed ?? 42, (f) => progress(99, 100, `cross-validation fold ${f + 1}/${s.gateFolds}`)) : undefined;
+  const cv = chosenCv ?? (canCv ? crossValidate(ds, s, lightScores(ds), s.gateFolds, o.seed ?? 42, (f) => progress(99, 100, `cross-validation fold ${f + 1}/${s.gateFolds}`)) : undefined);
   let gate: { passed: boolean; reason: string };
   if (cv) {
     const evidence = cv.positives >= s.gateMinPositives;
@@ -210,7 +215,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       passed: evidence && orderOk && valueOk,
       reason:
         (evidence ? '' : `only ${cv.positives} engaged rows (< rank.gateMinPositives ${s.gateMinPositives}): too few to trust the model; `) +
-        `${s.gateFolds}-fold cross-validation over ${cv.groups} users: engaged head ndcg@10 ${cv.ndcg.toFixed(4)} vs light ranker ${cv.lightNdcg.toFixed(4)}, difference ${cv.diff.toFixed(4)} ± ${cv.se.toFixed(4)} (standard error) ${orderOk ? 'is' : 'is not'} a clear gain; ` +
+        `${s.gateFolds}-fold cross-validation over ${cv.groups} users${chosenCv?.leaves ? ` (${chosenCv.leaves.tried.map((t) => `${t.leaves} leaves ${t.ndcg.toFixed(4)}`).join(', ')}: ${chosenCv.leaves.chosen} chosen)` : ''}: engaged head ndcg@10 ${cv.ndcg.toFixed(4)} vs light ranker ${cv.lightNdcg.toFixed(4)}, difference ${cv.diff.toFixed(4)} ± ${cv.se.toFixed(4)} (standard error) ${orderOk ? 'is' : 'is not'} a clear gain; ` +
         valueReason,
     };
   } else {
@@ -255,7 +260,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
       ...(net?.report ? { mlp: { blend, hidden: [...s.mlp.hidden], ...net.report } } : {}),
       cascade: { treeShare: s.cascade.treeShare, keepShare: round(keepShare), ndcg: round(cascadeRank.ndcg), recall: round(cascadeRank.recall), top10Kept: round(cascaded.top10Kept) },
       importance,
-      ...(cv ? { crossValidation: { folds: s.gateFolds, users: cv.groups, engagedNdcg: round(cv.ndcg), lightNdcg: round(cv.lightNdcg), difference: round(cv.diff), se: round(cv.se) } } : {}),
+      ...(cv ? { crossValidation: { folds: s.gateFolds, users: cv.groups, engagedNdcg: round(cv.ndcg), lightNdcg: round(cv.lightNdcg), difference: round(cv.diff), se: round(cv.se), ...(chosenCv?.leaves ? { leaves: chosenCv.leaves } : {}) } } : {}),
       seconds: Math.round((performance.now() - t0) / 10) / 100,
       ...(o.warmStart ? { warmStart: warm } : {}),
     },
@@ -290,6 +295,24 @@ function weightedSum(probs: readonly Float64Array[], weights: readonly number[],
 function lightScores(ds: RankerDataset): Float64Array {
   const col = ds.features.indexOf('fusion_score');
   return Float64Array.from({ length: ds.n }, (_, i) => (col >= 0 ? ds.X[i * ds.d + col]! : 0));
+}
+
+/**
+ * rank.selectLeaves: the engaged head's cross-validation (rank.gateFolds folds) with `leaves`
+ * and each other count of `selectLeaves`; the best by mean ndcg@10 (the first, `leaves`, on a
+ * tie) with every count's result. Undefined when there is nothing to choose.
+ */
+export function chooseLeaves(ds: RankerDataset, s: Config['rank'], light: Float64Array, seed: number, onFold: (leaves: number, f: number) => void = () => {}) {
+  const counts = [s.leaves, ...new Set(s.selectLeaves.filter((l) => l !== s.leaves))];
+  if (counts.length < 2) return undefined;
+  const tried: { leaves: number; ndcg: number }[] = [];
+  let best: (ReturnType<typeof crossValidate> & { leaves: { tried: typeof tried; chosen: number } }) | undefined;
+  for (const leaves of counts) {
+    const r = crossValidate(ds, { ...s, leaves }, light, s.gateFolds, seed, (f) => onFold(leaves, f));
+    tried.push({ leaves, ndcg: round(r.ndcg) });
+    if (!best || r.ndcg > best.ndcg) best = { ...r, leaves: { tried, chosen: leaves } };
+  }
+  return best;
 }
 
 /**

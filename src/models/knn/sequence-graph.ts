@@ -1,0 +1,187 @@
+/**
+ * The sequence graph: items that users engage with *close together in time*. Where the
+ * co-engagement graph (candidates/item-to-item.ts) links two items when the same users engaged
+ * with both at any time, this one links them when they sit within `window` positions of each
+ * other in a user's timeline of positive engagements (a session, a binge, a rating spree):
+ *
+ *   W(i, j) = Σ_{users, positions p of i, 1 ≤ d ≤ window, j at p ± d} 1/d  /  √(occ(i) · occ(j))
+ *
+ * symmetric, each row's top `neighbours` kept (CSR, typed arrays). A user's score of an item is
+ * the sum of its weights from the user's positive history items. On MovieLens (random 20%
+ * split) this signal alone ranks about as well as iALS, and the heavy ranker gains from it next
+ * to EASE: EASE sees a history as a set and misses which items were rated together.
+ */
+import { TopK } from '../top-k.js';
+
+export interface SequenceGraphOptions {
+  /** Positions on either side of an engagement that count as "close" (weighted 1/distance). */
+  window: number;
+  /** Neighbours kept per item. */
+  neighbours: number;
+}
+
+export const DEFAULT_SEQUENCE_OPTIONS: SequenceGraphOptions = { window: 3, neighbours: 100 };
+
+export interface SequenceGraphArrays {
+  items: number;
+  offsets: Int32Array;
+  targets: Int32Array;
+  weights: Float32Array;
+}
+
+/**
+ * Builds the graph from users' timelines: `seq[start[u] .. start[u+1])` is user u's positive
+ * items in time order (repeats allowed: a repeat is not its own neighbour). `items` bounds the
+ * item ids; ids outside [0, items) are skipped.
+ */
+export function buildSequenceGraph(seq: Int32Array, start: Int32Array, items: number, options: SequenceGraphOptions = DEFAULT_SEQUENCE_OPTIONS): SequenceGraphArrays {
+  const users = start.length - 1;
+  const window = Math.max(1, Math.floor(options.window));
+  // Each position's owner, and item → its positions (CSR).
+  const owner = new Int32Array(seq.length);
+  const occ = new Int32Array(items);
+  for (let u = 0; u < users; u++) {
+    for (let p = start[u]!; p < start[u + 1]!; p++) {
+      owner[p] = u;
+      const i = seq[p]!;
+      if (i >= 0 && i < items) occ[i]!++;
+    }
+  }
+  const posStart = new Int32Array(items + 1);
+  for (let i = 0; i < items; i++) posStart[i + 1] = posStart[i]! + occ[i]!;
+  const positions = new Int32Array(posStart[items]!);
+  const fill = posStart.slice(0, items);
+  for (let p = 0; p < seq.length; p++) {
+    const i = seq[p]!;
+    if (i >= 0 && i < items) positions[fill[i]!++] = p;
+  }
+  const acc = new Float64Array(items);
+  const touched = new Int32Array(items);
+  const heap = new TopK(options.neighbours);
+  const offsets = new Int32Array(items + 1);
+  let targets = new Int32Array(Math.min(items * options.neighbours, 1 << 20) || 16);
+  let weights = new Float32Array(targets.length);
+  let nnz = 0;
+  for (let i = 0; i < items; i++) {
+    let nt = 0;
+    for (let q = posStart[i]!; q < posStart[i + 1]!; q++) {
+      const p = positions[q]!;
+      const u = owner[p]!;
+      const lo = start[u]!;
+      const hi = start[u + 1]!;
+      for (let d = 1; d <= window; d++) {
+        const w = 1 / d;
+        if (p - d >= lo) {
+          const j = seq[p - d]!;
+          if (j !== i && j >= 0 && j < items) {
+            if (acc[j] === 0) touched[nt++] = j;
+            acc[j] += w;
+          }
+        }
+        if (p + d < hi) {
+          const j = seq[p + d]!;
+          if (j !== i && j >= 0 && j < items) {
+            if (acc[j] === 0) touched[nt++] = j;
+            acc[j] += w;
+          }
+        }
+      }
+    }
+    heap.reset();
+    const oi = occ[i]!;
+    for (let t = 0; t < nt; t++) {
+      const j = touched[t]!;
+      heap.push(j, acc[j]! / Math.sqrt(oi * occ[j]!));
+      acc[j] = 0;
+    }
+    const n = heap.drainSorted();
+    if (nnz + n > targets.length) {
+      const grown = new Int32Array(Math.max(targets.length * 2, nnz + n));
+      grown.set(targets);
+      targets = grown;
+      const gw = new Float32Array(grown.length);
+      gw.set(weights);
+      weights = gw;
+    }
+    for (let k = 0; k < n; k++) {
+      targets[nnz + k] = heap.outItems[k]!;
+      weights[nnz + k] = heap.outScores[k]!;
+    }
+    nnz += n;
+    offsets[i + 1] = nnz;
+  }
+  return { items, offsets, targets: targets.slice(0, nnz), weights: weights.slice(0, nnz) };
+}
+
+/**
+ * A request's scores on the sequence graph: sum() adds an item's row (a history item's
+ * neighbours) into a generation-stamped accumulator; score(j) reads an item's sum (0 when no
+ * history item links to it); best() is the largest sum over items outside the history.
+ */
+export class SequenceScores {
+  private acc = new Float64Array(0);
+  private stamp = new Uint32Array(0);
+  private history = new Uint32Array(0);
+  private touched = new Int32Array(0);
+  private nt = 0;
+  private generation = 0;
+  /** History items summed in this generation. */
+  summed = 0;
+
+  constructor(readonly graph: SequenceGraphArrays) {}
+
+  /** Starts a request (clears the sums in O(1)). */
+  begin(): void {
+    const n = this.graph.items;
+    if (this.acc.length < n) {
+      this.acc = new Float64Array(n);
+      this.stamp = new Uint32Array(n);
+      this.history = new Uint32Array(n);
+      this.touched = new Int32Array(n);
+      this.generation = 0;
+    }
+    if (++this.generation === 0xffffffff) {
+      this.stamp.fill(0);
+      this.history.fill(0);
+      this.generation = 1;
+    }
+    this.nt = 0;
+    this.summed = 0;
+  }
+
+  /** Adds history item `item`'s neighbours (each history item once; items outside the graph are ignored). */
+  add(item: number): void {
+    const g = this.graph;
+    if (item < 0 || item >= g.items || this.history[item] === this.generation) return;
+    this.history[item] = this.generation;
+    this.summed++;
+    const gen = this.generation;
+    const { acc, stamp, touched } = this;
+    for (let p = g.offsets[item]!; p < g.offsets[item + 1]!; p++) {
+      const j = g.targets[p]!;
+      if (stamp[j] !== gen) {
+        stamp[j] = gen;
+        acc[j] = 0;
+        touched[this.nt++] = j;
+      }
+      acc[j] += g.weights[p]!;
+    }
+  }
+
+  /** The item's summed weight; NaN for a history item or an item outside the graph. */
+  score(item: number): number {
+    if (item < 0 || item >= this.graph.items || this.history[item] === this.generation) return NaN;
+    return this.stamp[item] === this.generation ? this.acc[item]! : 0;
+  }
+
+  /** The largest sum of an item outside the history (0 when none). */
+  best(): number {
+    let best = 0;
+    const gen = this.generation;
+    for (let t = 0; t < this.nt; t++) {
+      const j = this.touched[t]!;
+      if (this.history[j] !== gen && this.acc[j]! > best) best = this.acc[j]!;
+    }
+    return best;
+  }
+}
