@@ -30,7 +30,7 @@ import { TopK } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor, servable } from './ranked.js';
 import type { CandidateFeatureProvider } from '../features/registry.js';
 import { fillMissing, RequestMemo } from './request-memo.js';
-import { buildSequenceGraph, DEFAULT_SEQUENCE_OPTIONS, SequenceScores, type SequenceGraphArrays, type SequenceGraphOptions } from '../models/knn/sequence-graph.js';
+import { buildSequenceGraph, DEFAULT_SEQUENCE_OPTIONS, SequenceScores, TopRowsWriter, type SequenceGraphOptions } from '../models/knn/sequence-graph.js';
 
 export interface ItemToItemOptions {
   weighting: 'rp3b' | 'cosine';
@@ -221,10 +221,7 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
     const acc = new Float64Array(numItems);
     const touched = new Int32Array(numItems);
     const heap = new TopK(M);
-    const offsets = new Int32Array(numItems + 1);
-    let targets = new Int32Array(Math.min(numItems * M, 1 << 20) || 16);
-    let weights = new Float32Array(targets.length);
-    let nnz = 0;
+    const rows = new TopRowsWriter(numItems, M);
     const progressEvery = Math.max(1, Math.floor(numItems / 100));
     for (let i = 0; i < numItems; i++) {
       let nt = 0;
@@ -245,22 +242,9 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
         acc[j] = 0;
       }
       const n = heap.drainSorted();
-      if (nnz + n > targets.length) {
-        const grown = new Int32Array(Math.max(targets.length * 2, nnz + n));
-        grown.set(targets);
-        targets = grown;
-        const gw = new Float32Array(grown.length);
-        gw.set(weights);
-        weights = gw;
-      }
       const deg = itemDeg[i]!;
       const top = n === 0 ? 0 : this.options.rowNormalize === 'max' ? heap.outScores[0]! : weighting === 'rp3b' ? deg : Math.sqrt(deg);
-      for (let k = 0; k < n; k++) {
-        targets[nnz + k] = heap.outItems[k]!;
-        weights[nnz + k] = top > 0 ? heap.outScores[k]! / top : 0;
-      }
-      nnz += n;
-      offsets[i + 1] = nnz;
+      rows.append(i, heap, n, top);
       if (i % progressEvery === 0) {
         ctx.onProgress?.(i, numItems, 'item graph');
         if (i % (progressEvery * 10) === 0) await yieldToLoop();
@@ -274,7 +258,7 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
     for (let u = 0; u < numUsers; u++) seq.set(raw.subarray(uStart[u + 1]! - (seqStart[u + 1]! - seqStart[u]!), uStart[u + 1]!), seqStart[u]!);
     await yieldToLoop();
     this.sequence = new SequenceScores(buildSequenceGraph(seq, seqStart, numItems, this.options.sequence));
-    let graph: Graph = { items: numItems, offsets, targets: targets.slice(0, nnz), weights: weights.slice(0, nnz) };
+    let graph: Graph = { items: numItems, ...rows.finish() };
     if (this.options.tagEdges > 0) graph = addTagEdges(graph, state, itemDeg, this.options);
     this.graph = graph;
     this.trainedAtSeq = lastSeq;

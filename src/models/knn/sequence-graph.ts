@@ -58,10 +58,7 @@ export function buildSequenceGraph(seq: Int32Array, start: Int32Array, items: nu
   const acc = new Float64Array(items);
   const touched = new Int32Array(items);
   const heap = new TopK(options.neighbours);
-  const offsets = new Int32Array(items + 1);
-  let targets = new Int32Array(Math.min(items * options.neighbours, 1 << 20) || 16);
-  let weights = new Float32Array(targets.length);
-  let nnz = 0;
+  const rows = new TopRowsWriter(items, options.neighbours);
   for (let i = 0; i < items; i++) {
     let nt = 0;
     for (let q = posStart[i]!; q < posStart[i + 1]!; q++) {
@@ -94,23 +91,48 @@ export function buildSequenceGraph(seq: Int32Array, start: Int32Array, items: nu
       heap.push(j, acc[j]! / Math.sqrt(oi * occ[j]!));
       acc[j] = 0;
     }
-    const n = heap.drainSorted();
-    if (nnz + n > targets.length) {
-      const grown = new Int32Array(Math.max(targets.length * 2, nnz + n));
-      grown.set(targets);
-      targets = grown;
-      const gw = new Float32Array(grown.length);
-      gw.set(weights);
-      weights = gw;
+    rows.append(i, heap, heap.drainSorted(), 1);
+  }
+  return { items, ...rows.finish() };
+}
+
+/**
+ * Rows of a top-k graph, written one after the other into growing CSR arrays: row i = a drained
+ * TopK's entries (best first), each weight divided by `scale` (0 when scale ≤ 0).
+ */
+export class TopRowsWriter {
+  private readonly offsets: Int32Array;
+  private targets: Int32Array;
+  private weights: Float32Array;
+  private nnz = 0;
+
+  constructor(rows: number, perRow: number) {
+    this.offsets = new Int32Array(rows + 1);
+    this.targets = new Int32Array(Math.min(rows * perRow, 1 << 20) || 16);
+    this.weights = new Float32Array(this.targets.length);
+  }
+
+  /** Row `row` (rows in order): the `n` entries the heap just drained (`heap.drainSorted()`'s count). */
+  append(row: number, heap: TopK, n: number, scale: number): void {
+    if (this.nnz + n > this.targets.length) {
+      const targets = new Int32Array(Math.max(this.targets.length * 2, this.nnz + n));
+      targets.set(this.targets);
+      this.targets = targets;
+      const weights = new Float32Array(targets.length);
+      weights.set(this.weights);
+      this.weights = weights;
     }
     for (let k = 0; k < n; k++) {
-      targets[nnz + k] = heap.outItems[k]!;
-      weights[nnz + k] = heap.outScores[k]!;
+      this.targets[this.nnz + k] = heap.outItems[k]!;
+      this.weights[this.nnz + k] = scale > 0 ? heap.outScores[k]! / scale : 0;
     }
-    nnz += n;
-    offsets[i + 1] = nnz;
+    this.nnz += n;
+    this.offsets[row + 1] = this.nnz;
   }
-  return { items, offsets, targets: targets.slice(0, nnz), weights: weights.slice(0, nnz) };
+
+  finish(): { offsets: Int32Array; targets: Int32Array; weights: Float32Array } {
+    return { offsets: this.offsets, targets: this.targets.slice(0, this.nnz), weights: this.weights.slice(0, this.nnz) };
+  }
 }
 
 /**
