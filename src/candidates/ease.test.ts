@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../domain/config.js';
-import { EventTypeRegistry } from '../domain/event-types.js';
+import { DEFAULT_EVENT_TYPES, EventTypeRegistry } from '../domain/event-types.js';
 import type { LogRecord } from '../domain/types.js';
 import { Engine } from '../engine.js';
 import type { FeedQuery } from '../pipeline/types.js';
@@ -29,8 +29,8 @@ function likes(users: number, items: number, seed = 1): LogRecord[] {
   return out;
 }
 
-async function engineWith(records: LogRecord[]): Promise<Engine> {
-  const config = parseConfig({ feed: { maxPostAge: 0, fusion: { learn: false } } });
+async function engineWith(records: LogRecord[], given: Record<string, unknown> = {}): Promise<Engine> {
+  const config = parseConfig({ feed: { maxPostAge: 0, fusion: { learn: false } }, ...given });
   const store = SqliteStore.open({ path: ':memory:', types: new EventTypeRegistry(config.eventTypes), synchronous: 'OFF' });
   const engine = await Engine.open(config, { store, logImpressions: false });
   await engine.importStream(records);
@@ -255,9 +255,9 @@ test('ease: recency weights count the items engaged strictly later (ties share a
   assert.equal(recencyWeights([5], 1), undefined);
 });
 
-test('ease: the liked history (values at least the user’s mean) scores a neighbour of the highly rated item first', async () => {
+test('ease: the liked history (ratings at least the user’s mean) scores a neighbour of the highly rated item first', async () => {
   // `hi` and `lo` each have a mate co-rated by other users (lo's pair the stronger); the user `t`
-  // rated `hi` 5 stars and `lo` 2: as a set the stronger pair wins, liked only hi's mate scores.
+  // rated `hi` 5 stars and `lo` 2: as a set the stronger pair wins, liked (≥ 3.5) only hi's mate scores.
   const out: LogRecord[] = [];
   let ts = T0;
   const rate = (u: string, i: string, value: number) => out.push({ kind: 'event', event: { userId: u, itemId: i, type: 'rating', timestamp: (ts += 1000), value } });
@@ -265,7 +265,8 @@ test('ease: the liked history (values at least the user’s mean) scores a neigh
   for (let u = 0; u < 14; u++) for (const i of ['lo', 'loMate', `bg${u % 4}`]) rate(`l${u}`, i, 4);
   rate('t', 'hi', 5);
   rate('t', 'lo', 2);
-  const engine = await engineWith(out);
+  const eventTypes = DEFAULT_EVENT_TYPES.map((x) => (x.name === 'rating' ? { ...x, positiveFrom: 4 } : { ...x }));
+  const engine = await engineWith(out, { eventTypes });
   try {
     const source = new EaseSource({ lambda: 2, recencyRank: 0 });
     await source.train({ state: engine.state, store: engine.store, now: engine.now() });
@@ -282,9 +283,20 @@ test('ease: the liked history (values at least the user’s mean) scores a neigh
   } finally {
     await engine.close();
   }
+  // Without positiveFrom the values are not known to be preferences: the columns are missing.
+  const plain = await engineWith(out);
+  try {
+    const source = new EaseSource({ lambda: 2, recencyRank: 0 });
+    await source.train({ state: plain.state, store: plain.store, now: plain.now() });
+    const f = new Float32Array(6);
+    source.candidateFeatures(query(plain, 't'), [{ item: plain.store.itemIndex('hiMate')!, author: -1, inNetwork: false, score: 0, sources: [] }], f, 6, 0);
+    assert.ok(Number.isFinite(f[0]!) && [3, 4, 5].every((j) => Number.isNaN(f[j]!)), String(f));
+  } finally {
+    await plain.close();
+  }
 });
 
-test('ease: liked weights keep the values at least the mean; none without values', () => {
+test('ease: liked weights: the ratings at least the user’s mean; none without ratings', () => {
   assert.deepEqual(Array.from(likedWeights([5, 2, 4, NaN])!), [1, 0, 1, 0]);
   assert.deepEqual(Array.from(likedWeights([3, 3])!), [1, 1]);
   assert.equal(likedWeights([NaN, NaN]), undefined);

@@ -48,6 +48,8 @@ export class OnlineState {
   readonly impressionType: number;
   /** Per event type code: +1 positive, −1 negative, 0 neutral. */
   readonly polarity: Int8Array;
+  /** Per event type: its `positiveFrom` (the value from which an engagement of the type is liked: a label and the liked history), NaN when it has none. */
+  readonly likedFrom: Float64Array;
   /** Event type codes that carry a signal (positive or negative), ascending. */
   readonly signalTypes: readonly number[];
 
@@ -121,6 +123,8 @@ export class OnlineState {
     this.polarity = new Int8Array(types.size + 1);
     types.specs.forEach((s, i) => (this.polarity[i] = s.polarity === 'positive' ? 1 : s.polarity === 'negative' ? -1 : 0));
     this.signalTypes = types.specs.map((_, t) => t).filter((t) => this.polarity[t] !== 0);
+    this.likedFrom = new Float64Array(types.size + 1).fill(NaN);
+    types.specs.forEach((s, i) => (this.likedFrom[i] = s.polarity === 'positive' && s.positiveFrom !== undefined ? s.positiveFrom : NaN));
     // Per-item, per-user and per-author counters are keyed (dense id, 0, type): found directly.
     const direct = { directTypes: types.size + 1 };
     this.itemCounts = new DecayedCounterTable('item', w, 4096, direct);

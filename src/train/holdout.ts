@@ -99,8 +99,8 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
   const progress = options.onProgress ?? (() => {});
   const polarity = engine.state.polarity;
   // A reaction the rankers learn as a positive: a positive type, from its `positiveFrom` value on.
-  const positiveFrom = engine.types.specs.map((s) => s.positiveFrom ?? -Infinity);
-  const labelPositive = (type: number, value: number) => polarity[type]! > 0 && (positiveFrom[type] === -Infinity || value >= positiveFrom[type]!);
+  const likedFrom = engine.state.likedFrom;
+  const labelPositive = (type: number, value: number) => polarity[type]! > 0 && (Number.isNaN(likedFrom[type]!) || value >= likedFrom[type]!);
 
   // Each user's reactions (item, type, time) and impressions in log order, in one pass.
   const reactions = new Map<number, { item: number[]; type: number[]; ts: number[]; value: number[] }>();
