@@ -95,8 +95,9 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
   readonly name = 'item_to_item';
   readonly options: ItemToItemOptions;
   private graph: Graph | undefined;
-  /** The sequence graph and its per-request sums (trained with the graph). */
+  /** The sequence graph and its per-request sums (trained with the graph), and the request's positive history items. */
   private sequence: SequenceScores | undefined;
+  private seqHistory = new Int32Array(0);
   private trainedAtSeq = 0;
   private trainedEvents = 0;
   /** Positive events applied since the graph was trained or loaded. */
@@ -461,10 +462,13 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
     const sq = this.sequence;
     if (!sq) return fillMissing(out, candidates.length, stride, offset, 2);
     const polarity = q.state.polarity;
-    sq.begin();
+    let n = 0;
+    if (this.seqHistory.length < q.state.history.capacity) this.seqHistory = new Int32Array(q.state.history.capacity);
+    const items = this.seqHistory;
     q.state.history.forEachRecent(q.user, (item, type) => {
-      if (polarity[type]! > 0) sq.add(item);
+      if (polarity[type]! > 0) items[n++] = item;
     });
+    sq.sum(items, n);
     if (sq.summed === 0) return fillMissing(out, candidates.length, stride, offset, 2);
     const best = sq.best();
     for (let i = 0; i < candidates.length; i++) {

@@ -50,17 +50,19 @@ test('sequence scores: the sum over the history, NaN for history items, best out
   const { seq, start } = timelines([[0, 1, 2], [0, 1, 2], [3, 4]]);
   const g = buildSequenceGraph(seq, start, 5, { window: 1, neighbours: 10 });
   const s = new SequenceScores(g);
-  s.begin();
-  s.add(0);
-  s.add(0);
-  assert.equal(s.summed, 1, 'each history item once');
+  s.sum(Int32Array.of(0, 0, 99, -1), 4);
+  assert.equal(s.summed, 1, 'each history item once, items outside the graph ignored');
   assert.ok(Math.abs(s.score(1) - weight(g, 0, 1)) < 1e-6);
   assert.equal(s.score(2), 0, 'two steps away with window 1');
   assert.ok(Number.isNaN(s.score(0)) && Number.isNaN(s.score(99)));
   assert.ok(Math.abs(s.best() - weight(g, 0, 1)) < 1e-6);
-  s.add(2);
+  s.sum(Int32Array.of(0, 2), 2);
   assert.ok(Math.abs(s.score(1) - weight(g, 0, 1) - weight(g, 2, 1)) < 1e-6);
-  s.begin();
+  assert.ok(Math.abs(s.best() - s.score(1)) < 1e-9);
+  // The best ignores history items, also those summed before they were reached: 1 is history here.
+  s.sum(Int32Array.of(0, 1), 2);
+  assert.ok(Number.isNaN(s.score(1)) && Math.abs(s.best() - s.score(2)) < 1e-9 && s.best() > 0);
+  s.sum(new Int32Array(0), 0);
   assert.equal(s.score(1), 0);
   assert.equal(s.best(), 0);
 });

@@ -136,58 +136,60 @@ export class TopRowsWriter {
 }
 
 /**
- * A request's scores on the sequence graph: sum() adds an item's row (a history item's
- * neighbours) into a generation-stamped accumulator; score(j) reads an item's sum (0 when no
- * history item links to it); best() is the largest sum over items outside the history.
+ * A request's scores on the sequence graph: sum(history) adds each history item's row (its
+ * neighbours) into a generation-stamped accumulator, keeping the largest sum of an item outside
+ * the history (best()); score(j) reads an item's sum (0 when no history item links to it).
  */
 export class SequenceScores {
   private acc = new Float64Array(0);
   private stamp = new Uint32Array(0);
   private history = new Uint32Array(0);
-  private touched = new Int32Array(0);
-  private nt = 0;
+  private distinct = new Int32Array(0);
   private generation = 0;
+  private top = 0;
   /** History items summed in this generation. */
   summed = 0;
 
   constructor(readonly graph: SequenceGraphArrays) {}
 
-  /** Starts a request (clears the sums in O(1)). */
-  begin(): void {
-    const n = this.graph.items;
-    if (this.acc.length < n) {
-      this.acc = new Float64Array(n);
-      this.stamp = new Uint32Array(n);
-      this.history = new Uint32Array(n);
-      this.touched = new Int32Array(n);
+  /**
+   * A new request: the sums of the rows of `history[0..n)` (each item once; items outside the
+   * graph are ignored). The history is marked first, so the best sum outside it is kept on the
+   * way (the weights are positive: a sum only grows).
+   */
+  sum(history: Int32Array, n: number): void {
+    const g = this.graph;
+    if (this.acc.length < g.items) {
+      this.acc = new Float64Array(g.items);
+      this.stamp = new Uint32Array(g.items);
+      this.history = new Uint32Array(g.items);
       this.generation = 0;
     }
+    if (this.distinct.length < n) this.distinct = new Int32Array(Math.max(n, 2 * this.distinct.length));
     if (++this.generation === 0xffffffff) {
       this.stamp.fill(0);
       this.history.fill(0);
       this.generation = 1;
     }
-    this.nt = 0;
-    this.summed = 0;
-  }
-
-  /** Adds history item `item`'s neighbours (each history item once; items outside the graph are ignored). */
-  add(item: number): void {
-    const g = this.graph;
-    if (item < 0 || item >= g.items || this.history[item] === this.generation) return;
-    this.history[item] = this.generation;
-    this.summed++;
     const gen = this.generation;
-    const { acc, stamp, touched } = this;
-    for (let p = g.offsets[item]!; p < g.offsets[item + 1]!; p++) {
-      const j = g.targets[p]!;
-      if (stamp[j] !== gen) {
-        stamp[j] = gen;
-        acc[j] = 0;
-        touched[this.nt++] = j;
-      }
-      acc[j] += g.weights[p]!;
+    const { acc, stamp, history: marked, distinct } = this;
+    let m = 0;
+    for (let k = 0; k < n; k++) {
+      const item = history[k]!;
+      if (item >= 0 && item < g.items && marked[item] !== gen) (marked[item] = gen), (distinct[m++] = item);
     }
+    this.summed = m;
+    let top = 0;
+    for (let k = 0; k < m; k++) {
+      const item = distinct[k]!;
+      for (let p = g.offsets[item]!; p < g.offsets[item + 1]!; p++) {
+        const j = g.targets[p]!;
+        if (stamp[j] !== gen) (stamp[j] = gen), (acc[j] = 0);
+        const s = (acc[j] += g.weights[p]!);
+        if (s > top && marked[j] !== gen) top = s;
+      }
+    }
+    this.top = top;
   }
 
   /** The item's summed weight; NaN for a history item or an item outside the graph. */
@@ -198,12 +200,6 @@ export class SequenceScores {
 
   /** The largest sum of an item outside the history (0 when none). */
   best(): number {
-    let best = 0;
-    const gen = this.generation;
-    for (let t = 0; t < this.nt; t++) {
-      const j = this.touched[t]!;
-      if (this.history[j] !== gen && this.acc[j]! > best) best = this.acc[j]!;
-    }
-    return best;
+    return this.top;
   }
 }
