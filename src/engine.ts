@@ -253,7 +253,7 @@ export class Engine {
   /** The feature registry of this engine's pipeline (its state's windows and types, its sources). */
   featureRegistry(): FeatureRegistry {
     const sources = this.sources.map((e) => e.source);
-    return new FeatureRegistry({ state: this.state, sources: sources.map((s) => s.name), providers: sources.filter((x) => isFeatureProvider(x)) });
+    return new FeatureRegistry({ state: this.state, sources: sources.map((s) => s.name), providers: sources.filter((x) => isFeatureProvider(x)), attributes: this.config.rank.attributeFeatures });
   }
 
   /**

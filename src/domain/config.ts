@@ -363,6 +363,11 @@ export const configSchema = z
          * hundred users are fitted better by small trees, larger ones by larger.
          */
         selectLeaves: z.array(z.number().int().min(2)).default([7]),
+        /**
+         * Numeric item attributes the heavy ranker reads as features (e.g. `["price", "year"]`):
+         * the item's value and its difference from the mean over the user's positive history.
+         */
+        attributeFeatures: z.array(z.string().min(1)).default([]),
         learningRate: z.number().gt(0).max(1).default(0.05),
         minDataInLeaf: z.number().int().min(1).default(50),
         /** Stop adding trees after this many rounds without improvement on the validation slice. */

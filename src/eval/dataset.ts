@@ -44,6 +44,8 @@ export interface EvalDataset {
   eventsRead: number;
   /** Item tags as CSR over tag ids (`tagOffsets` has numItems + 1 entries), or undefined. */
   tags?: { offsets: Int32Array; ids: Int32Array; names: string[] };
+  /** Numeric item attributes (e.g. MovieLens' release `year`): per name, a value per item (NaN: none). */
+  itemNumbers?: Map<string, Float64Array>;
   /** Author of each item as a dense user id, or -1; undefined when no item has an author. */
   itemAuthor?: Int32Array;
   /** Follow graph as CSR over all user ids (follower → followed), or undefined without edges. */
@@ -111,6 +113,7 @@ export async function buildDataset(records: AsyncIterable<LogRecord> | Iterable<
   const PAIR = 2 ** 26;
 
   const itemTags = new Map<string, string[]>();
+  const itemNumbers = new Map<string, Map<string, number>>();
   const itemAuthors = new Map<string, string>();
   const follows = new Map<string, [string, string]>();
 
@@ -136,6 +139,12 @@ export async function buildDataset(records: AsyncIterable<LogRecord> | Iterable<
     } else if (record.kind === 'item') {
       const item = record.item;
       if (item.tags && item.tags.length > 0) itemTags.set(item.id, item.tags);
+      for (const [k, v] of Object.entries(item.attributes ?? {})) {
+        if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+        let m = itemNumbers.get(k);
+        if (!m) itemNumbers.set(k, (m = new Map()));
+        m.set(item.id, v);
+      }
       if (item.authorId !== undefined) itemAuthors.set(item.id, item.authorId);
     } else if (record.kind === 'edge') {
       const edge = record.edge;
@@ -233,6 +242,10 @@ export async function buildDataset(records: AsyncIterable<LogRecord> | Iterable<
       offsets[i + 1] = ids.length;
     }
     dataset.tags = { offsets, ids: Int32Array.from(ids), names: tagIndex.ids };
+  }
+  if (itemNumbers.size > 0) {
+    dataset.itemNumbers = new Map();
+    for (const [name, byId] of itemNumbers) dataset.itemNumbers.set(name, Float64Array.from({ length: numItems }, (_, i) => byId.get(itemIds[i]!) ?? NaN));
   }
   if (itemAuthors.size > 0) {
     const authors = new Int32Array(numItems).fill(-1);

@@ -50,10 +50,14 @@ export class LentaRecommender implements Recommender {
     const ds = train.dataset;
     const types = new EventTypeRegistry(this.config.eventTypes);
     const store = SqliteStore.open({ path: ':memory:', types, synchronous: 'OFF' });
+    // The items' numeric attributes (MovieLens: the release year) go with the items, for
+    // `rank.attributeFeatures` (`--config`; not on by default: see the README's eval numbers).
+    const numbers = [...(ds.itemNumbers ?? new Map<string, Float64Array>())];
     const engine = await Engine.open(this.config, { store, logImpressions: false });
     const records = function* (): Iterable<LogRecord> {
       for (let i = 0; i < ds.numItems; i++) {
-        const item: { id: string; authorId?: string; tags?: string[] } = { id: ds.itemIds[i]! };
+        const item: { id: string; authorId?: string; tags?: string[]; attributes?: Record<string, number> } = { id: ds.itemIds[i]! };
+        for (const [name, values] of numbers) if (Number.isFinite(values[i])) (item.attributes ??= {})[name] = values[i]!;
         const author = ds.itemAuthor?.[i] ?? -1;
         if (author >= 0) item.authorId = ds.userIds[author]!;
         if (ds.tags) {

@@ -5,7 +5,7 @@ import { EventTypeRegistry } from '../domain/event-types.js';
 import { Engine } from '../engine.js';
 import { SIM_PRESETS, simulate } from '../sim/index.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { Candidate } from '../pipeline/types.js';
+import { makeCandidate, type Candidate } from '../pipeline/types.js';
 import { itemEngagementRate } from './affinity.js';
 import { FEATURE_FAMILIES, FeatureRegistry, type CandidateFeatureProvider } from './registry.js';
 
@@ -191,6 +191,32 @@ test('item features: the per-item row cache gives every counter as decayed from 
     const pair = [candidates[0]!, { item: far, author: -1, inNetwork: false, sources: [], score: 1 } as Candidate];
     check(pair, now + 10_800_000, 'slot shared (1)');
     check([...pair].reverse(), now + 10_800_000, 'slot shared (2)');
+  } finally {
+    await engine.close();
+  }
+});
+
+test('attribute features (rank.attributeFeatures): the item’s value and its difference from the mean over the user’s positive history', async () => {
+  const config = parseConfig({ feed: { maxPostAge: 0, fusion: { learn: false } }, rank: { attributeFeatures: ['year', 'price'] } });
+  const store = SqliteStore.open({ path: ':memory:', types: new EventTypeRegistry(config.eventTypes), synchronous: 'OFF' });
+  const engine = await Engine.open(config, { store, logImpressions: false });
+  try {
+    const t = Date.UTC(2026, 0, 1);
+    const movie = (id: string, year?: number) => ({ kind: 'item' as const, item: { id, ...(year === undefined ? {} : { attributes: { year } }) } });
+    const like = (u: string, i: string, k: number, type = 'like') => ({ kind: 'event' as const, event: { userId: u, itemId: i, type, timestamp: t + k * 1000 } });
+    await engine.importStream([movie('m1', 1990), movie('m2', 2000), movie('m3', 2010), movie('m4'), movie('m5', 1950), like('u', 'm1', 1), like('u', 'm2', 2), like('u', 'm5', 3, 'not_interested'), like('v', 'm4', 4)]);
+    const registry = engine.featureRegistry();
+    const at = registry.names.indexOf('attr_year');
+    assert.deepEqual(registry.names.slice(at, at + 4), ['attr_year', 'attr_year_diff', 'attr_price', 'attr_price_diff']);
+    const row = (userId: string, itemId: string) => {
+      const X = registry.compute(engine.requestQuery(engine.store.userIndex(userId)!), [makeCandidate(engine.store.itemIndex(itemId)!, -1, false, undefined, 0)]);
+      return Array.from(X.subarray(at, at + 4));
+    };
+    // u liked 1990 and 2000 (the not_interested 1950 is not a positive): mean 1995.
+    assert.deepEqual(row('u', 'm3'), [2010, 15, NaN, NaN]);
+    assert.deepEqual(row('u', 'm4'), [NaN, NaN, NaN, NaN]);
+    // v's only positive item has no year: no mean.
+    assert.deepEqual(row('v', 'm1'), [1990, NaN, NaN, NaN]);
   } finally {
     await engine.close();
   }

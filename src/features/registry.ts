@@ -34,6 +34,8 @@ export interface FeatureSchemaContext {
   state: OnlineState;
   sources: readonly string[];
   providers: readonly (CandidateFeatureProvider & { name: string })[];
+  /** Numeric item attributes read as features (rank.attributeFeatures; kept by the state). */
+  attributes?: readonly string[];
 }
 
 /** Per-request values shared by all candidates (computed once per request). */
@@ -383,6 +385,44 @@ const topicFamily: FeatureFamily = {
   },
 };
 
+/**
+ * Numeric item attributes (rank.attributeFeatures): per attribute the item's value and its
+ * difference from the mean value over the user's positive history items that have one (NaN
+ * without such items). An attribute the state does not keep gives missing columns.
+ */
+const attributeFamily: FeatureFamily = {
+  name: 'attribute',
+  description: "numeric item attributes (rank.attributeFeatures): the item's value, and that value less the mean over the user's positive history",
+  columns: (s) => (s.attributes ?? []).flatMap((a) => [`attr_${a}`, `attr_${a}_diff`]),
+  fill(r, s, candidates, out, stride, offset) {
+    const names = s.attributes ?? [];
+    const state = r.state;
+    names.forEach((name, k) => {
+      const col = state.numberColumn(name);
+      const at = offset + 2 * k;
+      if (col < 0) {
+        for (let i = 0; i < candidates.length; i++) out[i * stride + at] = out[i * stride + at + 1] = NaN;
+        return;
+      }
+      let sum = 0;
+      let n = 0;
+      if (r.user >= 0) {
+        state.history.forEachRecent(r.user, (item, type) => {
+          if (!(state.polarity[type]! > 0)) return;
+          const v = state.numberAt(col, item);
+          if (Number.isFinite(v)) (sum += v), n++;
+        });
+      }
+      const mean = n > 0 ? sum / n : NaN;
+      for (let i = 0; i < candidates.length; i++) {
+        const v = state.numberAt(col, candidates[i]!.item);
+        out[i * stride + at] = v;
+        out[i * stride + at + 1] = v - mean;
+      }
+    });
+  },
+};
+
 /** Model similarities for every candidate, from the sources that provide them (embedding dot product, EASE score, …). */
 const providerFamily: FeatureFamily = {
   name: 'model',
@@ -422,7 +462,7 @@ const slotFamily: FeatureFamily = {
 };
 
 /** Every family, in column order. */
-export const FEATURE_FAMILIES: readonly FeatureFamily[] = [sourceFamily, itemFamily, authorFamily, userFamily, userAuthorFamily, topicFamily, providerFamily, slotFamily];
+export const FEATURE_FAMILIES: readonly FeatureFamily[] = [sourceFamily, itemFamily, authorFamily, userFamily, userAuthorFamily, topicFamily, attributeFamily, providerFamily, slotFamily];
 
 /**
  * The columns of one pipeline (its state's windows and types, its sources and providers), and

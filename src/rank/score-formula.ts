@@ -81,7 +81,7 @@ function warnOnce(message: string): void {
 
 /** The numeric attributes a configuration's value terms read (the state keeps these). */
 export function valueAttributes(ranks: readonly Config['rank'][]): string[] {
-  return [...new Set(ranks.flatMap((r) => r.valueTerms.map((t) => t.attribute)))];
+  return [...new Set(ranks.flatMap((r) => [...r.valueTerms.map((t) => t.attribute), ...r.attributeFeatures]))];
 }
 
 /** Σ weight · value · p(head) of the value terms for candidate i (p row-major as in weightedScore). */

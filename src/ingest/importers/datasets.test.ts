@@ -43,7 +43,7 @@ const ml = data('ml-latest-small');
 test('movielens: ml-latest-small has 9,742 items and 100,836 ratings', { skip: skip(ml) }, async () => {
   const s = await summarize('movielens', ml);
   assert.deepEqual(s.counts, { item: 9742, 'event:rating': 100836 });
-  assert.deepEqual(s.first.item, { kind: 'item', item: { id: '1', text: 'Toy Story (1995)', tags: ['Adventure', 'Animation', 'Children', 'Comedy', 'Fantasy'] } });
+  assert.deepEqual(s.first.item, { kind: 'item', item: { id: '1', text: 'Toy Story (1995)', tags: ['Adventure', 'Animation', 'Children', 'Comedy', 'Fantasy'], attributes: { year: 1995 } } });
   assert.deepEqual(s.first['event:rating'], { kind: 'event', event: { userId: '1', itemId: '1', type: 'rating', timestamp: 964982703000, value: 4 } });
   checkProgress(s.progress);
   // The ratings.csv path works too (movies.csv is found beside it).

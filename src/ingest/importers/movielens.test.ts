@@ -35,20 +35,24 @@ async function importError(importer: Importer, input: string): Promise<ImportErr
   assert.fail('expected an ImportError');
 }
 
-test('movielens: CRLF files, quoted titles with commas and "" escapes, genres as tags', async () => {
+test('movielens: CRLF files, quoted titles with commas and "" escapes, genres as tags, the title\'s year as an attribute', async () => {
   const dir = folder({
     'movies.csv':
       'movieId,title,genres\r\n' +
       '11,"American President, The (1995)",Comedy|Drama|Romance\r\n' +
       '7789,"11\'09""01 - September 11 (2002)",Drama\r\n' +
-      '999,No Genre (2010),(no genres listed)\r\n',
+      '999,No Genre (2010),(no genres listed)\r\n' +
+      '1000,No Year,Drama\r\n' +
+      '1001,"Fawlty Towers (1975-1979)",Comedy\r\n',
     'ratings.csv': 'userId,movieId,rating,timestamp\r\n1,11,4.0,964982703\r\n2,7789,3.5,964981247\r\n',
   });
   assert.deepEqual(await movielensImporter.files(dir), [join(dir, 'movies.csv'), join(dir, 'ratings.csv')]);
   assert.deepEqual(await collect(movielensImporter, dir), [
-    { kind: 'item', item: { id: '11', text: 'American President, The (1995)', tags: ['Comedy', 'Drama', 'Romance'] } },
-    { kind: 'item', item: { id: '7789', text: '11\'09"01 - September 11 (2002)', tags: ['Drama'] } },
-    { kind: 'item', item: { id: '999', text: 'No Genre (2010)' } },
+    { kind: 'item', item: { id: '11', text: 'American President, The (1995)', tags: ['Comedy', 'Drama', 'Romance'], attributes: { year: 1995 } } },
+    { kind: 'item', item: { id: '7789', text: '11\'09"01 - September 11 (2002)', tags: ['Drama'], attributes: { year: 2002 } } },
+    { kind: 'item', item: { id: '999', text: 'No Genre (2010)', attributes: { year: 2010 } } },
+    { kind: 'item', item: { id: '1000', text: 'No Year', tags: ['Drama'] } },
+    { kind: 'item', item: { id: '1001', text: 'Fawlty Towers (1975-1979)', tags: ['Comedy'], attributes: { year: 1975 } } },
     { kind: 'event', event: { userId: '1', itemId: '11', type: 'rating', timestamp: 964982703000, value: 4 } },
     { kind: 'event', event: { userId: '2', itemId: '7789', type: 'rating', timestamp: 964981247000, value: 3.5 } },
   ]);

@@ -1,6 +1,7 @@
 /**
  * `movielens`: the GroupLens CSV releases (ml-latest-small, ml-latest, ml-20m, ml-25m, ml-32m):
- * - movies.csv `movieId,title,genres` → items `{ id, text: title, tags: genres }`
+ * - movies.csv `movieId,title,genres` → items `{ id, text: title, tags: genres, attributes: { year } }`
+ *   (the release year at the end of the title, e.g. "Toy Story (1995)", when there is one)
  *   (genres split on `|`, "(no genres listed)" dropped); optional;
  * - ratings.csv `userId,movieId,rating,timestamp` (header, epoch seconds, CRLF or LF)
  *   → `rating` events with value = stars, in file order.
@@ -67,6 +68,8 @@ async function* readMovies(file: string, progress: ProgressTracker): AsyncGenera
         const tags = genres.split('|').filter((g) => g.length > 0 && g !== NO_GENRES);
         if (tags.length > 0) item.tags = tags;
       }
+      const year = /\((\d{4})(?:[-–]\d{0,4})?\)\s*$/.exec(title);
+      if (year) item.attributes = { year: Number(year[1]) };
       yield { kind: 'item', item };
     }
   }
