@@ -21,7 +21,7 @@ import { HoldoutView } from './store/holdout-view.js';
 import type { FusionModelFile, SourceFusion } from './rank/source-fusion.js';
 import { fitFusion } from './rank/fusion-training.js';
 import type { HeavyRanker, RankerModelFile } from './rank/heavy-ranker.js';
-import { scoreTerms, valueAttributes } from './rank/score-formula.js';
+import { scoreTerms, keptAttributes } from './rank/score-formula.js';
 import { FeatureRegistry, isFeatureProvider } from './features/registry.js';
 import { collectHoldoutExamples, type HoldoutExamples, type HoldoutOptions } from './train/holdout.js';
 import { trainRanker } from './train/ranker-training.js';
@@ -124,7 +124,7 @@ export class Engine {
       engagersPerItem: s.engagersPerItem,
       seenPerUser: s.seenPerUser,
       postsPerAuthor: s.postsPerAuthor,
-      numericAttributes: valueAttributes([config.rank, ...[...variants.values()].map((v) => v.config.rank)]),
+      numericAttributes: keptAttributes([config.rank, ...[...variants.values()].map((v) => v.config.rank)]),
     });
     const impressions: SideEffect = { name: 'impression_log', run: (q, page) => this.logImpressions(q, page) };
     const { pipeline, popular, sources, fusion, ranker } = createForYouPipeline(config, logImpressions ? [impressions] : [], (id) => this.store.userIndex(id));

@@ -98,7 +98,7 @@ interface UserScores {
   history: number[];
   times: number[];
   /** Per history item: the value of its newest engagement when that is of a type with `positiveFrom` (a rating), else NaN. */
-  liked: number[];
+  ratings: number[];
   inHistory: Uint8Array;
   /** Items in the history ring (any polarity): never proposed. */
   blocked: Set<number>;
@@ -311,7 +311,7 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
   /** The request's scores of the liked history (computed once per request); null when no history item is of a type with `positiveFrom`. */
   private likedScores(u: UserScores, model: Model): Float64Array | null {
     if (u.likedScores !== undefined) return u.likedScores;
-    const weights = likedWeights(u.liked);
+    const weights = likedWeights(u.ratings);
     return (u.likedScores = weights ? scoreHistory(model, u.history, weights) : null);
   }
 
@@ -334,7 +334,7 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
     // The user's positive history (compact ids, distinct, newest first); any history item is never proposed.
     const history: number[] = [];
     const times: number[] = [];
-    const liked: number[] = [];
+    const ratings: number[] = [];
     const likedFrom = state.likedFrom;
     const inHistory = new Uint8Array(n);
     const blocked = new Set<number>();
@@ -342,14 +342,14 @@ export class EaseSource implements TrainableSource, CandidateFeatureProvider {
       blocked.add(item);
       if (!(state.polarity[type]! > 0)) return;
       const c = item < this.compactItemOf.length ? this.compactItemOf[item]! : -1;
-      if (c >= 0 && !inHistory[c]) (inHistory[c] = 1), history.push(c), times.push(ts), liked.push(Number.isNaN(likedFrom[type]!) ? NaN : value);
+      if (c >= 0 && !inHistory[c]) (inHistory[c] = 1), history.push(c), times.push(ts), ratings.push(Number.isNaN(likedFrom[type]!) ? NaN : value);
     });
     if (history.length === 0) {
       this.memo.set(q, model, null);
       return undefined;
     }
     const scores = scoreHistory(model, history, undefined);
-    return this.memo.set(q, model, { scores, history, times, liked, inHistory, blocked }) ?? undefined;
+    return this.memo.set(q, model, { scores, history, times, ratings, inHistory, blocked }) ?? undefined;
   }
 
   async save(dir: string): Promise<void> {

@@ -26,11 +26,11 @@ import { join } from 'node:path';
 import type { OnlineState } from '../state/online-state.js';
 import { LOG_EVENT, type ItemRecord, type LogChunk } from '../store/store.js';
 import type { Candidate, FeedQuery, SourceTrainingContext, TrainableSource } from '../pipeline/types.js';
-import { TopK } from '../models/top-k.js';
+import { TopK, TopRowsWriter } from '../models/top-k.js';
 import { candidatesFromTopK, heapFor, servable } from './ranked.js';
 import type { CandidateFeatureProvider } from '../features/registry.js';
 import { fillMissing, RequestMemo } from './request-memo.js';
-import { buildSequenceGraph, DEFAULT_SEQUENCE_OPTIONS, SequenceScores, TopRowsWriter, type SequenceGraphOptions } from '../models/knn/sequence-graph.js';
+import { buildSequenceGraph, DEFAULT_SEQUENCE_OPTIONS, SequenceScores, type SequenceGraphOptions } from '../models/knn/sequence-graph.js';
 
 export interface ItemToItemOptions {
   weighting: 'rp3b' | 'cosine';

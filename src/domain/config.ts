@@ -18,6 +18,11 @@ const eventTypeSchema = z.object({
   valued: z.boolean().optional(),
   positiveFrom: z.number().optional(),
   description: z.string().optional(),
+}).superRefine((t, ctx) => {
+  // A threshold on a value the events do not carry would label every event negative.
+  if (t.positiveFrom !== undefined && !(t.valued === true && t.polarity === 'positive')) {
+    ctx.addIssue({ code: 'custom', path: ['positiveFrom'], message: 'only for a positive type with valued: true (a threshold on the event value)' });
+  }
 });
 
 /** Variant names the engine defines itself (pipeline/variants.ts). */

@@ -395,27 +395,25 @@ const attributeFamily: FeatureFamily = {
   description: "numeric item attributes (rank.attributeFeatures): the item's value, and that value less the mean over the user's positive history",
   columns: (s) => (s.attributes ?? []).flatMap((a) => [`attr_${a}`, `attr_${a}_diff`]),
   fill(r, s, candidates, out, stride, offset) {
-    const names = s.attributes ?? [];
     const state = r.state;
-    names.forEach((name, k) => {
-      const col = state.numberColumn(name);
+    const cols = (s.attributes ?? []).map((name) => state.numberColumn(name));
+    // The history's mean per attribute, in one walk.
+    const sum = new Float64Array(cols.length);
+    const count = new Float64Array(cols.length);
+    if (r.user >= 0 && cols.some((c) => c >= 0)) {
+      state.history.forEachRecent(r.user, (item, type) => {
+        if (!(state.polarity[type]! > 0)) return;
+        for (let k = 0; k < cols.length; k++) {
+          const v = cols[k]! >= 0 ? state.numberAt(cols[k]!, item) : NaN;
+          if (Number.isFinite(v)) (sum[k]! += v), count[k]!++;
+        }
+      });
+    }
+    cols.forEach((col, k) => {
       const at = offset + 2 * k;
-      if (col < 0) {
-        for (let i = 0; i < candidates.length; i++) out[i * stride + at] = out[i * stride + at + 1] = NaN;
-        return;
-      }
-      let sum = 0;
-      let n = 0;
-      if (r.user >= 0) {
-        state.history.forEachRecent(r.user, (item, type) => {
-          if (!(state.polarity[type]! > 0)) return;
-          const v = state.numberAt(col, item);
-          if (Number.isFinite(v)) (sum += v), n++;
-        });
-      }
-      const mean = n > 0 ? sum / n : NaN;
+      const mean = count[k]! > 0 ? sum[k]! / count[k]! : NaN;
       for (let i = 0; i < candidates.length; i++) {
-        const v = state.numberAt(col, candidates[i]!.item);
+        const v = col >= 0 ? state.numberAt(col, candidates[i]!.item) : NaN;
         out[i * stride + at] = v;
         out[i * stride + at + 1] = v - mean;
       }

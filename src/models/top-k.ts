@@ -108,3 +108,42 @@ export class TopK {
     return n;
   }
 }
+
+/**
+ * Rows of a top-k graph, written one after the other into growing CSR arrays: row i = a drained
+ * TopK's entries (best first), each weight divided by `scale` (0 when scale ≤ 0).
+ */
+export class TopRowsWriter {
+  private readonly offsets: Int32Array;
+  private targets: Int32Array;
+  private weights: Float32Array;
+  private nnz = 0;
+
+  constructor(rows: number, perRow: number) {
+    this.offsets = new Int32Array(rows + 1);
+    this.targets = new Int32Array(Math.min(rows * perRow, 1 << 20) || 16);
+    this.weights = new Float32Array(this.targets.length);
+  }
+
+  /** Row `row` (rows in order): the `n` entries the heap just drained (`heap.drainSorted()`'s count). */
+  append(row: number, heap: TopK, n: number, scale: number): void {
+    if (this.nnz + n > this.targets.length) {
+      const targets = new Int32Array(Math.max(this.targets.length * 2, this.nnz + n));
+      targets.set(this.targets);
+      this.targets = targets;
+      const weights = new Float32Array(targets.length);
+      weights.set(this.weights);
+      this.weights = weights;
+    }
+    for (let k = 0; k < n; k++) {
+      this.targets[this.nnz + k] = heap.outItems[k]!;
+      this.weights[this.nnz + k] = scale > 0 ? heap.outScores[k]! / scale : 0;
+    }
+    this.nnz += n;
+    this.offsets[row + 1] = this.nnz;
+  }
+
+  finish(): { offsets: Int32Array; targets: Int32Array; weights: Float32Array } {
+    return { offsets: this.offsets, targets: this.targets.slice(0, this.nnz), weights: this.weights.slice(0, this.nnz) };
+  }
+}

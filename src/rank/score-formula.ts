@@ -79,8 +79,8 @@ function warnOnce(message: string): void {
   process.stderr.write(`lenta: ${message}\n`);
 }
 
-/** The numeric attributes a configuration's value terms read (the state keeps these). */
-export function valueAttributes(ranks: readonly Config['rank'][]): string[] {
+/** The numeric attributes a configuration reads — its value terms and its attribute features (the state keeps these). */
+export function keptAttributes(ranks: readonly Config['rank'][]): string[] {
   return [...new Set(ranks.flatMap((r) => [...r.valueTerms.map((t) => t.attribute), ...r.attributeFeatures]))];
 }
 

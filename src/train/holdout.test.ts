@@ -68,3 +68,9 @@ for (const positiveFrom of [4, undefined]) {
     }
   });
 }
+
+test('eventTypes positiveFrom: only on a positive valued type, else a clear config error naming the field', () => {
+  assert.throws(() => parseConfig({ eventTypes: [{ name: 'like', polarity: 'positive', weight: 1, positiveFrom: 4 }] }), /eventTypes\.0\.positiveFrom: only for a positive type with valued: true/);
+  assert.throws(() => parseConfig({ eventTypes: [{ name: 'report', polarity: 'negative', weight: -1, valued: true, positiveFrom: 4 }] }), /eventTypes\.0\.positiveFrom/);
+  assert.equal(parseConfig({ eventTypes: [{ name: 'rating', polarity: 'positive', weight: 1, valued: true, positiveFrom: 4 }] }).eventTypes[0]!.positiveFrom, 4);
+});

@@ -7,11 +7,11 @@
  *   W(i, j) = Σ_{users, positions p of i, 1 ≤ d ≤ window, j at p ± d} 1/d  /  √(occ(i) · occ(j))
  *
  * symmetric, each row's top `neighbours` kept (CSR, typed arrays). A user's score of an item is
- * the sum of its weights from the user's positive history items. On MovieLens (random 20%
- * split) this signal alone ranks about as well as iALS, and the heavy ranker gains from it next
- * to EASE: EASE sees a history as a set and misses which items were rated together.
+ * the sum of its weights from the user's positive history items. EASE sees a history as a set
+ * and misses which items were rated together; on MovieLens (random 20% split) the heavy ranker
+ * gains from this signal next to EASE (README: Recommendation quality).
  */
-import { TopK } from '../top-k.js';
+import { TopK, TopRowsWriter } from '../top-k.js';
 
 export interface SequenceGraphOptions {
   /** Positions on either side of an engagement that count as "close" (weighted 1/distance). */
@@ -97,45 +97,6 @@ export function buildSequenceGraph(seq: Int32Array, start: Int32Array, items: nu
 }
 
 /**
- * Rows of a top-k graph, written one after the other into growing CSR arrays: row i = a drained
- * TopK's entries (best first), each weight divided by `scale` (0 when scale ≤ 0).
- */
-export class TopRowsWriter {
-  private readonly offsets: Int32Array;
-  private targets: Int32Array;
-  private weights: Float32Array;
-  private nnz = 0;
-
-  constructor(rows: number, perRow: number) {
-    this.offsets = new Int32Array(rows + 1);
-    this.targets = new Int32Array(Math.min(rows * perRow, 1 << 20) || 16);
-    this.weights = new Float32Array(this.targets.length);
-  }
-
-  /** Row `row` (rows in order): the `n` entries the heap just drained (`heap.drainSorted()`'s count). */
-  append(row: number, heap: TopK, n: number, scale: number): void {
-    if (this.nnz + n > this.targets.length) {
-      const targets = new Int32Array(Math.max(this.targets.length * 2, this.nnz + n));
-      targets.set(this.targets);
-      this.targets = targets;
-      const weights = new Float32Array(targets.length);
-      weights.set(this.weights);
-      this.weights = weights;
-    }
-    for (let k = 0; k < n; k++) {
-      this.targets[this.nnz + k] = heap.outItems[k]!;
-      this.weights[this.nnz + k] = scale > 0 ? heap.outScores[k]! / scale : 0;
-    }
-    this.nnz += n;
-    this.offsets[row + 1] = this.nnz;
-  }
-
-  finish(): { offsets: Int32Array; targets: Int32Array; weights: Float32Array } {
-    return { offsets: this.offsets, targets: this.targets.slice(0, this.nnz), weights: this.weights.slice(0, this.nnz) };
-  }
-}
-
-/**
  * A request's scores on the sequence graph: sum(history) adds each history item's row (its
  * neighbours) into a generation-stamped accumulator, keeping the largest sum of an item outside
  * the history (best()); score(j) reads an item's sum (0 when no history item links to it).
@@ -143,7 +104,7 @@ export class TopRowsWriter {
 export class SequenceScores {
   private acc = new Float64Array(0);
   private stamp = new Uint32Array(0);
-  private history = new Uint32Array(0);
+  private inHistory = new Uint32Array(0);
   private distinct = new Int32Array(0);
   private generation = 0;
   private top = 0;
@@ -162,17 +123,17 @@ export class SequenceScores {
     if (this.acc.length < g.items) {
       this.acc = new Float64Array(g.items);
       this.stamp = new Uint32Array(g.items);
-      this.history = new Uint32Array(g.items);
+      this.inHistory = new Uint32Array(g.items);
       this.generation = 0;
     }
     if (this.distinct.length < n) this.distinct = new Int32Array(Math.max(n, 2 * this.distinct.length));
     if (++this.generation === 0xffffffff) {
       this.stamp.fill(0);
-      this.history.fill(0);
+      this.inHistory.fill(0);
       this.generation = 1;
     }
     const gen = this.generation;
-    const { acc, stamp, history: marked, distinct } = this;
+    const { acc, stamp, inHistory: marked, distinct } = this;
     let m = 0;
     for (let k = 0; k < n; k++) {
       const item = history[k]!;
@@ -194,7 +155,7 @@ export class SequenceScores {
 
   /** The item's summed weight; NaN for a history item or an item outside the graph. */
   score(item: number): number {
-    if (item < 0 || item >= this.graph.items || this.history[item] === this.generation) return NaN;
+    if (item < 0 || item >= this.graph.items || this.inHistory[item] === this.generation) return NaN;
     return this.stamp[item] === this.generation ? this.acc[item]! : 0;
   }
 
