@@ -16,7 +16,7 @@
  *
  * Flags: --users/--posts/--events (the scale; other than the default, the simulator's volume
  * knobs are fitted to it), --requests (10,000), --concurrency (32), --warmup (500), --sample
- * (200 explain=true requests), --dir (.bench), --db, --json, --cpu-prof DIR (the server's CPU
+ * (1,000 explain=true requests, one at a time: the per-stage p99 of 200 would be the 2nd-slowest), --dir (.bench), --db, --json, --cpu-prof DIR (the server's CPU
  * profile, written when it exits), --workers N (`lenta serve --workers N`: the writer process and
  * N serving processes; RSS is then their sum), --rate R[,R…] (after the closed loop, an open-loop
  * run per rate: Poisson arrivals at R req/s for --rate-seconds (30), latency from each request's
@@ -54,7 +54,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       requests: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '32' },
       warmup: { type: 'string', default: '500' },
-      sample: { type: 'string', default: '200' },
+      sample: { type: 'string', default: '1000' },
       dir: { type: 'string', default: '.bench' },
       db: { type: 'string' },
       json: { type: 'boolean', default: false },

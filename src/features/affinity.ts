@@ -24,13 +24,14 @@ export function engagementWeights(state: OnlineState): Float64Array {
  * checked first with a few hash probes — its ENGAGED entry (every positive event also counts as
  * ENGAGED, so no positive type's entry exists without it) and the entries of the weighted
  * non-positive types, each only if the user has any counter of that type — before one probe per
- * weighted type.
+ * weighted type. `engagedEntry`: the pair's ENGAGED entry when the caller has looked it up
+ * already (table.find; −1 for none), so that it is not probed twice.
  */
-export function authorAffinity(state: OnlineState, weights: Float64Array, user: number, author: number, now: number): number {
+export function authorAffinity(state: OnlineState, weights: Float64Array, user: number, author: number, now: number, engagedEntry?: number): number {
   const table = state.userAuthorCounts;
   // A (user, author, type) entry exists only if the user's own (user, type) entry does.
   const has = userCounterTypes(state, user);
-  let any = has[state.ENGAGED] === 1 && table.find(user, author, state.ENGAGED) >= 0;
+  let any = has[state.ENGAGED] === 1 && (engagedEntry ?? table.find(user, author, state.ENGAGED)) >= 0;
   const polarity = state.polarity;
   for (let t = 0; t < weights.length && !any; t++) {
     any = weights[t] !== 0 && !(polarity[t]! > 0) && has[t] === 1 && table.find(user, author, t) >= 0;

@@ -366,7 +366,7 @@ const userAuthorFamily: FeatureFamily = {
       out[row + nw + 1] = e >= 0 ? Math.max(0, r.now - table.entryLast(e)) / DAY : NaN;
       out[row + nw + 2] = st.following.has(r.user, author) ? 1 : 0;
       out[row + nw + 3] = st.following.has(author, r.user) ? 1 : 0;
-      out[row + nw + 4] = authorAffinity(st, r.weights, r.user, author, r.now);
+      out[row + nw + 4] = authorAffinity(st, r.weights, r.user, author, r.now, engagedKnown ? e : -1);
     }
   },
 };
