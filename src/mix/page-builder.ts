@@ -28,7 +28,8 @@ export class PageBuilder implements CandidateSelector {
 
   select(q: FeedQuery, candidates: Candidate[], limit: number): Candidate[] {
     const mix = q.mix;
-    const byScore = (a: Candidate, b: Candidate) => b.score - a.score || a.item - b.item;
+    // −1, 0 or 1 (a score difference would be a double, boxed on every return to the sort).
+    const byScore = (a: Candidate, b: Candidate) => (b.score > a.score ? 1 : b.score < a.score ? -1 : a.item - b.item);
     const perSide = Math.max(limit * 3, mix.exploration.enabled ? mix.exploration.topM : 0);
     const pool = poolOf(candidates, perSide, byScore);
     const n = pool.length;

@@ -147,3 +147,65 @@ export class TopRowsWriter {
     return { offsets: this.offsets, targets: this.targets.slice(0, this.nnz), weights: this.weights.slice(0, this.nnz) };
   }
 }
+
+/**
+ * Indices 0…n−1 into out[0…n), ordered by score descending, then by tie (ascending): the order
+ * of `sort((a, b) => scores[b] − scores[a] || ties[a] − ties[b])` when the ties are distinct,
+ * with NaN scores last. A quicksort on typed arrays: no comparator calls (each would box the
+ * score difference) and no garbage.
+ */
+export function orderByScore(scores: ArrayLike<number>, ties: ArrayLike<number>, n: number, out: Int32Array): Int32Array {
+  if (out.length < n) throw new Error(`out: room for ${out.length} indices, ${n} needed`);
+  if (orderKeys.s.length < n) orderKeys = { s: new Float64Array(Math.max(n, 2 * orderKeys.s.length)), t: new Float64Array(Math.max(n, 2 * orderKeys.s.length)) };
+  const { s, t } = orderKeys;
+  for (let i = 0; i < n; i++) {
+    const v = scores[i]!;
+    s[i] = v === v ? v : -Infinity;
+    t[i] = ties[i]!;
+    out[i] = i;
+  }
+  // before(i, j): i comes first.
+  const before = (i: number, j: number): boolean => s[i]! > s[j]! || (s[i] === s[j] && (t[i]! < t[j]! || (t[i] === t[j] && i < j)));
+  const sortRange = (lo: number, hi: number): void => {
+    while (hi - lo > 16) {
+      // The median of three as the pivot.
+      const a = out[lo]!;
+      const b = out[(lo + hi) >> 1]!;
+      const c = out[hi]!;
+      const pivot = before(a, b) ? (before(b, c) ? b : before(a, c) ? c : a) : before(a, c) ? a : before(b, c) ? c : b;
+      let x: number;
+      let i = lo;
+      let j = hi;
+      while (i <= j) {
+        while (before(out[i]!, pivot)) i++;
+        while (before(pivot, out[j]!)) j--;
+        if (i <= j) {
+          x = out[i]!;
+          out[i++] = out[j]!;
+          out[j--] = x;
+        }
+      }
+      // The smaller side by recursion, the larger by the loop (depth O(log n)).
+      if (j - lo < hi - i) {
+        sortRange(lo, j);
+        lo = i;
+      } else {
+        sortRange(i, hi);
+        hi = j;
+      }
+    }
+    for (let k = lo + 1; k <= hi; k++) {
+      const x = out[k]!;
+      let m = k - 1;
+      while (m >= lo && before(x, out[m]!)) {
+        out[m + 1] = out[m]!;
+        m--;
+      }
+      out[m + 1] = x;
+    }
+  };
+  if (n > 1) sortRange(0, n - 1);
+  return out;
+}
+
+let orderKeys = { s: new Float64Array(0), t: new Float64Array(0) };

@@ -18,7 +18,7 @@ import type { FeatureRegistry } from '../features/registry.js';
 import { GbdtForest } from '../models/gbdt/forest.js';
 import { GbdtModel, type GbdtModelJson } from '../models/gbdt/model.js';
 import { MultiTaskMlp, type MlpJson, type MlpReport } from '../models/mlp/mlp.js';
-import { TopK } from '../models/top-k.js';
+import { orderByScore, TopK } from '../models/top-k.js';
 import type { Candidate, CandidateScorer, FeedQuery } from '../pipeline/types.js';
 import { calibratorFromJson, type Calibrator, type CalibratorJson } from './calibration.js';
 import { boostOf, scoreTerms, valueOf, weightedScore, type ScoreTerms } from './score-formula.js';
@@ -194,6 +194,10 @@ export class HeavyRanker implements CandidateScorer {
   private forest: GbdtForest | undefined;
   /** The best EXPLAINED_CANDIDATES by score (indices into the scored candidates). */
   private readonly best = new TopK(EXPLAINED_CANDIDATES, -Infinity);
+  /** The light ranker's scores, items and order of the request's candidates (grow-only scratch). */
+  private lightScores = new Float64Array(0);
+  private lightItems = new Float64Array(0);
+  private lightOrder = new Int32Array(0);
 
   constructor(private readonly settings: Config['rank']) {}
 
@@ -249,11 +253,22 @@ export class HeavyRanker implements CandidateScorer {
     // The request's variant may weigh the heads its own way (experiments).
     const terms = this.terms && q.terms && q.terms.weights.length === this.terms.weights.length ? q.terms : this.terms;
     if (!registry || !terms || candidates.length === 0) return;
-    // The light ranker's order decides who the heavy ranker sees.
-    const order = candidates.map((_, i) => i).sort((a, b) => candidates[b]!.score - candidates[a]!.score || candidates[a]!.item - candidates[b]!.item);
-    for (let r = 0; r < order.length; r++) candidates[order[r]!]!.lightRank = r + 1;
-    const n = Math.min(order.length, this.settings.maxCandidates);
-    const scored = order.slice(0, n).map((i) => candidates[i]!);
+    // The light ranker's order: by score, then by item (typed arrays: no comparator calls).
+    const nc = candidates.length;
+    if (this.lightScores.length < nc) {
+      this.lightScores = new Float64Array(Math.max(nc, 2 * this.lightScores.length));
+      this.lightItems = new Float64Array(this.lightScores.length);
+      this.lightOrder = new Int32Array(this.lightScores.length);
+    }
+    for (let i = 0; i < nc; i++) {
+      this.lightScores[i] = candidates[i]!.score;
+      this.lightItems[i] = candidates[i]!.item;
+    }
+    const order = orderByScore(this.lightScores, this.lightItems, nc, this.lightOrder);
+    for (let r = 0; r < nc; r++) candidates[order[r]!]!.lightRank = r + 1;
+    const n = Math.min(nc, this.settings.maxCandidates);
+    const scored: Candidate[] = new Array(n);
+    for (let r = 0; r < n; r++) scored[r] = candidates[order[r]!]!;
     const d = registry.width;
     if (this.features.length < n * d) this.features = new Float32Array(n * d);
     const cascade = this.cascade;
@@ -336,7 +351,7 @@ export class HeavyRanker implements CandidateScorer {
     let min = Infinity;
     for (let i = 0; i < n; i++) if (scored[i]!.score < min) min = scored[i]!.score;
     // Beyond the budget: below every heavy score, in the light order.
-    for (let r = n; r < order.length; r++) candidates[order[r]!]!.score = min - 1 - (r - n);
+    for (let r = n; r < nc; r++) candidates[order[r]!]!.score = min - 1 - (r - n);
     // Without explanations (`?explain=false`) nobody reads the per-head probabilities.
     if (q.explain === false) return;
     // The best EXPLAINED_CANDIDATES by the weighted score get every head's probability in

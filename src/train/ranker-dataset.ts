@@ -27,6 +27,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { FeatureRegistry } from '../features/registry.js';
+import { orderByScore } from '../models/top-k.js';
 import { makeCandidate, type Candidate, type FeedQuery } from '../pipeline/types.js';
 import { needsUnweighted } from '../pipeline/feed-pipeline.js';
 import { Rng } from '../sim/random.js';
@@ -114,7 +115,8 @@ export function buildRankerDataset(
     const q = query(u.user, u.kept);
     const cands = options.unweighted ? withoutUnweighted(u.candidates, options.unweighted, options.maxCandidates) : u.candidates;
     scoreLight(q, cands);
-    const order = cands.map((_, i) => i).sort((a, b) => cands[b]!.score - cands[a]!.score || cands[a]!.item - cands[b]!.item);
+    // The heavy ranker's order (rank/heavy-ranker.ts): its light_rank feature.
+    const order = Array.from(orderByScore(Float64Array.from(cands, (c) => c.score), Float64Array.from(cands, (c) => c.item), cands.length, new Int32Array(cands.length)));
     for (let r = 0; r < order.length; r++) cands[order[r]!]!.lightRank = r + 1;
     const scope = order.slice(0, options.maxCandidates).map((i) => cands[i]!);
     const inScope = new Map(scope.map((c, i) => [c.item, i]));
