@@ -152,7 +152,7 @@ export class TopRowsWriter {
  * Indices 0…n−1 into out[0…n), ordered by score descending, then by tie (ascending): the order
  * of `sort((a, b) => scores[b] − scores[a] || ties[a] − ties[b])` when the ties are distinct,
  * with NaN scores last. A quicksort on typed arrays: no comparator calls (each would box the
- * score difference) and no garbage.
+ * score difference), and no garbage but two closures a call.
  */
 export function orderByScore(scores: ArrayLike<number>, ties: ArrayLike<number>, n: number, out: Int32Array): Int32Array {
   if (out.length < n) throw new Error(`out: room for ${out.length} indices, ${n} needed`);
