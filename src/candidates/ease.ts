@@ -468,11 +468,6 @@ function scoreHistory(model: Model, history: readonly number[], weights: Float64
 }
 
 /**
- * Weights of a history newest first (`times` of engagement, non-increasing): 1 / (1 + k / r)
- * where k is the number of items engaged strictly later (ties share the weight). Undefined when
- * every item has the same time (no order: the weights would all be 1).
- */
-/**
  * The liked history row from the history's ratings (NaN: not a rating): 1 for the items rated
  * at least at the mean of the ratings, 0 for the rest; undefined when there is no rating.
  */
@@ -485,6 +480,11 @@ export function likedWeights(ratings: readonly number[]): Float64Array | undefin
   return Float64Array.from(ratings, (v) => (Number.isFinite(v) && v >= mean ? 1 : 0));
 }
 
+/**
+ * Weights of a history newest first (`times` of engagement, non-increasing): 1 / (1 + k / r)
+ * where k is the number of items engaged strictly later (ties share the weight). Undefined when
+ * every item has the same time (no order: the weights would all be 1).
+ */
 export function recencyWeights(times: readonly number[], r: number): Float64Array | undefined {
   const weights = new Float64Array(times.length);
   let k = 0;

@@ -98,6 +98,8 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
   /** The sequence graph and its per-request sums (trained with the graph), and the request's positive history items. */
   private sequence: SequenceScores | undefined;
   private seqHistory = new Int32Array(0);
+  /** The request whose history the sequence scores hold (its features read them again without summing). */
+  private readonly seqSummed = new RequestMemo<true>();
   private trainedAtSeq = 0;
   private trainedEvents = 0;
   /** Positive events applied since the graph was trained or loaded. */
@@ -461,14 +463,17 @@ export class ItemToItemSource implements TrainableSource, CandidateFeatureProvid
   private sequenceFeatures(q: FeedQuery, candidates: readonly Candidate[], out: Float32Array, stride: number, offset: number): void {
     const sq = this.sequence;
     if (!sq) return fillMissing(out, candidates.length, stride, offset, 2);
-    const polarity = q.state.polarity;
-    let n = 0;
-    if (this.seqHistory.length < q.state.history.capacity) this.seqHistory = new Int32Array(q.state.history.capacity);
-    const items = this.seqHistory;
-    q.state.history.forEachRecent(q.user, (item, type) => {
-      if (polarity[type]! > 0) items[n++] = item;
-    });
-    sq.sum(items, n);
+    if (!this.seqSummed.get(q, sq)) {
+      const polarity = q.state.polarity;
+      let n = 0;
+      if (this.seqHistory.length < q.state.history.capacity) this.seqHistory = new Int32Array(q.state.history.capacity);
+      const items = this.seqHistory;
+      q.state.history.forEachRecent(q.user, (item, type) => {
+        if (polarity[type]! > 0) items[n++] = item;
+      });
+      sq.sum(items, n);
+      this.seqSummed.set(q, sq, true);
+    }
     if (sq.summed === 0) return fillMissing(out, candidates.length, stride, offset, 2);
     const best = sq.best();
     for (let i = 0; i < candidates.length; i++) {

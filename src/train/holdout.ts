@@ -28,6 +28,14 @@ import type { Candidate } from '../pipeline/types.js';
 import { Rng } from '../sim/random.js';
 import { LOG_EVENT } from '../store/store.js';
 
+/** One user's positive and negative reactions in log order: item, type, time and value each. */
+interface Reactions {
+  item: number[];
+  type: number[];
+  ts: number[];
+  value: number[];
+}
+
 export interface HoldoutOptions {
   users: number;
   holdoutShare: number;
@@ -101,9 +109,20 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
   // A reaction the rankers learn as a positive: a positive type, from its `positiveFrom` value on.
   const likedFrom = engine.state.likedFrom;
   const labelPositive = (type: number, value: number) => polarity[type]! > 0 && (Number.isNaN(likedFrom[type]!) || value >= likedFrom[type]!);
+  // Reaction p of a user, held out: its type into the item's truth (a positive type only when
+  // it is a label positive) and the item into `engaged` when it is one.
+  const holdReaction = (l: Reactions, p: number, truth: Map<number, number[]>, engaged: Set<number>): void => {
+    const item = l.item[p]!;
+    const type = l.type[p]!;
+    let types = truth.get(item);
+    if (!types) truth.set(item, (types = []));
+    const liked = labelPositive(type, l.value[p]!);
+    if (!types.includes(type) && (liked || !(polarity[type]! > 0))) types.push(type);
+    if (liked) engaged.add(item);
+  };
 
   // Each user's reactions (item, type, time) and impressions in log order, in one pass.
-  const reactions = new Map<number, { item: number[]; type: number[]; ts: number[]; value: number[] }>();
+  const reactions = new Map<number, Reactions>();
   const impressionType = engine.state.impressionType;
   const wantImpressions = options.holdout === 'cutoff' && options.impressions !== 'never' && impressionType >= 0;
   const impressions = new Map<number, { item: number[]; ts: number[]; context: (string | null)[] }>();
@@ -169,18 +188,14 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
       const truth = new Map<number, number[]>();
       const engaged = new Set<number>();
       let time = Infinity;
-      const l = reactions.get(u) ?? { item: [], type: [], ts: [], value: [] };
+      const l: Reactions = reactions.get(u) ?? { item: [], type: [], ts: [], value: [] };
       for (let p = 0; p < l.item.length; p++) {
         const item = l.item[p]!;
         if (l.ts[p]! <= cutoff) {
           past.add(item);
           continue;
         }
-        let types = truth.get(item);
-        if (!types) truth.set(item, (types = []));
-        const liked = labelPositive(l.type[p]!, l.value[p]!);
-        if (!types.includes(l.type[p]!) && (liked || !(polarity[l.type[p]!]! > 0))) types.push(l.type[p]!);
-        if (liked) engaged.add(item);
+        holdReaction(l, p, truth, engaged);
         if (l.ts[p]! < time) time = l.ts[p]!;
       }
       // Items the user had already reacted to before the cutoff are not new to them.
@@ -211,11 +226,7 @@ export async function collectHoldoutExamples(engine: Engine, options: HoldoutOpt
     for (let p = 0; p < l.item.length; p++) {
       const item = l.item[p]!;
       if (!held.has(item)) continue;
-      let types = truth.get(item);
-      if (!types) truth.set(item, (types = []));
-      const liked = labelPositive(l.type[p]!, l.value[p]!);
-      if (!types.includes(l.type[p]!) && (liked || !(polarity[l.type[p]!]! > 0))) types.push(l.type[p]!);
-      if (liked) engaged.add(item);
+      holdReaction(l, p, truth, engaged);
       if (l.ts[p]! < time) time = l.ts[p]!;
     }
     if (engaged.size === 0) continue;

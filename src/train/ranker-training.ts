@@ -67,7 +67,8 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   // Held-out candidate rows: the deployment check cross-validates the engaged head over all the
   // groups (below). With rank.selectLeaves it does so per leaf count first, and the trees take the best.
   const canCv = ds.kind === 'candidates' && s0.gateFolds >= 2 && g >= 2 * s0.gateFolds;
-  const chosenCv = canCv && !o.warmStart ? chooseLeaves(ds, s0, lightScores(ds), o.seed ?? 42, (leaves, f) => progress(1, 100, `cross-validation, ${leaves} leaves, fold ${f + 1}/${s0.gateFolds}`)) : undefined;
+  const cvLight = canCv ? lightScores(ds) : undefined;
+  const chosenCv = cvLight && !o.warmStart ? chooseLeaves(ds, s0, cvLight, o.seed ?? 42, (leaves, f) => progress(1, 100, `cross-validation, ${leaves} leaves, fold ${f + 1}/${s0.gateFolds}`)) : undefined;
   const s = chosenCv ? { ...s0, leaves: chosenCv.leaves.chosen } : s0;
   const fitEnd = Math.max(1, Math.min(g - 2, Math.round(g * s.fitShare)));
   const calEnd = fitEnd + Math.max(1, Math.floor((g - fitEnd) / 2));
@@ -206,7 +207,7 @@ export async function trainRanker(examples: HoldoutExamples, o: RankerTrainingOp
   const valueReason = `weighted score's realized value@10 ${heavyValue.toFixed(4)} vs the light ranker's ${lightValue.toFixed(4)}: difference ${diffMean.toFixed(4)} ± ${diffSe.toFixed(4)} (standard error) ${valueOk ? 'is not' : 'is'} clearly below 0 ${where}`;
   // Held-out candidate rows: a few hundred users, one small test slice is noise. The order
   // check cross-validates the engaged head over all of them instead, and asks for a clear gain.
-  const cv = chosenCv ?? (canCv ? crossValidate(ds, s, lightScores(ds), s.gateFolds, o.seed ?? 42, (f) => progress(99, 100, `cross-validation fold ${f + 1}/${s.gateFolds}`)) : undefined);
+  const cv = chosenCv ?? (cvLight ? crossValidate(ds, s, cvLight, s.gateFolds, o.seed ?? 42, (f) => progress(99, 100, `cross-validation fold ${f + 1}/${s.gateFolds}`)) : undefined);
   let gate: { passed: boolean; reason: string };
   if (cv) {
     const evidence = cv.positives >= s.gateMinPositives;
