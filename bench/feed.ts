@@ -31,6 +31,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { basename, join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/domain/config.js';
 import { EventTypeRegistry } from '../src/domain/event-types.js';
@@ -219,7 +220,11 @@ export async function feedBench(argv: string[]): Promise<void> {
     await client.load(feedPaths(warmup, false), concurrency);
     // With several serving processes, /metrics holds every process's series (a `worker` label each): parseMetrics sums them.
     const before = parseMetrics(await client.text('/metrics'));
+    const cpuBefore = treeCpu(server.pid!);
+    const clientCpuBefore = process.cpuUsage();
     const feed = await client.load(feedPaths(requests, false), concurrency, (done, s) => log(`  ${fmt(done)}/${fmt(requests)} requests, ${s.toFixed(0)} s`));
+    const cpuAfter = treeCpu(server.pid!);
+    const clientCpu = process.cpuUsage(clientCpuBefore);
     const after = parseMetrics(await client.text('/metrics'));
     const rssLoaded = treeStatus(server.pid!, 'VmRSS');
     const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
@@ -337,6 +342,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       `candidates per request: ${candidatesNote}\n` +
       `server: ready in ${startSeconds.toFixed(1)} s — ${ready}${replayLine ? `; ${replayLine.replace(/\s+/g, ' ')}` : ''}${buildNote ? `\nplatform built in this run: ${buildNote}` : ''}\n` +
       (warnings.length > 0 ? `server warnings: ${warnings.join(' | ')}\n` : '') +
+      cpuNote(cpuBefore, cpuAfter, (clientCpu.user + clientCpu.system) / 1000, feed.completed, workers) +
       `server memory: RSS ${mb(rssLoaded)} after the load (${mb(rssReady)} when ready, peak ${mb(rssPeak)}); online state ${mb(stateBytes)}${workers > 1 ? ' (summed over the serving processes)' : ''}${healthBody.events !== undefined ? `; store after the run: ${fmt(healthBody.events)} events (the run's impressions included; the copy is deleted)` : ''}\n` +
       (openRows.length > 0 ? `\nopen loop (--rate): Poisson arrivals at the offered rate, ${rateSeconds} s each, latency from each request's scheduled send (waits for a connection or behind a backlog included); served req/s, latency and the light-ordered share are of the pages served, shed the share answered 503 (feed.overload.shedAfterMs ${overload === undefined ? 'off' : (shedAfter ?? 'default')}):\n\n${table(openRows)}\n` : '') +
       (stageRows.length > 0 ? `\nstages of the explain=true sample (one request at a time, server-side ms, by mean):\n\n${table(stageRows)}\n` : '');
@@ -673,6 +679,75 @@ function bySource(before: Map<string, number>, after: Map<string, number>, name:
     if (m && d > 0) parts.push(`${m[1]} ${d}`);
   }
   return parts.join(', ');
+}
+
+/** CPU seconds (user + system) of a process tree: its processes' event-loop (main) threads, and all their threads. */
+interface CpuSeconds {
+  main: number;
+  total: number;
+  /** The top process's own threads (with `--workers` > 1: the writer, which serves no feed). */
+  root: number;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ of /proc's stat files on Linux
+
+/** utime + stime of a /proc stat file, in seconds (0 when unreadable: not Linux, or the process is gone). */
+function statSeconds(path: string): number {
+  try {
+    const text = readFileSync(path, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The CPU time of the server's process tree so far. A process's own stat counts every thread it
+ * ran, exited ones included; its main thread's is the event loop (JavaScript, and the GC pauses
+ * that stop it). The rest are V8's helper threads (parallel and concurrent GC, compilation), the
+ * embedding search's worker thread and libuv's pool.
+ */
+function treeCpu(pid: number): CpuSeconds {
+  const own = statSeconds(`/proc/${pid}/stat`);
+  const out = { main: statSeconds(`/proc/${pid}/task/${pid}/stat`), total: own, root: own };
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // no children file: one process
+  }
+  for (const c of children) {
+    const child = treeCpu(Number(c));
+    out.main += child.main;
+    out.total += child.total;
+  }
+  return out;
+}
+
+/**
+ * What a feed request costs in CPU over the timed closed loop, and the throughput that cost
+ * allows on this machine: with every core busy and nothing else running, cores × 1,000 /
+ * (server + client core-ms per request) requests per second.
+ */
+function cpuNote(before: CpuSeconds, after: CpuSeconds, clientMs: number, requests: number, workers: number): string {
+  const total = after.total - before.total;
+  if (!(total > 0) || requests === 0) return '';
+  const per = (s: number) => (s * 1000) / requests;
+  const server = per(total);
+  const client = clientMs / requests;
+  const cores = availableParallelism();
+  const ceiling = (cores * 1000) / (server + client);
+  const main = after.main - before.main;
+  const split =
+    workers > 1
+      ? `the writer process ${per(after.root - before.root).toFixed(2)}, the serving processes ${per(total - (after.root - before.root)).toFixed(2)}; all event loops ${per(main).toFixed(2)}, other threads ${per(total - main).toFixed(2)} (GC helpers, the search workers)`
+      : `${per(main).toFixed(2)} on the event loop, ${per(total - main).toFixed(2)} on other threads (GC helpers, the search worker)`;
+  return (
+    `CPU per feed request in the timed run: server ${server.toFixed(2)} core-ms — ${split} — and the client ${client.toFixed(2)}; ` +
+    `so this machine's ${cores} cores serve at most ~${ceiling.toFixed(0)} req/s at this cost (the goal of 300 req/s needs ≤ ${((cores * 1000) / 300).toFixed(1)} core-ms a request, client included)\n`
+  );
 }
 
 /** procStatus summed over the process and its children (`--workers` > 1: the writer and the serving processes). */
