@@ -6,8 +6,9 @@
  * warm-up) asking `GET /v1/users/:id/feed?limit=20&explain=false` for random active users.
  * Baseline in the same run: `GET /health` with the same client and concurrency (the HTTP
  * floor of this machine and framework). Prints p50/p99/mean latency, requests/s, the
- * server's RSS, the candidates entering scoring per request (from a separate `explain=true`
- * sample, not timed) and that sample's per-stage times; `--json` ends the output with one
+ * server's RSS, the CPU a feed request costs (the server's process tree and the client, from
+ * /proc, over the timed run), the candidates entering scoring per request (from a separate
+ * `explain=true` sample, not timed) and that sample's per-stage times; `--json` ends the output with one
  * JSON line {p50_ms, p99_ms, rps, rss_mb, candidates_per_request, requests}.
  *
  * The database (and its trained source indexes, `<db>.models/`) is built once per scale and
