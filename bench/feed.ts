@@ -706,23 +706,15 @@ function statSeconds(path: string): number {
 
 /**
  * The CPU time of the server's process tree so far. A process's own stat counts every thread it
- * ran, exited ones included; its main thread's is the event loop (JavaScript, and the GC pauses
- * that stop it). The rest are V8's helper threads (parallel and concurrent GC, compilation), the
- * embedding search's worker thread and libuv's pool.
+ * ran, exited ones included (not its children: they are summed here); its main thread's is the
+ * event loop (JavaScript, and the GC pauses that stop it). The rest are V8's helper threads
+ * (parallel and concurrent GC, compilation), the embedding search's worker thread and libuv's pool.
  */
 function treeCpu(pid: number): CpuSeconds {
-  const own = statSeconds(`/proc/${pid}/stat`);
-  const out = { main: statSeconds(`/proc/${pid}/task/${pid}/stat`), total: own, root: own };
-  let children: string[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  } catch {
-    // no children file: one process
-  }
-  for (const c of children) {
-    const child = treeCpu(Number(c));
-    out.main += child.main;
-    out.total += child.total;
+  const out = { main: 0, total: 0, root: statSeconds(`/proc/${pid}/stat`) };
+  for (const p of processTree(pid)) {
+    out.main += statSeconds(`/proc/${p}/task/${p}/stat`);
+    out.total += p === pid ? out.root : statSeconds(`/proc/${p}/stat`);
   }
   return out;
 }
@@ -753,15 +745,20 @@ function cpuNote(before: CpuSeconds, after: CpuSeconds, clientMs: number, reques
 
 /** procStatus summed over the process and its children (`--workers` > 1: the writer and the serving processes). */
 function treeStatus(pid: number, field: string): number {
-  let total = procStatus(pid, field);
+  let total = 0;
+  for (const p of processTree(pid)) total += procStatus(p, field);
+  return total;
+}
+
+/** The process and its descendants (Linux: /proc/<pid>/task/<pid>/children), the process first. */
+function processTree(pid: number): number[] {
   let children: string[] = [];
   try {
     children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
   } catch {
     // no children file: one process
   }
-  for (const c of children) total += treeStatus(Number(c), field);
-  return total;
+  return [pid, ...children.flatMap((c) => processTree(Number(c)))];
 }
 
 function mulberry32(seed: number): () => number {
