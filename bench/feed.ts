@@ -24,7 +24,9 @@
  * scheduled send — the latency at a given traffic, which the closed loop's queue hides; the JSON
  * line then also holds `open_loop`), --overload U (the server's overload protection on, at
  * `feed.overload.utilization` U; off by default here: a closed loop keeps the server busy all
- * the time, and the benchmark measures the full request; --overload-window MS its window,
+ * the time, and the benchmark measures the full request; --config FILE the server's config
+ * (e.g. `{"rank":{"maxCandidates":300}}`: what a smaller heavy-ranker budget serves; the overload
+ * setting above is laid over it); --overload-window MS its window,
  * --shed-after MS and --queue-concurrency N its admission queue's `shedAfterMs` and
  * `concurrency`; 503 answers are counted as shed, not as errors).
  */
@@ -34,7 +36,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { basename, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../src/domain/config.js';
+import { configInput, mergeDeep, parseConfig } from '../src/domain/config.js';
 import { EventTypeRegistry } from '../src/domain/event-types.js';
 import { Engine } from '../src/engine.js';
 import { SIM_PRESETS, simulate, type SimOptions } from '../src/sim/index.js';
@@ -68,6 +70,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       'shed-after': { type: 'string' },
       'queue-concurrency': { type: 'string' },
       'rate-seconds': { type: 'string', default: '30' },
+      config: { type: 'string' },
     },
   });
   const int = (name: string, v: string | undefined, min: number): number => {
@@ -100,6 +103,13 @@ export async function feedBench(argv: string[]): Promise<void> {
   const queueConcurrency = values['queue-concurrency'] === undefined ? undefined : int('queue-concurrency', values['queue-concurrency'], 1);
   if ((overloadWindow !== undefined || shedAfter !== undefined || queueConcurrency !== undefined) && overload === undefined) {
     throw new Error('--overload-window, --shed-after and --queue-concurrency set the overload protection, which is off without --overload U');
+  }
+  // --config FILE: the server's config (e.g. a smaller rank.maxCandidates), checked here; the
+  // bench's overload setting is laid over it.
+  let serverConfig: Record<string, unknown> = {};
+  if (values.config !== undefined) {
+    serverConfig = configInput({ file: values.config, env: {} });
+    parseConfig(serverConfig);
   }
   const log = (s: string) => process.stderr.write(`${s}\n`);
   mkdirSync(values.dir!, { recursive: true });
@@ -167,7 +177,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
     // Started with the flags `bin/lenta.js` gives a server (its young generation: server/node-flags.ts).
     const serverFlags = withServerHeapFlags(prof);
-    writeFileSync(`${run}.config.json`, JSON.stringify({ feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload, ...(overloadWindow ? { windowMs: overloadWindow } : {}), ...(shedAfter !== undefined ? { shedAfterMs: shedAfter } : {}), ...(queueConcurrency ? { concurrency: queueConcurrency } : {}) } } }));
+    writeFileSync(`${run}.config.json`, JSON.stringify(mergeDeep(serverConfig, { feed: { overload: overload === undefined ? { enabled: false } : { enabled: true, utilization: overload, ...(overloadWindow ? { windowMs: overloadWindow } : {}), ...(shedAfter !== undefined ? { shedAfterMs: shedAfter } : {}), ...(queueConcurrency ? { concurrency: queueConcurrency } : {}) } } })));
     const server = spawn(process.execPath, [...serverFlags, '-e', script, '--', 'serve', '--db', run, '--port', '0', '--workers', String(workers), '--config', `${run}.config.json`], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = server;
     let serverErr = '';
@@ -231,7 +241,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
 
     // 6b. `--rate`: open-loop runs at the given arrival rates (after the closed loop, on the warm server).
-    const open: { rate: number; result: LoadResult & { maxInFlight: number }; light: number }[] = [];
+    const open: { rate: number; result: LoadResult & { maxInFlight: number }; light: number; reduced: number }[] = [];
     if (rates.length > 0) {
       // Up to 1,024 connections: a cap the server can keep busy (every connection waiting up to
       // shedAfterMs) would move the backlog into this client, where the server cannot see it.
@@ -241,10 +251,12 @@ export async function feedBench(argv: string[]): Promise<void> {
       for (const rate of rates) {
         const n = Math.max(1, Math.round(rate * rateSeconds));
         log(`open loop: ${fmt(n)} requests at ${rate} req/s (Poisson arrivals, ${rateSeconds} s)`);
-        const light0 = parseMetrics(await client.text('/metrics')).get('lenta_feed_overloaded_total') ?? 0;
+        const before = parseMetrics(await client.text('/metrics'));
         const result = await openClient.openLoad(feedPaths(n, false), rate, arrivals);
-        const light = (parseMetrics(await client.text('/metrics')).get('lenta_feed_overloaded_total') ?? 0) - light0;
-        open.push({ rate, result, light });
+        const after = parseMetrics(await client.text('/metrics'));
+        // Pages the overload protection ordered by the light ranker alone, and those whose heavy ranker scored only feed.overload.reducedBudget candidates.
+        const grew = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+        open.push({ rate, result, light: grew('lenta_feed_overloaded_total'), reduced: grew('lenta_feed_reduced_total') });
       }
       openAgent.destroy();
     }
@@ -309,7 +321,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     });
     const rows = [row('baseline: GET /health', health, concurrency), row('GET /v1/users/:id/feed?limit=20&explain=false', feed, concurrency)];
     if (sample.completed > 0) rows.push(row('  unloaded: the same, one at a time (explain=true sample)', sample, 1));
-    const openRows = open.map(({ rate, result: r, light }) => ({
+    const openRows = open.map(({ rate, result: r, light, reduced }) => ({
       'offered req/s': rate,
       requests: r.completed,
       'served req/s': r.rps.toFixed(1),
@@ -319,6 +331,7 @@ export async function feedBench(argv: string[]): Promise<void> {
       '≤ 30 ms': `${((100 * r.sorted.filter((x) => x <= 30).length) / Math.max(1, r.sorted.length)).toFixed(1)}%`,
       'most in flight': r.maxInFlight,
       'light ranker only': `${((100 * light) / Math.max(1, r.sorted.length)).toFixed(1)}%`,
+      'reduced budget': `${((100 * reduced) / Math.max(1, r.sorted.length)).toFixed(1)}%`,
       errors: r.errors,
     }));
     const lightClosed = delta('lenta_feed_overloaded_total');
@@ -334,12 +347,12 @@ export async function feedBench(argv: string[]): Promise<void> {
     const p99 = percentile(feed.sorted, 99);
     const ready = trainedAtStart ? `trained at start: ${modelsLine}` : `loaded the saved models (${modelsLine || 'none'})`;
     const text =
-      `\nfeed benchmark: \`lenta serve${workers > 1 ? ` --workers ${workers}` : ''}\` (${workers > 1 ? `a writer and ${workers} serving processes` : 'own process'}; node ${serverFlags.filter((f) => !f.startsWith('--cpu-prof')).join(' ') || 'with no flags'}${process.env.NODE_OPTIONS ? `, NODE_OPTIONS=${process.env.NODE_OPTIONS}` : ''}) on ${platformNote}\n` +
+      `\nfeed benchmark: \`lenta serve${workers > 1 ? ` --workers ${workers}` : ''}\`${values.config ? ` with --config ${values.config} (${JSON.stringify(serverConfig)})` : ''} (${workers > 1 ? `a writer and ${workers} serving processes` : 'own process'}; node ${serverFlags.filter((f) => !f.startsWith('--cpu-prof')).join(' ') || 'with no flags'}${process.env.NODE_OPTIONS ? `, NODE_OPTIONS=${process.env.NODE_OPTIONS}` : ''}) on ${platformNote}\n` +
       `store: ${fmt(counts.users)} users, ${fmt(counts.items)} posts, ${fmt(counts.events)} events, ${fmt(counts.edges)} follow/mute/block edges; requests over ${fmt(active.length)} active users (follows or engagements), seeded; closed loop, ${concurrency} keep-alive connections, ${warmup} warm-up requests per row (node ${process.version}, ${process.platform}/${process.arch})\n\n` +
       `${table(rows)}\n\n` +
       `feed / health: p50 ×${round(p50 / percentile(health.sorted, 50), 1)}, p99 ×${round(p99 / percentile(health.sorted, 99), 1)}, req/s ×${round(feed.rps / health.rps, 3)}; closed loop, so mean latency ≈ concurrency / req/s (${round((concurrency / feed.rps) * 1000, 1)} ms)\n` +
       `errors: ${errors} of ${fmt(feed.completed)} feed requests (${(errorShare * 100).toFixed(2)}%)${feed.errorSamples.length ? `: ${feed.errorSamples.join('; ')}` : ''}; shed (503, feed.overload.shedAfterMs): ${feed.shed}; degraded answers (a source failed or timed out, or overload): ${feed.degraded}; empty feeds: ${feed.empty}; source failures in /metrics: ${delta('lenta_source_failures_total')}${delta('lenta_source_failures_total') > 0 ? ` (${bySource(before, after, 'lenta_source_failures_total')}; feed.sourceTimeoutMs drops a source that has not answered in time)` : ''}; impression-log errors: ${delta('lenta_side_effect_errors_total')}\n` +
-      `overload protection (feed.overload): ${overload === undefined ? 'off (--overload N turns it on): every answer is the full request' : `on, utilization ${overload}${overloadWindow ? `, windowMs ${overloadWindow}` : ''}: ${fmt(lightClosed)} of the closed loop's ${fmt(feed.completed)} requests were ordered by the light ranker alone, so its numbers (and the one-at-a-time sample's, whose back-to-back requests keep the server busy too) are not the full request's`}\n` +
+      `overload protection (feed.overload): ${overload === undefined ? 'off (--overload N turns it on): every answer is the full request' : `on, utilization ${overload}${overloadWindow ? `, windowMs ${overloadWindow}` : ''}: ${fmt(lightClosed)} of the closed loop's ${fmt(feed.completed)} requests were ordered by the light ranker alone and ${fmt(delta('lenta_feed_reduced_total'))} heavy-ranked with the reduced budget (feed.overload.reducedBudget), so its numbers (and the one-at-a-time sample's, whose back-to-back requests keep the server busy too) are not the full request's`}\n` +
       `candidates per request: ${candidatesNote}\n` +
       `server: ready in ${startSeconds.toFixed(1)} s — ${ready}${replayLine ? `; ${replayLine.replace(/\s+/g, ' ')}` : ''}${buildNote ? `\nplatform built in this run: ${buildNote}` : ''}\n` +
       (warnings.length > 0 ? `server warnings: ${warnings.join(' | ')}\n` : '') +
@@ -353,7 +366,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     }
     if (values.json) {
       const json: Record<string, unknown> = { p50_ms: round(p50, 3), p99_ms: round(p99, 3), rps: round(feed.rps, 1), rss_mb: Math.round(rssLoaded / (1 << 20)), candidates_per_request: round(candidates, 1), requests: feed.completed };
-      if (open.length > 0) json.open_loop = open.map(({ rate, result: r, light }) => ({ rate, rps: round(r.rps, 1), p50_ms: round(percentile(r.sorted, 50), 3), p99_ms: round(percentile(r.sorted, 99), 3), requests: r.completed, shed: r.shed, light_only: light, errors: r.errors }));
+      if (open.length > 0) json.open_loop = open.map(({ rate, result: r, light, reduced }) => ({ rate, rps: round(r.rps, 1), p50_ms: round(percentile(r.sorted, 50), 3), p99_ms: round(percentile(r.sorted, 99), 3), requests: r.completed, shed: r.shed, light_only: light, reduced_budget: reduced, errors: r.errors }));
       process.stdout.write(`${JSON.stringify(json)}\n`);
     }
   } finally {

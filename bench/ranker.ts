@@ -21,6 +21,11 @@
  *
  * `--config F`: a pipeline config (JSON) for the ranker and the pipeline, e.g. the cascade's `keep`.
  *
+ * `--budgets B[,B…]`: the same model with a smaller `rank.maxCandidates` (the light ranker's
+ * best B) scores copies of the same candidates, alternately before and after the served one:
+ * per budget its time, and the share of the served ranker's top 20 (by score, before the mixer)
+ * that it keeps — what a smaller budget saves, and how much of the page it changes.
+ *
  * The served stage is timed twice: first N requests on their own (retrieve, light ranker, heavy
  * ranker, as in the pipeline: the stage's latency), then inside the comparison loop, where the
  * other scorings of each request's candidates add their garbage and cache evictions.
@@ -43,8 +48,13 @@ import { Engine } from '../src/engine.js';
 import { SIM_PRESETS, simulate } from '../src/sim/index.js';
 import { mb, percentile, table } from './report.js';
 
+/** The items of the `k` best candidates by score. */
+function topByScore(list: readonly { item: number; score: number }[], k: number): number[] {
+  return [...list].sort((a, b) => b.score - a.score).slice(0, k).map((c) => c.item);
+}
+
 export async function rankerBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, candidates: { type: 'string', default: '1000' }, compare: { type: 'boolean', default: false }, db: { type: 'string' }, config: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { requests: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench' }, candidates: { type: 'string', default: '1000' }, compare: { type: 'boolean', default: false }, db: { type: 'string' }, config: { type: 'string' }, budgets: { type: 'string' } } });
   const n = Number(values.requests);
   mkdirSync(values.dir!, { recursive: true });
   const db = values.db ?? join(values.dir!, 'ranker-demo.db');
@@ -52,6 +62,11 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const platform = values.db ? `platform ${db}` : 'demo platform';
   // --config FILE: a pipeline config under the bench's store and candidate count (e.g. rank.cascade.keep).
   const config = loadConfig({ file: values.config, env: {}, overrides: { store: { db }, rank: { maxCandidates: Number(values.candidates) } } });
+  const budgets = (values.budgets ?? '').split(',').filter((b) => b.trim() !== '').map((b) => {
+    const v = Number(b);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--budgets: each budget must be a positive integer, got "${b}"`);
+    return v;
+  });
   const engine = await Engine.open(config, { logImpressions: false });
   if (!values.db && !existsSync(`${db}.models`)) await engine.importStream(simulate({ ...SIM_PRESETS.demo }));
   const t = performance.now();
@@ -146,6 +161,12 @@ export async function rankerBench(argv: string[]): Promise<void> {
   const treesAlone = shares ? new HeavyRanker(config.rank) : undefined;
   treesAlone?.setModel({ ...model, mlp: undefined }, registry, scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id)));
   const noNet: number[] = [];
+  // --budgets: the same model on a smaller share of the light ranker's order.
+  const smaller = budgets.map((b) => {
+    const ranker = new HeavyRanker({ ...config.rank, maxCandidates: b });
+    ranker.setModel(model, registry, scoreTerms(model.heads, config.rank, engine.state, (id) => engine.store.userIndex(id)));
+    return { budget: b, ranker, ms: [] as number[], kept: 0 };
+  });
   let agree = 0;
   let scored = 0;
   let retrieved = 0;
@@ -188,6 +209,16 @@ export async function rankerBench(argv: string[]): Promise<void> {
       treesAlone!.score(q, copy2);
       noNetMs = performance.now() - s;
     };
+    // --budgets: each smaller budget on its own copy, before the served scoring on odd requests and after it on even ones.
+    const budgetCopies = smaller.map(() => candidates.map((c) => ({ ...c })));
+    const budgetMs = new Float64Array(smaller.length);
+    const withBudgets = () =>
+      smaller.forEach((b, k) => {
+        const s = performance.now();
+        b.ranker.score(q, budgetCopies[k]!);
+        budgetMs[k] = performance.now() - s;
+      });
+    if (i % 2 === 1) withBudgets();
     if (full && i % 2 === 1) withoutCascade();
     if (treesAlone && i % 2 === 1) withoutNet();
     const t1b = performance.now();
@@ -195,6 +226,7 @@ export async function rankerBench(argv: string[]): Promise<void> {
     const t2 = performance.now();
     if (full && i % 2 === 0) withoutCascade();
     if (treesAlone && i % 2 === 0) withoutNet();
+    if (i % 2 === 0) withBudgets();
     // Features alone, for the same candidates the heavy ranker saw.
     const top = candidates.filter((c) => c.lightRank !== undefined && c.lightRank <= config.rank.maxCandidates);
     if (buf.length < top.length * registry.width) buf = new Float32Array(top.length * registry.width);
@@ -216,6 +248,13 @@ export async function rankerBench(argv: string[]): Promise<void> {
     light.push(t1 - t0);
     heavy.push(t2 - t1b);
     if (treesAlone) noNet.push(noNetMs);
+    if (smaller.length > 0) {
+      const page = new Set(topByScore(candidates, 20));
+      smaller.forEach((b, k) => {
+        b.ms.push(budgetMs[k]!);
+        b.kept += topByScore(budgetCopies[k]!, 20).filter((x) => page.has(x)).length / Math.max(1, page.size);
+      });
+    }
     if (full) {
       noCascade.push(fullMs);
       const top10 = (list: { item: number; score: number }[]) => [...list].sort((a, b) => b.score - a.score).slice(0, 10).map((c) => c.item);
@@ -242,6 +281,12 @@ export async function rankerBench(argv: string[]): Promise<void> {
         row('  features alone, computed again right after on the same candidates (data the ranker just read; the post rows it just cached)', features),
       ])}\n\n` +
       (treesAlone ? `the network costs ${(p50(heavy) - p50(noNet)).toFixed(2)} ms at p50 (${(p50(heavy) / p50(noNet)).toFixed(2)}× the trees alone)\n` : '') +
+      (smaller.length > 0
+        ? `smaller budgets (rank.maxCandidates), each on a copy of the same candidates, alternately before and after the served scoring; kept = share of the served ranker's top 20 by score (before the mixer) in the budget's top 20:\n\n${table([
+            { budget: config.rank.maxCandidates, ...row('served', heavy), kept: '100%' },
+            ...smaller.map((b) => ({ budget: b.budget, ...row(`rank.maxCandidates ${b.budget}`, b.ms), kept: `${((100 * b.kept) / n).toFixed(1)}%` })),
+          ].map(({ stage, ...rest }) => ({ scorer: stage, ...rest })))}\n\n`
+        : '') +
       (full ? `cascade: ${(p50(noCascade) / p50(heavy)).toFixed(2)}× faster at p50; its top 10 (by score) shares ${((100 * agree) / n).toFixed(1)}% with the full model's; on the training's test groups: ${JSON.stringify(r.cascade)}\n\n` : '') +
       `candidates per request: ${(retrieved / n).toFixed(0)} retrieved, ${(scored / n).toFixed(0)} scored by the heavy ranker (rank.maxCandidates ${config.rank.maxCandidates}); ` +
       `heavy (as served) / light p50: ${(p50(alone) / p50(light)).toFixed(1)}×; RSS ${mb(process.memoryUsage().rss)}\n\n` +

@@ -81,6 +81,12 @@ export interface FeedRequest {
    * protection, `feed.overload`): the answer is degraded and gives the reason.
    */
   lightOnly?: string;
+  /**
+   * The heavy ranker scores the light ranker's best `budget` candidates only (instead of
+   * `rank.maxCandidates`), for this reason (the overload protection's reduced step): the answer is
+   * degraded and gives the reason. Ignored when the page is light-ordered anyway.
+   */
+  reducedBudget?: { budget: number; reason: string };
 }
 
 
@@ -560,6 +566,9 @@ export class Engine {
     if (request.lightOnly && variant !== HOLDOUT_VARIANT && this.ranker.enabled(q)) {
       q.lightOnly = request.lightOnly;
       reasons.push(request.lightOnly);
+    } else if (request.reducedBudget && variant !== HOLDOUT_VARIANT && this.ranker.enabled(q) && request.reducedBudget.budget < this.config.rank.maxCandidates) {
+      q.maxCandidates = request.reducedBudget.budget;
+      reasons.push(request.reducedBudget.reason);
     }
     if (variant === HOLDOUT_VARIANT) {
       // The holdout group: the feed without the For You pipeline (incrementality is measured against it).

@@ -49,6 +49,12 @@ export interface FeedQuery {
    * `feed.overload`): the heavy ranker is skipped. Undefined: the full pipeline.
    */
   lightOnly?: string;
+  /**
+   * The heavy ranker's budget for this request instead of `rank.maxCandidates` (overload
+   * protection's reduced step, `feed.overload.reducedBudget`): it scores the light ranker's best
+   * this many. Undefined: the configured budget.
+   */
+  maxCandidates?: number;
 }
 
 /** What a mixer rule did to a candidate: its score multiplied by `factor`, or its position moved; shown in explanations. */

@@ -284,6 +284,32 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
         assert.ok(body.timings.find((t) => t.stage === 'queue')!.ms >= 120);
       }
       await queued.close();
+      // The step before the light ranker (feed.overload.reducedBudget): the heavy ranker scores
+      // only the light ranker's best few, so only those carry its probabilities, and the answer
+      // says why. A budget at or above rank.maxCandidates changes nothing.
+      const reducedPage = await engine.forYouFeed(user, { limit: 10, reducedBudget: { budget: 3, reason: 'test: reduced' } });
+      assert.deepEqual(reducedPage.degradedReasons, ['test: reduced']);
+      const withProbabilities = reducedPage.items.filter((i) => i.predicted !== undefined).length;
+      assert.ok(reducedPage.items.length === 10 && withProbabilities >= 1 && withProbabilities <= 3, `${withProbabilities} of ${reducedPage.items.length} items with head probabilities`);
+      const unchanged = await engine.forYouFeed(user, { limit: 10, reducedBudget: { budget: config.rank.maxCandidates, reason: 'test: no change' } });
+      assert.equal(unchanged.degraded, undefined, JSON.stringify(unchanged.degradedReasons));
+      assert.ok(unchanged.items.every((i) => i.predicted !== undefined));
+      // In the server: a loop busier than reducedUtilization (and the light ranker's step out of reach).
+      const stepped = buildServer(engine, { overload: { utilization: 1, lightAfterMs: 0, reducedUtilization: 0.5, reducedBudget: 3 } });
+      const steppedPage = async () => {
+        const res = await stepped.inject({ method: 'GET', url: `/v1/users/${encodeURIComponent(user)}/feed?limit=10` });
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json() as { items: { predicted?: Record<string, number> }[]; degradedReasons?: string[] };
+      };
+      busy(windowMs + 100);
+      await steppedPage();
+      busy(windowMs + 100);
+      const busyPage = await steppedPage();
+      assert.ok(busyPage.degradedReasons?.some((x) => /^busy: .*feed\.overload\.reducedUtilization 0\.5\); the heavy ranker scored the light ranker's best 3 candidates/.test(x)), JSON.stringify(busyPage.degradedReasons));
+      const busyProbabilities = busyPage.items.filter((i) => i.predicted !== undefined).length;
+      assert.ok(busyProbabilities >= 1 && busyProbabilities <= 3, `${busyProbabilities} items with head probabilities`);
+      assert.match((await stepped.inject({ method: 'GET', url: '/metrics' })).body, /^lenta_feed_reduced_total [1-9]/m);
+      await stepped.close();
       // A network without one of the heads is refused, naming it.
       const lacking = { ...file, mlp: { ...file.mlp, model: { ...file.mlp.model, heads: file.mlp.model.heads.map((h, k) => (k === 1 ? 'other' : h)) } } };
       assert.throws(() => new HeavyRanker(config.rank).setModel(lacking, registry, terms), new RegExp(`no output for the head "${file.heads[1]!.name}"`));

@@ -266,7 +266,7 @@ export class HeavyRanker implements CandidateScorer {
     }
     const order = orderByScore(this.lightScores, this.lightItems, nc, this.lightOrder);
     for (let r = 0; r < nc; r++) candidates[order[r]!]!.lightRank = r + 1;
-    const n = Math.min(nc, this.settings.maxCandidates);
+    const n = Math.min(nc, q.maxCandidates ?? this.settings.maxCandidates);
     const scored: Candidate[] = new Array(n);
     for (let r = 0; r < n; r++) scored[r] = candidates[order[r]!]!;
     const d = registry.width;

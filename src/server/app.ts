@@ -6,6 +6,7 @@
 import cluster from 'node:cluster';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Engine } from '../engine.js';
+import type { Config } from '../domain/config.js';
 import type { LogRecord } from '../domain/types.js';
 import { ValidationError, validateEdge, validateEvent, validateItem, validateUser } from '../domain/validate.js';
 import { VERSION } from '../version.js';
@@ -22,6 +23,8 @@ export interface ServerOptions {
    * metrics text; `/metrics` answers with `collect()`, every process's metrics (a `worker` label each).
    */
   metrics?: { register(render: () => string): void; collect(): Promise<string> };
+  /** Overload protection settings over the engine's `feed.overload` (e.g. an embedding server's own). */
+  overload?: Partial<Config['feed']['overload']>;
 }
 
 class HttpError extends Error {
@@ -55,6 +58,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   const sourceFailures = metrics.counter('lenta_source_failures_total', 'Candidate sources that failed or timed out, skipped (fail open)');
   const sideEffectErrors = metrics.counter('lenta_side_effect_errors_total', 'Failed side effects (impression logging) by effect');
   const overloaded = metrics.counter('lenta_feed_overloaded_total', 'For You pages ordered by the light ranker alone because the request waited longer than feed.overload.lightAfterMs in the queue or the event loop was busier than feed.overload.utilization');
+  const reducedPages = metrics.counter('lenta_feed_reduced_total', "For You pages whose heavy ranker scored only the light ranker's best feed.overload.reducedBudget candidates because the request waited longer than feed.overload.reducedAfterMs or the event loop was busier than feed.overload.reducedUtilization");
   const shed = metrics.counter('lenta_feed_shed_total', 'For You requests answered 503 because they had waited too long in the admission queue (feed.overload.shedAfterMs, or twice lightAfterMs while the queue stands)');
   metrics.gauge('lenta_feed_queue_waiting', 'For You requests waiting in the admission queue', () => admission?.waiting ?? 0);
   metrics.gauge('lenta_users', 'Known users', () => engine.store.userIds.length);
@@ -68,7 +72,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   metrics.gauge('nodejs_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
 
   // Overload protection (feed.overload): the event loop's busy share, and the feed's admission queue.
-  const overload = engine.config.feed.overload;
+  const overload = { ...engine.config.feed.overload, ...options.overload };
   const load = new LoopLoad();
   const admission = overload.enabled ? new AdmissionQueue(overload.concurrency, overload.shedAfterMs, overload.lightAfterMs > 0 ? { targetMs: overload.lightAfterMs, intervalMs: overload.windowMs } : undefined) : undefined;
   /** Why a request that waited `waited` ms in the queue is ordered by the light ranker alone, if it is. */
@@ -78,6 +82,17 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     }
     const busy = load.utilization(overload.windowMs);
     if (busy > overload.utilization) return `overloaded: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.utilization ${overload.utilization}); the light ranker ordered this page`;
+    return undefined;
+  };
+  /** The step before: why the heavy ranker scores only the light ranker's best `reducedBudget`, if it does (after lightReason said no). */
+  const reducedReason = (waited: number): string | undefined => {
+    if (overload.reducedBudget <= 0) return undefined;
+    const what = `the heavy ranker scored the light ranker's best ${overload.reducedBudget} candidates (feed.overload.reducedBudget)`;
+    if (overload.reducedAfterMs > 0 && waited > overload.reducedAfterMs) {
+      return `busy: this request waited ${Math.round(waited)} ms in the queue (> feed.overload.reducedAfterMs ${overload.reducedAfterMs}); ${what}`;
+    }
+    const busy = load.utilization(overload.windowMs);
+    if (busy > overload.reducedUtilization) return `busy: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.reducedUtilization ${overload.reducedUtilization}); ${what}`;
     return undefined;
   };
 
@@ -180,6 +195,10 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
         turn = await admission.run((waited) => {
           const reason = lightReason(waited);
           if (reason) request.lightOnly = reason;
+          else {
+            const reduced = reducedReason(waited);
+            if (reduced) request.reducedBudget = { budget: overload.reducedBudget, reason: reduced };
+          }
           return engine.forYouFeed(id, request);
         });
       } catch (err) {
@@ -193,6 +212,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
     } else feed = await engine.forYouFeed(id, request);
     feedItems.inc({ feed: 'for_you' }, feed.items.length);
     if (request.lightOnly && feed.degradedReasons?.includes(request.lightOnly)) overloaded.inc();
+    if (request.reducedBudget && feed.degradedReasons?.includes(request.reducedBudget.reason)) reducedPages.inc();
     for (const t of feed.timings ?? []) {
       if (t.stage !== 'source' || !t.component) continue;
       sourceLatency.observe(t.ms / 1000, { source: t.component });

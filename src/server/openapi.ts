@@ -125,7 +125,7 @@ export const schemas = {
       nextCursor: { type: ['string', 'null'] },
       requestId: { type: 'string' },
       variant: { type: 'string', description: 'the experiment variant that served the page (default outside experiments)' },
-      degraded: { type: 'boolean', description: "true when the page is not the full pipeline's: a source was skipped, ranking failed and the chronological feed was served, or the server was overloaded and the light ranker alone ordered the page (feed.overload)" },
+      degraded: { type: 'boolean', description: "true when the page is not the full pipeline's: a source was skipped, ranking failed and the chronological feed was served, the server was overloaded and the light ranker alone ordered the page, or it was busy and the heavy ranker scored only the light ranker's best feed.overload.reducedBudget candidates (feed.overload)" },
       degradedReasons: { type: 'array', items: { type: 'string' } },
     },
   },
