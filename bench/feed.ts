@@ -238,7 +238,7 @@ export async function feedBench(argv: string[]): Promise<void> {
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const after = parseMetrics(await client.text('/metrics'));
     const rssLoaded = treeStatus(server.pid!, 'VmRSS');
-    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    const delta = (name: string) => grew(before, after, name);
 
     // 6b. `--rate`: open-loop runs at the given arrival rates (after the closed loop, on the warm server).
     const open: { rate: number; result: LoadResult & { maxInFlight: number }; light: number; reduced: number }[] = [];
@@ -251,12 +251,11 @@ export async function feedBench(argv: string[]): Promise<void> {
       for (const rate of rates) {
         const n = Math.max(1, Math.round(rate * rateSeconds));
         log(`open loop: ${fmt(n)} requests at ${rate} req/s (Poisson arrivals, ${rateSeconds} s)`);
-        const before = parseMetrics(await client.text('/metrics'));
+        const m0 = parseMetrics(await client.text('/metrics'));
         const result = await openClient.openLoad(feedPaths(n, false), rate, arrivals);
-        const after = parseMetrics(await client.text('/metrics'));
+        const m1 = parseMetrics(await client.text('/metrics'));
         // Pages the overload protection ordered by the light ranker alone, and those whose heavy ranker scored only feed.overload.reducedBudget candidates.
-        const grew = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
-        open.push({ rate, result, light: grew('lenta_feed_overloaded_total'), reduced: grew('lenta_feed_reduced_total') });
+        open.push({ rate, result, light: grew(m0, m1, 'lenta_feed_overloaded_total'), reduced: grew(m0, m1, 'lenta_feed_reduced_total') });
       }
       openAgent.destroy();
     }
@@ -685,6 +684,11 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 /** The per-source increments of a labelled counter between two scrapes, e.g. "embedding 12, popular 1". */
+/** How much a /metrics series grew between two readings. */
+function grew(before: Map<string, number>, after: Map<string, number>, name: string): number {
+  return (after.get(name) ?? 0) - (before.get(name) ?? 0);
+}
+
 function bySource(before: Map<string, number>, after: Map<string, number>, name: string): string {
   const parts: string[] = [];
   for (const [k, v] of after) {

@@ -257,9 +257,8 @@ export async function rankerBench(argv: string[]): Promise<void> {
     }
     if (full) {
       noCascade.push(fullMs);
-      const top10 = (list: { item: number; score: number }[]) => [...list].sort((a, b) => b.score - a.score).slice(0, 10).map((c) => c.item);
-      const mine = new Set(top10(candidates));
-      agree += top10(copy).filter((x) => mine.has(x)).length / 10;
+      const mine = new Set(topByScore(candidates, 10));
+      agree += topByScore(copy, 10).filter((x) => mine.has(x)).length / 10;
     }
     features.push(t4 - t3);
     scored += top.length;

@@ -77,16 +77,13 @@ export interface FeedRequest {
   /** false: items without their explanations (sources, probabilities, rules): smaller and faster. Default true. */
   explain?: boolean;
   /**
-   * Order the page by the light ranker alone, for this reason (the server's overload
-   * protection, `feed.overload`): the answer is degraded and gives the reason.
+   * The server's overload protection (`feed.overload`) steps this request down, for this reason:
+   * the heavy ranker scores only the light ranker's best `budget` candidates instead of
+   * `rank.maxCandidates` (0: none, the light ranker orders the page). The answer is degraded and
+   * gives the reason; a budget that changes nothing (not below rank.maxCandidates, or no heavy
+   * ranker for this request) is ignored.
    */
-  lightOnly?: string;
-  /**
-   * The heavy ranker scores the light ranker's best `budget` candidates only (instead of
-   * `rank.maxCandidates`), for this reason (the overload protection's reduced step): the answer is
-   * degraded and gives the reason. Ignored when the page is light-ordered anyway.
-   */
-  reducedBudget?: { budget: number; reason: string };
+  overload?: { budget: number; reason: string };
 }
 
 
@@ -562,13 +559,11 @@ export class Engine {
     let page: Candidate[];
     let timings: StageTiming[] = [];
     const reasons: string[] = [];
-    // The server's overload protection: the light ranker orders the page (when the heavy ranker would have).
-    if (request.lightOnly && variant !== HOLDOUT_VARIANT && this.ranker.enabled(q)) {
-      q.lightOnly = request.lightOnly;
-      reasons.push(request.lightOnly);
-    } else if (request.reducedBudget && variant !== HOLDOUT_VARIANT && this.ranker.enabled(q) && request.reducedBudget.budget < this.config.rank.maxCandidates) {
-      q.maxCandidates = request.reducedBudget.budget;
-      reasons.push(request.reducedBudget.reason);
+    // The server's overload protection: a smaller heavy-ranker budget, or none (when the heavy ranker would have run).
+    const step = request.overload;
+    if (step && variant !== HOLDOUT_VARIANT && this.ranker.enabled(q) && step.budget < this.config.rank.maxCandidates) {
+      q.maxCandidates = step.budget;
+      reasons.push(step.reason);
     }
     if (variant === HOLDOUT_VARIANT) {
       // The holdout group: the feed without the For You pipeline (incrementality is measured against it).

@@ -45,14 +45,9 @@ export interface FeedQuery {
    */
   explain?: boolean;
   /**
-   * Why this request is ordered by the light ranker alone (overload protection,
-   * `feed.overload`): the heavy ranker is skipped. Undefined: the full pipeline.
-   */
-  lightOnly?: string;
-  /**
-   * The heavy ranker's budget for this request instead of `rank.maxCandidates` (overload
-   * protection's reduced step, `feed.overload.reducedBudget`): it scores the light ranker's best
-   * this many. Undefined: the configured budget.
+   * The heavy ranker's budget for this request instead of `rank.maxCandidates` (the overload
+   * protection's steps, `feed.overload`): it scores the light ranker's best this many; 0 skips
+   * it (the light ranker orders the page). Undefined: the configured budget.
    */
   maxCandidates?: number;
 }

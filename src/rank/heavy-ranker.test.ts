@@ -287,11 +287,11 @@ test('heavy ranker: trained on the impressions after a cutoff, calibrated heads 
       // The step before the light ranker (feed.overload.reducedBudget): the heavy ranker scores
       // only the light ranker's best few, so only those carry its probabilities, and the answer
       // says why. A budget at or above rank.maxCandidates changes nothing.
-      const reducedPage = await engine.forYouFeed(user, { limit: 10, reducedBudget: { budget: 3, reason: 'test: reduced' } });
+      const reducedPage = await engine.forYouFeed(user, { limit: 10, overload: { budget: 3, reason: 'test: reduced' } });
       assert.deepEqual(reducedPage.degradedReasons, ['test: reduced']);
       const withProbabilities = reducedPage.items.filter((i) => i.predicted !== undefined).length;
       assert.ok(reducedPage.items.length === 10 && withProbabilities >= 1 && withProbabilities <= 3, `${withProbabilities} of ${reducedPage.items.length} items with head probabilities`);
-      const unchanged = await engine.forYouFeed(user, { limit: 10, reducedBudget: { budget: config.rank.maxCandidates, reason: 'test: no change' } });
+      const unchanged = await engine.forYouFeed(user, { limit: 10, overload: { budget: config.rank.maxCandidates, reason: 'test: no change' } });
       assert.equal(unchanged.degraded, undefined, JSON.stringify(unchanged.degradedReasons));
       assert.ok(unchanged.items.every((i) => i.predicted !== undefined));
       // In the server: a loop busier than reducedUtilization (and the light ranker's step out of reach).

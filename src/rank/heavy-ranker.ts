@@ -203,10 +203,10 @@ export class HeavyRanker implements CandidateScorer {
 
   /**
    * Off when untrained, for the `light-ranker` variant (the light ranker's order, for
-   * comparisons), and for a request the engine orders by the light ranker (FeedQuery.lightOnly: overload).
+   * comparisons), and for a request the engine orders by the light ranker (FeedQuery.maxCandidates 0: overload).
    */
   enabled(q?: FeedQuery): boolean {
-    return this.file !== undefined && q?.variant !== LIGHT_RANKER_VARIANT && q?.lightOnly === undefined;
+    return this.file !== undefined && q?.variant !== LIGHT_RANKER_VARIANT && q?.maxCandidates !== 0;
   }
 
   get trained(): RankerModelFile | undefined {

@@ -75,24 +75,24 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
   const overload = { ...engine.config.feed.overload, ...options.overload };
   const load = new LoopLoad();
   const admission = overload.enabled ? new AdmissionQueue(overload.concurrency, overload.shedAfterMs, overload.lightAfterMs > 0 ? { targetMs: overload.lightAfterMs, intervalMs: overload.windowMs } : undefined) : undefined;
-  /** Why a request that waited `waited` ms in the queue is ordered by the light ranker alone, if it is. */
-  const lightReason = (waited: number): string | undefined => {
-    if (overload.lightAfterMs > 0 && waited > overload.lightAfterMs) {
-      return `overloaded: this request waited ${Math.round(waited)} ms in the queue (> feed.overload.lightAfterMs ${overload.lightAfterMs}); the light ranker ordered this page`;
-    }
+  /**
+   * The protection's steps, the stronger first: the light ranker alone (heavy-ranker budget 0),
+   * then the heavy ranker on the light ranker's best `reducedBudget` (0: no such step). A request
+   * takes the first step whose queue wait (`afterMs`, 0: off) or loop busy share it passed.
+   */
+  const steps = [
+    { budget: 0, afterMs: overload.lightAfterMs, afterSetting: 'lightAfterMs', utilization: overload.utilization, utilizationSetting: 'utilization', state: 'overloaded', effect: 'the light ranker ordered this page' },
+    ...(overload.reducedBudget > 0
+      ? [{ budget: overload.reducedBudget, afterMs: overload.reducedAfterMs, afterSetting: 'reducedAfterMs', utilization: overload.reducedUtilization, utilizationSetting: 'reducedUtilization', state: 'busy', effect: `the heavy ranker scored the light ranker's best ${overload.reducedBudget} candidates (feed.overload.reducedBudget)` }]
+      : []),
+  ];
+  /** The step a request that waited `waited` ms in the queue takes, with the reason its answer gives; undefined: the full pipeline. */
+  const overloadStep = (waited: number): { budget: number; reason: string } | undefined => {
     const busy = load.utilization(overload.windowMs);
-    if (busy > overload.utilization) return `overloaded: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.utilization ${overload.utilization}); the light ranker ordered this page`;
-    return undefined;
-  };
-  /** The step before: why the heavy ranker scores only the light ranker's best `reducedBudget`, if it does (after lightReason said no). */
-  const reducedReason = (waited: number): string | undefined => {
-    if (overload.reducedBudget <= 0) return undefined;
-    const what = `the heavy ranker scored the light ranker's best ${overload.reducedBudget} candidates (feed.overload.reducedBudget)`;
-    if (overload.reducedAfterMs > 0 && waited > overload.reducedAfterMs) {
-      return `busy: this request waited ${Math.round(waited)} ms in the queue (> feed.overload.reducedAfterMs ${overload.reducedAfterMs}); ${what}`;
+    for (const s of steps) {
+      if (s.afterMs > 0 && waited > s.afterMs) return { budget: s.budget, reason: `${s.state}: this request waited ${Math.round(waited)} ms in the queue (> feed.overload.${s.afterSetting} ${s.afterMs}); ${s.effect}` };
+      if (busy > s.utilization) return { budget: s.budget, reason: `${s.state}: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.${s.utilizationSetting} ${s.utilization}); ${s.effect}` };
     }
-    const busy = load.utilization(overload.windowMs);
-    if (busy > overload.reducedUtilization) return `busy: the server was busy ${(100 * busy).toFixed(0)}% of its last ${overload.windowMs} ms (> feed.overload.reducedUtilization ${overload.reducedUtilization}); ${what}`;
     return undefined;
   };
 
@@ -193,12 +193,8 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
       let turn: { result: typeof feed; waitedMs: number };
       try {
         turn = await admission.run((waited) => {
-          const reason = lightReason(waited);
-          if (reason) request.lightOnly = reason;
-          else {
-            const reduced = reducedReason(waited);
-            if (reduced) request.reducedBudget = { budget: overload.reducedBudget, reason: reduced };
-          }
+          const step = overloadStep(waited);
+          if (step) request.overload = step;
           return engine.forYouFeed(id, request);
         });
       } catch (err) {
@@ -211,8 +207,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Fastif
       feed.timings?.unshift({ stage: 'queue', ms: turn.waitedMs, count: admission.waiting });
     } else feed = await engine.forYouFeed(id, request);
     feedItems.inc({ feed: 'for_you' }, feed.items.length);
-    if (request.lightOnly && feed.degradedReasons?.includes(request.lightOnly)) overloaded.inc();
-    if (request.reducedBudget && feed.degradedReasons?.includes(request.reducedBudget.reason)) reducedPages.inc();
+    if (request.overload && feed.degradedReasons?.includes(request.overload.reason)) (request.overload.budget === 0 ? overloaded : reducedPages).inc();
     for (const t of feed.timings ?? []) {
       if (t.stage !== 'source' || !t.component) continue;
       sourceLatency.observe(t.ms / 1000, { source: t.component });
